@@ -1,0 +1,251 @@
+package io.spindle.engine;
+
+import io.spindle.engine.exec.ModelExecutionException;
+import io.spindle.engine.exec.ModelRunner;
+import io.spindle.engine.exec.StepInput;
+import io.spindle.engine.exec.StepOutput;
+import io.spindle.engine.request.EngineRequest;
+import io.spindle.engine.request.ErrorKind;
+import io.spindle.engine.request.FinishReason;
+import io.spindle.engine.request.Sequence;
+import io.spindle.engine.request.SpindleException;
+import io.spindle.engine.request.TokenEvent;
+import io.spindle.engine.request.TokenListener;
+import io.spindle.engine.sched.FcfsScheduler;
+import io.spindle.engine.sched.ScheduledChunk;
+import io.spindle.engine.sched.StepPlan;
+import io.spindle.kvcache.KvCacheBudget;
+import io.spindle.sampling.SampledToken;
+import io.spindle.sampling.SamplingScratch;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One model's decode loop: schedule → execute → update, on one platform thread that alone owns the
+ * scheduler, the KV accounting and the model runner. Other threads only enqueue commands.
+ */
+public final class Engine implements EngineClient, AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(Engine.class.getName());
+    /** How long an idle loop sleeps before it proves it is alive again. */
+    private static final long IDLE_POLL_MILLIS = 500;
+
+    private final String name;
+    private final ModelRunner runner;
+    private final EngineConfig config;
+    private final LinkedBlockingQueue<Runnable> commands = new LinkedBlockingQueue<>();
+    private final AtomicLong nextSequenceId = new AtomicLong(1);
+    /** Requests submitted but not yet finished; bounded by maxWaiting + maxBatchSize. */
+    private final AtomicInteger numInFlight = new AtomicInteger();
+    private final Thread thread;
+
+    // Confined to the engine thread.
+    private final FcfsScheduler scheduler;
+    private final KvCacheBudget kvBudget;
+    private final Map<Long, Sequence> sequences = new HashMap<>();
+    private final SamplingScratch scratch;
+    private final List<StepInput> batch = new ArrayList<>();
+
+    // Published for other threads.
+    private volatile boolean running = true;
+    private volatile long lastProgressNanos = System.nanoTime();
+    private volatile int numWaiting;
+    private volatile int numRunning;
+    private volatile int kvUsedTokens;
+    private volatile long numSteps;
+
+    public Engine(String name, ModelRunner runner, EngineConfig config) {
+        this.name = name;
+        this.runner = runner;
+        this.config = config;
+        this.kvBudget = new KvCacheBudget(config.kvCacheTokens());
+        this.scheduler = new FcfsScheduler(config.maxBatchSize(), config.maxTokensPerStep(), kvBudget);
+        this.scratch = new SamplingScratch(runner.vocabSize());
+        this.thread = Thread.ofPlatform().name("spindle-engine-" + name).daemon(true).unstarted(this::loop);
+    }
+
+    public Engine start() {
+        thread.start();
+        return this;
+    }
+
+    public int contextLength() {
+        return runner.contextLength();
+    }
+
+    @Override
+    public SequenceHandle submit(EngineRequest request, TokenListener listener) {
+        int total = request.promptTokens().length + request.maxNewTokens();
+        if (total > runner.contextLength()) {
+            throw SpindleException.invalid("max_tokens", "prompt (" + request.promptTokens().length
+                    + " tokens) + max new tokens (" + request.maxNewTokens() + ") = " + total
+                    + " exceeds the model's context length of " + runner.contextLength() + " tokens");
+        }
+        if (!kvBudget.canEverFit(total)) {
+            throw SpindleException.invalid("max_tokens", "prompt + max new tokens = " + total
+                    + " tokens exceeds the KV-cache budget of " + config.kvCacheTokens() + " tokens");
+        }
+        if (!running) {
+            throw new SpindleException(ErrorKind.OVERLOADED, "engine '" + name + "' is shutting down");
+        }
+        if (numInFlight.incrementAndGet() > config.maxWaiting() + config.maxBatchSize()) {
+            numInFlight.decrementAndGet();
+            throw new SpindleException(ErrorKind.OVERLOADED, "too many requests waiting for model '" + name + "'");
+        }
+        long id = nextSequenceId.getAndIncrement();
+        Sequence seq = new Sequence(id, request, listener, System.nanoTime());
+        commands.add(() -> {
+            sequences.put(id, seq);
+            scheduler.enqueue(seq);
+        });
+        return new SequenceHandle(id, this);
+    }
+
+    @Override
+    public void abort(long sequenceId) {
+        commands.add(() -> {
+            Sequence seq = sequences.get(sequenceId);
+            if (seq != null) {
+                finish(seq, new TokenEvent.Finished(FinishReason.CANCELLED, seq.stats()));
+            }
+        });
+    }
+
+    public EngineStats stats() {
+        boolean alive = thread.isAlive() && running;
+        return new EngineStats(numWaiting, numRunning, kvUsedTokens, kvBudget.capacityTokens(), numSteps, alive,
+                System.nanoTime() - lastProgressNanos);
+    }
+
+    private void loop() {
+        try {
+            while (running) {
+                lastProgressNanos = System.nanoTime();
+                if (!drainCommands()) {
+                    continue;
+                }
+                StepPlan plan = scheduler.schedule(System.nanoTime());
+                if (!plan.isEmpty()) {
+                    step(plan);
+                }
+                publishStats();
+            }
+        } catch (Throwable t) {
+            LOG.log(Level.SEVERE, "engine loop '" + name + "' died", t);
+            running = false;
+        } finally {
+            failAll(new SpindleException(ErrorKind.MODEL_FAILURE, "engine '" + name + "' stopped"));
+            publishStats();
+        }
+    }
+
+    /** Applies pending commands; waits for one when idle. False when the loop should re-check running. */
+    private boolean drainCommands() throws InterruptedException {
+        if (!scheduler.hasWork()) {
+            Runnable first = commands.poll(IDLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
+            if (first == null) {
+                return false;
+            }
+            first.run();
+        }
+        for (Runnable c; (c = commands.poll()) != null; ) {
+            c.run();
+        }
+        publishStats();
+        return true;
+    }
+
+    private void step(StepPlan plan) {
+        List<ScheduledChunk> chunks = plan.chunks();
+        batch.clear();
+        for (ScheduledChunk c : chunks) {
+            Sequence s = c.sequence();
+            batch.add(new StepInput(s.id(), s.tokens(), s.numComputed(), s.numComputed() + c.numTokens()));
+        }
+        StepOutput out;
+        try {
+            out = runner.execute(batch);
+        } catch (ModelExecutionException | RuntimeException e) {
+            LOG.log(Level.SEVERE, "forward pass failed for " + chunks.size() + " sequence(s) of '" + name + "'", e);
+            SpindleException error = new SpindleException(ErrorKind.MODEL_FAILURE, "the model failed to run this request");
+            for (ScheduledChunk c : chunks) {
+                finish(c.sequence(), new TokenEvent.Failed(error, c.sequence().stats()));
+            }
+            return;
+        }
+        numSteps++;
+        long now = System.nanoTime();
+        for (int row = 0; row < chunks.size(); row++) {
+            ScheduledChunk c = chunks.get(row);
+            Sequence s = c.sequence();
+            boolean sample = c.completesSequence();
+            s.markComputed(c.numTokens());
+            if (sample) {
+                out.copyLogits(row, scratch.logits());
+                emitToken(s, s.sampler().sample(scratch), now);
+            }
+        }
+    }
+
+    private void emitToken(Sequence s, SampledToken token, long now) {
+        int index = s.numGenerated();
+        s.append(token.tokenId(), now);
+        s.listener().onEvent(new TokenEvent.Token(token.tokenId(), token.logprob(), index));
+        if (s.request().isStopToken(token.tokenId())) {
+            finish(s, new TokenEvent.Finished(FinishReason.STOP_TOKEN, s.stats()));
+        } else if (s.numGenerated() >= s.request().maxNewTokens() || s.numTokens() >= runner.contextLength()) {
+            finish(s, new TokenEvent.Finished(FinishReason.LENGTH, s.stats()));
+        }
+    }
+
+    /** Takes a sequence out of the engine, frees its cache, and sends its last event. */
+    private void finish(Sequence s, TokenEvent last) {
+        if (sequences.remove(s.id()) == null) {
+            return;
+        }
+        scheduler.remove(s);
+        runner.release(s.id());
+        numInFlight.decrementAndGet();
+        try {
+            s.listener().onEvent(last);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "listener of sequence " + s.id() + " threw", e);
+        }
+    }
+
+    private void failAll(SpindleException error) {
+        for (Runnable c; (c = commands.poll()) != null; ) {
+            c.run();
+        }
+        for (Sequence s : List.copyOf(sequences.values())) {
+            finish(s, new TokenEvent.Failed(error, s.stats()));
+        }
+    }
+
+    private void publishStats() {
+        numWaiting = scheduler.numWaiting();
+        numRunning = scheduler.numRunning();
+        kvUsedTokens = kvBudget.usedTokens();
+    }
+
+    /** Stops the loop after the current step; every open sequence ends with a Failed event. */
+    @Override
+    public void close() {
+        running = false;
+        thread.interrupt();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        runner.close();
+    }
+}

@@ -1,0 +1,24 @@
+package io.spindle.engine.exec;
+
+import java.util.List;
+
+/**
+ * Executes forward passes for a batch of sequences and owns their KV caches. Every call is one
+ * forward pass over all rows, however many sequences that is.
+ * Confined to the engine thread.
+ */
+public interface ModelRunner extends AutoCloseable {
+    int vocabSize();
+
+    /** The longest sequence (prompt + generated) the model can attend over. */
+    int contextLength();
+
+    /** Runs one forward pass; rows of the output follow {@code batch}'s order. */
+    StepOutput execute(List<StepInput> batch) throws ModelExecutionException;
+
+    /** Frees a sequence's cache; a no-op for an unknown id. */
+    void release(long sequenceId);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,10 @@
+package io.spindle.engine.request;
+
+/** What went wrong, independent of transport; api.error maps each kind to a status and a wire format. */
+public enum ErrorKind {
+    INVALID_REQUEST,
+    NOT_FOUND,
+    OVERLOADED,
+    CANCELLED,
+    MODEL_FAILURE
+}

@@ -1,0 +1,113 @@
+package io.spindle.engine.request;
+
+import io.spindle.sampling.Sampler;
+
+import java.util.Arrays;
+
+/**
+ * The engine's state for one request: its tokens (prompt then generated), how many of them are in
+ * the KV cache, its sampler and timings.
+ * Confined to the engine thread.
+ */
+public final class Sequence {
+    private final long id;
+    private final EngineRequest request;
+    private final TokenListener listener;
+    private final Sampler sampler;
+    private final long arrivalNanos;
+    private int[] tokens;
+    private int numTokens;
+    private int numComputed;
+    private long admittedNanos;
+    private long firstTokenNanos;
+    private long lastTokenNanos;
+
+    public Sequence(long id, EngineRequest request, TokenListener listener, long arrivalNanos) {
+        this.id = id;
+        this.request = request;
+        this.listener = listener;
+        this.arrivalNanos = arrivalNanos;
+        int[] prompt = request.promptTokens();
+        this.tokens = Arrays.copyOf(prompt, prompt.length + Math.min(request.maxNewTokens(), 256));
+        this.numTokens = prompt.length;
+        this.sampler = new Sampler(request.sampling(), prompt);
+    }
+
+    public long id() {
+        return id;
+    }
+
+    public EngineRequest request() {
+        return request;
+    }
+
+    public TokenListener listener() {
+        return listener;
+    }
+
+    public Sampler sampler() {
+        return sampler;
+    }
+
+    /** The token array; entries past {@link #numTokens()} are unused capacity. */
+    public int[] tokens() {
+        return tokens;
+    }
+
+    public int numTokens() {
+        return numTokens;
+    }
+
+    public int numPromptTokens() {
+        return request.promptTokens().length;
+    }
+
+    public int numGenerated() {
+        return numTokens - numPromptTokens();
+    }
+
+    /** Tokens whose keys and values are in the KV cache. */
+    public int numComputed() {
+        return numComputed;
+    }
+
+    public int numUncomputed() {
+        return numTokens - numComputed;
+    }
+
+    public boolean isPrefilling() {
+        return numComputed < numPromptTokens();
+    }
+
+    /** Worst-case cache footprint, reserved at admission. */
+    public int maxTotalTokens() {
+        return numPromptTokens() + request.maxNewTokens();
+    }
+
+    public void markComputed(int count) {
+        numComputed += count;
+    }
+
+    public void markAdmitted(long nanos) {
+        admittedNanos = nanos;
+    }
+
+    public void append(int tokenId, long nanos) {
+        if (numTokens == tokens.length) {
+            tokens = Arrays.copyOf(tokens, Math.min(tokens.length * 2, maxTotalTokens()));
+        }
+        tokens[numTokens++] = tokenId;
+        sampler.accept(tokenId);
+        if (firstTokenNanos == 0) {
+            firstTokenNanos = nanos;
+        }
+        lastTokenNanos = nanos;
+    }
+
+    public SequenceStats stats() {
+        long queue = admittedNanos == 0 ? 0 : admittedNanos - arrivalNanos;
+        long ttft = firstTokenNanos == 0 ? 0 : firstTokenNanos - arrivalNanos;
+        long decode = firstTokenNanos == 0 ? 0 : lastTokenNanos - firstTokenNanos;
+        return new SequenceStats(numPromptTokens(), numGenerated(), queue, ttft, decode);
+    }
+}

@@ -1,0 +1,14 @@
+package io.spindle.engine.request;
+
+/** What the engine tells a sequence's listener: tokens, then exactly one {@link Finished} or {@link Failed}. */
+public sealed interface TokenEvent {
+    /** One generated token; {@code index} counts generated tokens from 0. */
+    record Token(int tokenId, float logprob, int index) implements TokenEvent {
+    }
+
+    record Finished(FinishReason reason, SequenceStats stats) implements TokenEvent {
+    }
+
+    record Failed(SpindleException error, SequenceStats stats) implements TokenEvent {
+    }
+}

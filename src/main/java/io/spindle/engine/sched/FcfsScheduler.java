@@ -1,0 +1,92 @@
+package io.spindle.engine.sched;
+
+import io.spindle.engine.request.Sequence;
+import io.spindle.kvcache.KvCacheBudget;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Iteration-level scheduling, first come first served. Each step: every running sequence that is
+ * decoding gets its one token first, prompts that are still prefilling get what is left of the
+ * per-step token budget (in chunks), and waiting requests are admitted in arrival order while the
+ * batch, the token budget and the KV budget allow. Admission never skips the head of the queue, so a
+ * large request cannot be starved by a stream of small ones.
+ * Confined to the engine thread.
+ */
+public final class FcfsScheduler {
+    private final int maxBatchSize;
+    private final int maxTokensPerStep;
+    private final KvCacheBudget kvBudget;
+    private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
+    private final List<Sequence> running = new ArrayList<>();
+
+    public FcfsScheduler(int maxBatchSize, int maxTokensPerStep, KvCacheBudget kvBudget) {
+        this.maxBatchSize = maxBatchSize;
+        this.maxTokensPerStep = maxTokensPerStep;
+        this.kvBudget = kvBudget;
+    }
+
+    public void enqueue(Sequence sequence) {
+        waiting.addLast(sequence);
+    }
+
+    /** Admits what fits and returns this step's rows. */
+    public StepPlan schedule(long nowNanos) {
+        List<ScheduledChunk> chunks = new ArrayList<>(Math.min(maxBatchSize, running.size() + waiting.size()));
+        int budget = maxTokensPerStep;
+        for (Sequence s : running) {
+            if (!s.isPrefilling() && budget > 0) {
+                chunks.add(new ScheduledChunk(s, 1));
+                budget--;
+            }
+        }
+        for (Sequence s : running) {
+            if (s.isPrefilling() && budget > 0) {
+                int n = Math.min(s.numUncomputed(), budget);
+                chunks.add(new ScheduledChunk(s, n));
+                budget -= n;
+            }
+        }
+        while (budget > 0 && running.size() < maxBatchSize && !waiting.isEmpty()) {
+            Sequence head = waiting.peekFirst();
+            if (!kvBudget.tryReserve(head.id(), head.maxTotalTokens())) {
+                break;
+            }
+            waiting.pollFirst();
+            head.markAdmitted(nowNanos);
+            running.add(head);
+            int n = Math.min(head.numUncomputed(), budget);
+            chunks.add(new ScheduledChunk(head, n));
+            budget -= n;
+        }
+        return new StepPlan(chunks);
+    }
+
+    /** Removes a sequence wherever it is and returns its KV reservation. True if it was known. */
+    public boolean remove(Sequence sequence) {
+        boolean known = running.remove(sequence) || waiting.remove(sequence);
+        kvBudget.release(sequence.id());
+        return known;
+    }
+
+    public boolean hasWork() {
+        return !running.isEmpty() || !waiting.isEmpty();
+    }
+
+    public int numWaiting() {
+        return waiting.size();
+    }
+
+    public int numRunning() {
+        return running.size();
+    }
+
+    /** Every sequence the scheduler holds, running first; for shutdown. */
+    public List<Sequence> all() {
+        List<Sequence> all = new ArrayList<>(running);
+        all.addAll(waiting);
+        return all;
+    }
+}

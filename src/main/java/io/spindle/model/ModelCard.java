@@ -1,0 +1,14 @@
+package io.spindle.model;
+
+import java.util.List;
+
+/**
+ * How a served model describes itself in {@code /v1/models}.
+ *
+ * @param family        gpt2 (decoder-only); later t5, bert
+ * @param layout        the recognised graph layout, e.g. optimum or ort-gpt2
+ * @param randomWeights true for demo models: their output is random text, not language
+ */
+public record ModelCard(String id, String family, List<String> tasks, int contextLength, String layout,
+                        boolean randomWeights, boolean hasChatTemplate, long createdEpochSeconds) {
+}

@@ -1,0 +1,30 @@
+package io.spindle.runtime.demo;
+
+import java.util.Locale;
+
+/** Which exporter's graph signature the demo builder imitates. */
+public enum DemoLayout {
+    /** Hugging Face Optimum: int64 ids, {@code past_key_values.{i}.key|value} [batch, heads, past, head_dim]. */
+    OPTIMUM("optimum"),
+    /** ONNX Runtime's GPT-2 export: int32 ids and mask, {@code past_{i}} [2, batch, heads, past, head_dim]. */
+    ORT_GPT2("ort-gpt2");
+
+    private final String id;
+
+    DemoLayout(String id) {
+        this.id = id;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public static DemoLayout parse(String value) {
+        for (DemoLayout l : values()) {
+            if (l.id.equals(value.trim().toLowerCase(Locale.ROOT))) {
+                return l;
+            }
+        }
+        throw new IllegalArgumentException("unknown demo layout '" + value + "' (expected optimum or ort-gpt2)");
+    }
+}

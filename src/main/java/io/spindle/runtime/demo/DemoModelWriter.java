@@ -1,0 +1,119 @@
+package io.spindle.runtime.demo;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+/**
+ * Writes a complete model directory (DESIGN.md §4) for a demo GPT-2: graph, config.json,
+ * generation_config.json, tokenizer.json and tokenizer_config.json. The directory is built beside
+ * its destination and moved into place, so a crash never leaves a half-written model behind.
+ */
+public final class DemoModelWriter {
+    /** Bump when the graph or files change, so cached copies from older builds are not reused. */
+    public static final int BUILDER_VERSION = 1;
+    public static final long DEFAULT_SEED = 1234;
+
+    /** A chat template in Hugging Face's Jinja dialect, so the demo exercises the template engine. */
+    static final String CHAT_TEMPLATE = "{% for message in messages %}"
+            + "{{ '<|' + message['role'] + '|>\\n' + message['content'] + '\\n' }}"
+            + "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
+
+    private final ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** The folder name a preset/layout pair is cached under; changes with the builder version and seed. */
+    public static String cacheName(DemoPreset preset, DemoLayout layout, long seed) {
+        return "demo-gpt2-" + preset.id() + "-" + layout.id() + "-s" + seed + "-v" + BUILDER_VERSION;
+    }
+
+    /** Returns {@code dir}, writing it first unless a complete copy is already there. */
+    public Path ensure(Path dir, DemoPreset preset, DemoLayout layout, long seed) throws IOException {
+        if (Files.isRegularFile(dir.resolve("model.onnx")) && Files.isRegularFile(dir.resolve("tokenizer.json"))) {
+            return dir;
+        }
+        Files.createDirectories(dir.getParent());
+        Path tmp = Files.createTempDirectory(dir.getParent(), dir.getFileName() + ".tmp");
+        try {
+            write(tmp, preset, layout, seed);
+            try {
+                Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException | FileAlreadyExistsException e) {
+                // Another process won the race, or the filesystem cannot rename atomically; either
+                // way a complete copy exists or is about to.
+                if (!Files.exists(dir)) {
+                    Files.move(tmp, dir);
+                }
+            } catch (IOException e) {
+                if (!Files.isRegularFile(dir.resolve("model.onnx"))) {
+                    throw e;
+                }
+            }
+        } finally {
+            deleteRecursively(tmp);
+        }
+        return dir;
+    }
+
+    public void write(Path dir, DemoPreset preset, DemoLayout layout, long seed) throws IOException {
+        Gpt2Shape s = preset.shape();
+        try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(dir.resolve("model.onnx")), 1 << 20)) {
+            new Gpt2GraphBuilder(s, layout, seed).write(out);
+        }
+        json.writeValue(dir.resolve("tokenizer.json").toFile(), Gpt2TokenizerJson.build(json));
+
+        ObjectNode config = json.createObjectNode();
+        config.put("model_type", "gpt2");
+        config.putArray("architectures").add("GPT2LMHeadModel");
+        config.put("vocab_size", s.vocabSize());
+        config.put("n_positions", s.contextLength());
+        config.put("n_ctx", s.contextLength());
+        config.put("n_embd", s.hiddenSize());
+        config.put("n_layer", s.numLayers());
+        config.put("n_head", s.numHeads());
+        config.put("bos_token_id", Gpt2TokenizerJson.END_OF_TEXT_ID);
+        config.put("eos_token_id", Gpt2TokenizerJson.END_OF_TEXT_ID);
+        ObjectNode demo = config.putObject("spindle_demo");
+        demo.put("random_weights", true);
+        demo.put("preset", preset.id());
+        demo.put("layout", layout.id());
+        demo.put("seed", seed);
+        demo.put("builder_version", BUILDER_VERSION);
+        json.writeValue(dir.resolve("config.json").toFile(), config);
+
+        ObjectNode gen = json.createObjectNode();
+        gen.put("bos_token_id", Gpt2TokenizerJson.END_OF_TEXT_ID);
+        gen.put("eos_token_id", Gpt2TokenizerJson.END_OF_TEXT_ID);
+        json.writeValue(dir.resolve("generation_config.json").toFile(), gen);
+
+        ObjectNode tok = json.createObjectNode();
+        tok.put("tokenizer_class", "GPT2Tokenizer");
+        tok.put("model_max_length", s.contextLength());
+        tok.put("bos_token", Gpt2TokenizerJson.END_OF_TEXT);
+        tok.put("eos_token", Gpt2TokenizerJson.END_OF_TEXT);
+        tok.put("unk_token", Gpt2TokenizerJson.END_OF_TEXT);
+        tok.put("chat_template", CHAT_TEMPLATE);
+        json.writeValue(dir.resolve("tokenizer_config.json").toFile(), tok);
+    }
+
+    private static void deleteRecursively(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(p)) {
+            for (Path q : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(q);
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+package io.spindle.runtime.demo;
+
+import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.TensorProto.DataType;
+import com.google.protobuf.ByteString;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static io.spindle.runtime.demo.OnnxGraphWriter.floatAttr;
+import static io.spindle.runtime.demo.OnnxGraphWriter.intAttr;
+import static io.spindle.runtime.demo.OnnxGraphWriter.intsAttr;
+import static io.spindle.runtime.demo.OnnxGraphWriter.tensorAttr;
+
+/**
+ * Emits a GPT-2-architecture decoder (pre-LayerNorm blocks, fused QKV, tanh-GELU MLP, tied LM head)
+ * with seeded N(0, 0.02) weights, in the I/O signature of one of the real exporters. The attention
+ * honours {@code attention_mask} over past + new positions and a causal mask offset by the past
+ * length, so padded batches and cached decode behave exactly as in a real export.
+ */
+public final class Gpt2GraphBuilder {
+    private static final float INIT_STD = 0.02f;
+    private static final float MASK_NEG = -1e9f;
+
+    private final Gpt2Shape shape;
+    private final DemoLayout layout;
+    private final SplittableRandom random;
+    private OnnxGraphWriter g;
+
+    public Gpt2GraphBuilder(Gpt2Shape shape, DemoLayout layout, long seed) {
+        this.shape = shape;
+        this.layout = layout;
+        this.random = new SplittableRandom(seed);
+    }
+
+    public void write(OutputStream out) throws IOException {
+        g = new OnnxGraphWriter("spindle-demo-gpt2");
+        declareIo();
+        String x = embeddings();
+        String maskBias = attentionBias();
+        for (int i = 0; i < shape.numLayers(); i++) {
+            x = block(i, x, maskBias);
+        }
+        String h = layerNorm("ln_f", x);
+        // Tied LM head: logits = h · wteᵀ.
+        String wteT = g.op("Transpose", List.of("wte"), intsAttr("perm", 1, 0));
+        g.opInto("MatMul", List.of(h, wteT), List.of("logits"));
+        g.writeModel(out, "spindle-demo-builder");
+    }
+
+    private boolean optimum() {
+        return layout == DemoLayout.OPTIMUM;
+    }
+
+    private void declareIo() {
+        DataType ids = optimum() ? DataType.INT64 : DataType.INT32;
+        int heads = shape.numHeads();
+        int hd = shape.headDim();
+        g.input("input_ids", ids, "batch_size", "sequence_length");
+        if (optimum()) {
+            g.input("attention_mask", ids, "batch_size", "total_length");
+            g.input("position_ids", ids, "batch_size", "sequence_length");
+        } else {
+            g.input("position_ids", ids, "batch_size", "sequence_length");
+            g.input("attention_mask", ids, "batch_size", "total_length");
+        }
+        for (int i = 0; i < shape.numLayers(); i++) {
+            if (optimum()) {
+                g.input("past_key_values." + i + ".key", DataType.FLOAT, "batch_size", heads, "past_length", hd);
+                g.input("past_key_values." + i + ".value", DataType.FLOAT, "batch_size", heads, "past_length", hd);
+            } else {
+                g.input("past_" + i, DataType.FLOAT, 2, "batch_size", heads, "past_length", hd);
+            }
+        }
+        g.output("logits", DataType.FLOAT, "batch_size", "sequence_length", shape.vocabSize());
+        for (int i = 0; i < shape.numLayers(); i++) {
+            if (optimum()) {
+                g.output("present." + i + ".key", DataType.FLOAT, "batch_size", heads, "total_length", hd);
+                g.output("present." + i + ".value", DataType.FLOAT, "batch_size", heads, "total_length", hd);
+            } else {
+                g.output("present_" + i, DataType.FLOAT, 2, "batch_size", heads, "total_length", hd);
+            }
+        }
+    }
+
+    private String embeddings() {
+        g.floatInit("wte", gaussian(shape.vocabSize() * shape.hiddenSize()), shape.vocabSize(), shape.hiddenSize());
+        g.floatInit("wpe", gaussian(shape.contextLength() * shape.hiddenSize()), shape.contextLength(), shape.hiddenSize());
+        String tok = g.op("Gather", List.of("wte", "input_ids"));
+        String pos = g.op("Gather", List.of("wpe", "position_ids"));
+        return g.op("Add", List.of(tok, pos));
+    }
+
+    /** [batch, 1, seq, total] additive bias: 0 where a query may attend, MASK_NEG elsewhere. */
+    private String attentionBias() {
+        String s = g.op("Shape", List.of("input_ids"), intAttr("start", 1));
+        String t = g.op("Shape", List.of("attention_mask"), intAttr("start", 1));
+        String st = g.op("Concat", List.of(s, t), intAttr("axis", 0));
+        TensorProto one = TensorProto.newBuilder().setDataType(DataType.FLOAT.getNumber()).addDims(1)
+                .setRawData(ByteString.copyFrom(le(1f))).build();
+        String ones = g.op("ConstantOfShape", List.of(st), tensorAttr("value", one));
+        String pastLen = g.op("Sub", List.of(t, s));
+        g.longInit("axis0", new long[] {0}, 1);
+        String k = g.op("Squeeze", List.of(pastLen, "axis0"));
+        String causal = g.op("Trilu", List.of(ones, k), intAttr("upper", 0));
+        String am = g.op("Cast", List.of("attention_mask"), intAttr("to", DataType.FLOAT.getNumber()));
+        g.longInit("axes12", new long[] {1, 2}, 2);
+        String am4 = g.op("Unsqueeze", List.of(am, "axes12"));
+        String allowed = g.op("Mul", List.of(causal, am4));
+        g.scalar("one", 1f);
+        g.scalar("mask_neg", MASK_NEG);
+        String blocked = g.op("Sub", List.of("one", allowed));
+        return g.op("Mul", List.of(blocked, "mask_neg"));
+    }
+
+    private String block(int i, String x, String maskBias) {
+        int hidden = shape.hiddenSize();
+        String p = "h." + i + ".";
+        String ln1 = layerNorm(p + "ln_1", x);
+        String qkv = linear(p + "attn.c_attn", ln1, hidden, 3 * hidden);
+        g.longInit(p + "split", new long[] {hidden, hidden, hidden}, 3);
+        String q = p + "q";
+        String k = p + "k";
+        String v = p + "v";
+        g.opInto("Split", List.of(qkv, p + "split"), List.of(q, k, v), intAttr("axis", 2));
+        String qh = heads(q);
+        String kh = heads(k);
+        String vh = heads(v);
+        String[] kv = appendPast(i, kh, vh);
+        String kT = g.op("Transpose", List.of(kv[0]), intsAttr("perm", 0, 1, 3, 2));
+        String scores = g.op("MatMul", List.of(qh, kT));
+        String scaled = g.op("Mul", List.of(scores, g.scalar(p + "scale", (float) (1.0 / Math.sqrt(shape.headDim())))));
+        String biased = g.op("Add", List.of(scaled, maskBias));
+        String probs = g.op("Softmax", List.of(biased), intAttr("axis", -1));
+        String ctx = g.op("MatMul", List.of(probs, kv[1]));
+        String ctxT = g.op("Transpose", List.of(ctx), intsAttr("perm", 0, 2, 1, 3));
+        g.longInit(p + "merge_shape", new long[] {0, 0, hidden}, 3);
+        String merged = g.op("Reshape", List.of(ctxT, p + "merge_shape"));
+        String attn = linear(p + "attn.c_proj", merged, hidden, hidden);
+        String x1 = g.op("Add", List.of(x, attn));
+        String ln2 = layerNorm(p + "ln_2", x1);
+        String fc = linear(p + "mlp.c_fc", ln2, hidden, 4 * hidden);
+        String act = geluTanh(p, fc);
+        String proj = linear(p + "mlp.c_proj", act, 4 * hidden, hidden);
+        return g.op("Add", List.of(x1, proj));
+    }
+
+    /** Concatenates the new keys/values after the past ones and publishes them as present outputs. */
+    private String[] appendPast(int i, String kh, String vh) {
+        if (optimum()) {
+            String k = "present." + i + ".key";
+            String v = "present." + i + ".value";
+            g.opInto("Concat", List.of("past_key_values." + i + ".key", kh), List.of(k), intAttr("axis", 2));
+            g.opInto("Concat", List.of("past_key_values." + i + ".value", vh), List.of(v), intAttr("axis", 2));
+            return new String[] {k, v};
+        }
+        String pk = "past_" + i + "_k";
+        String pv = "past_" + i + "_v";
+        g.opInto("Split", List.of("past_" + i), List.of(pk + "4", pv + "4"), intAttr("axis", 0));
+        String pastK = g.op("Squeeze", List.of(pk + "4", "axis0"));
+        String pastV = g.op("Squeeze", List.of(pv + "4", "axis0"));
+        String k = g.op("Concat", List.of(pastK, kh), intAttr("axis", 2));
+        String v = g.op("Concat", List.of(pastV, vh), intAttr("axis", 2));
+        String k5 = g.op("Unsqueeze", List.of(k, "axis0"));
+        String v5 = g.op("Unsqueeze", List.of(v, "axis0"));
+        g.opInto("Concat", List.of(k5, v5), List.of("present_" + i), intAttr("axis", 0));
+        return new String[] {k, v};
+    }
+
+    /** [batch, seq, hidden] → [batch, heads, seq, head_dim]. */
+    private String heads(String x) {
+        String shapeName = "heads_shape";
+        if (!headsShapeDeclared) {
+            g.longInit(shapeName, new long[] {0, 0, shape.numHeads(), shape.headDim()}, 4);
+            headsShapeDeclared = true;
+        }
+        String r = g.op("Reshape", List.of(x, shapeName));
+        return g.op("Transpose", List.of(r), intsAttr("perm", 0, 2, 1, 3));
+    }
+
+    private boolean headsShapeDeclared;
+
+    private String linear(String name, String x, int in, int out) {
+        String w = g.floatInit(name + ".weight", gaussian(in * out), in, out);
+        String b = g.floatInit(name + ".bias", gaussian(out), out);
+        String mm = g.op("MatMul", List.of(x, w));
+        return g.op("Add", List.of(mm, b));
+    }
+
+    private String layerNorm(String name, String x) {
+        float[] gamma = new float[shape.hiddenSize()];
+        java.util.Arrays.fill(gamma, 1f);
+        String w = g.floatInit(name + ".weight", gamma, shape.hiddenSize());
+        String b = g.floatInit(name + ".bias", new float[shape.hiddenSize()], shape.hiddenSize());
+        return g.op("LayerNormalization", List.of(x, w, b), intAttr("axis", -1), floatAttr("epsilon", 1e-5f));
+    }
+
+    /** GPT-2's gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+    private String geluTanh(String p, String x) {
+        String x3 = g.op("Mul", List.of(g.op("Mul", List.of(x, x)), x));
+        String inner = g.op("Add", List.of(x, g.op("Mul", List.of(x3, g.scalar(p + "gelu_c", 0.044715f)))));
+        String t = g.op("Tanh", List.of(g.op("Mul", List.of(inner, g.scalar(p + "gelu_k", (float) Math.sqrt(2 / Math.PI))))));
+        String onePlus = g.op("Add", List.of(t, "one"));
+        return g.op("Mul", List.of(g.op("Mul", List.of(x, onePlus)), g.scalar(p + "gelu_half", 0.5f)));
+    }
+
+    private float[] gaussian(int n) {
+        float[] w = new float[n];
+        for (int i = 0; i < n; i++) {
+            w[i] = (float) (random.nextGaussian() * INIT_STD);
+        }
+        return w;
+    }
+
+    private static byte[] le(float f) {
+        return ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(f).array();
+    }
+}

@@ -1,0 +1,127 @@
+package io.spindle.runtime.demo;
+
+import ai.onnx.proto.OnnxMl;
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.TensorShapeProto;
+import ai.onnx.proto.OnnxMl.TypeProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import com.google.protobuf.ByteString;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+
+/**
+ * A thin, typed helper over the ONNX protobuf classes: named nodes, initializers and graph I/O.
+ * Node output names are generated from a counter, so a builder reads like straight-line code.
+ */
+final class OnnxGraphWriter {
+    static final int OPSET = 17;
+
+    private final OnnxMl.GraphProto.Builder graph = OnnxMl.GraphProto.newBuilder();
+    private int counter;
+
+    OnnxGraphWriter(String name) {
+        graph.setName(name);
+    }
+
+    /** Adds a node with one output and returns that output's name. */
+    String op(String opType, List<String> inputs, AttributeProto... attributes) {
+        String out = opType.toLowerCase() + "_" + (counter++);
+        opInto(opType, inputs, List.of(out), attributes);
+        return out;
+    }
+
+    void opInto(String opType, List<String> inputs, List<String> outputs, AttributeProto... attributes) {
+        NodeProto.Builder node = NodeProto.newBuilder()
+                .setOpType(opType)
+                .setName(opType + "_n" + (counter++))
+                .addAllInput(inputs)
+                .addAllOutput(outputs);
+        for (AttributeProto a : attributes) {
+            node.addAttribute(a);
+        }
+        graph.addNode(node);
+    }
+
+    String floatInit(String name, float[] values, long... dims) {
+        ByteBuffer buf = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asFloatBuffer().put(values);
+        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.FLOAT.getNumber())
+                .addAllDims(box(dims)).setRawData(ByteString.copyFrom(buf.array())));
+        return name;
+    }
+
+    String longInit(String name, long[] values, long... dims) {
+        ByteBuffer buf = ByteBuffer.allocate(values.length * Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asLongBuffer().put(values);
+        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.INT64.getNumber())
+                .addAllDims(box(dims)).setRawData(ByteString.copyFrom(buf.array())));
+        return name;
+    }
+
+    String scalar(String name, float value) {
+        return floatInit(name, new float[] {value});
+    }
+
+    void input(String name, TensorProto.DataType type, Object... dims) {
+        graph.addInput(valueInfo(name, type, dims));
+    }
+
+    void output(String name, TensorProto.DataType type, Object... dims) {
+        graph.addOutput(valueInfo(name, type, dims));
+    }
+
+    void writeModel(OutputStream out, String producer) throws IOException {
+        OnnxMl.ModelProto.newBuilder()
+                .setIrVersion(8)
+                .setProducerName(producer)
+                .addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
+                .setGraph(graph)
+                .build()
+                .writeTo(out);
+    }
+
+    static AttributeProto intAttr(String name, long value) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(value).build();
+    }
+
+    static AttributeProto floatAttr(String name, float value) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOAT).setF(value).build();
+    }
+
+    static AttributeProto intsAttr(String name, long... values) {
+        AttributeProto.Builder b = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
+        for (long v : values) {
+            b.addInts(v);
+        }
+        return b.build();
+    }
+
+    static AttributeProto tensorAttr(String name, TensorProto value) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.TENSOR).setT(value).build();
+    }
+
+    private static ValueInfoProto valueInfo(String name, TensorProto.DataType type, Object... dims) {
+        TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+        for (Object d : dims) {
+            TensorShapeProto.Dimension.Builder dim = TensorShapeProto.Dimension.newBuilder();
+            if (d instanceof String s) {
+                dim.setDimParam(s);
+            } else {
+                dim.setDimValue(((Number) d).longValue());
+            }
+            shape.addDim(dim);
+        }
+        TypeProto.Tensor.Builder tensor = TypeProto.Tensor.newBuilder().setElemType(type.getNumber()).setShape(shape);
+        return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder().setTensorType(tensor)).build();
+    }
+
+    private static List<Long> box(long[] dims) {
+        return java.util.Arrays.stream(dims).boxed().toList();
+    }
+}

@@ -1,0 +1,83 @@
+package io.spindle.runtime.onnx;
+
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
+import ai.onnxruntime.OrtSession;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.logging.Logger;
+
+/**
+ * The process's ONNX Runtime environment and how sessions are created: threads, optimisation level
+ * and the execution provider. CUDA is requested when configured; where it cannot be had the session
+ * falls back to CPU and says so once.
+ */
+public final class OrtRuntime {
+    private static final Logger LOG = Logger.getLogger(OrtRuntime.class.getName());
+
+    /** Where the graphs run; the only values {@code spindle.runtime.execution-provider} takes. */
+    public enum Provider { CPU, CUDA }
+
+    private final OrtEnvironment env;
+    private final Provider requested;
+    private final int intraOpThreads;
+    private volatile Provider effective;
+    private volatile boolean fallbackLogged;
+
+    public OrtRuntime(String provider, int intraOpThreads) {
+        NoTelemetry.ensureDisabled();
+        this.requested = Provider.valueOf(provider.trim().toUpperCase(Locale.ROOT));
+        this.intraOpThreads = intraOpThreads;
+        this.env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, "spindle");
+        try {
+            env.setTelemetry(false);
+        } catch (OrtException e) {
+            LOG.fine("ONNX Runtime telemetry switch unavailable: " + e.getMessage());
+        }
+        this.effective = requested;
+    }
+
+    public OrtEnvironment env() {
+        return env;
+    }
+
+    /** The provider sessions actually run on (CPU after a CUDA fallback). */
+    public Provider provider() {
+        return effective;
+    }
+
+    public OrtSession open(Path file) throws ModelLoadException {
+        if (!Files.isRegularFile(file)) {
+            throw new ModelLoadException(file, "file not found");
+        }
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            if (intraOpThreads > 0) {
+                options.setIntraOpNumThreads(intraOpThreads);
+            }
+            if (requested == Provider.CUDA) {
+                addCudaOrFallBack(options);
+            }
+            return env.createSession(file.toString(), options);
+        } catch (OrtException e) {
+            throw new ModelLoadException(file, "ONNX Runtime cannot load this graph: " + e.getMessage(), e);
+        }
+    }
+
+    private void addCudaOrFallBack(OrtSession.SessionOptions options) {
+        try {
+            options.addCUDA(0);
+            effective = Provider.CUDA;
+        } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
+            effective = Provider.CPU;
+            if (!fallbackLogged) {
+                fallbackLogged = true;
+                LOG.warning("CUDA execution provider requested but unavailable (" + e.getMessage()
+                        + "); running on CPU");
+            }
+        }
+    }
+}

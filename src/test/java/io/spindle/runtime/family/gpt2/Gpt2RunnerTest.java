@@ -1,0 +1,182 @@
+package io.spindle.runtime.family.gpt2;
+
+import io.spindle.engine.exec.StepInput;
+import io.spindle.engine.exec.StepOutput;
+import io.spindle.model.ModelConfig;
+import io.spindle.runtime.demo.DemoLayout;
+import io.spindle.runtime.onnx.OrtRuntime;
+import io.spindle.testing.TestModels;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Model tests on real ONNX Runtime sessions over the project-built tiny GPT-2, in both layouts. */
+class Gpt2RunnerTest {
+    private static final float TOLERANCE = 1e-4f;
+    private static final OrtRuntime ORT = new OrtRuntime("cpu", 2);
+    private static final Map<DemoLayout, Gpt2Runner> RUNNERS = new EnumMap<>(DemoLayout.class);
+    private static final java.util.concurrent.atomic.AtomicLong IDS = new java.util.concurrent.atomic.AtomicLong(1000);
+
+    @BeforeAll
+    static void load() throws Exception {
+        for (DemoLayout layout : DemoLayout.values()) {
+            Path dir = TestModels.tiny(layout);
+            RUNNERS.put(layout, Gpt2Loader.load(ORT, dir, ModelConfig.read(dir)));
+        }
+    }
+
+    @AfterAll
+    static void close() {
+        RUNNERS.values().forEach(Gpt2Runner::close);
+    }
+
+    @ParameterizedTest
+    @EnumSource(DemoLayout.class)
+    void recognisesTheLayoutFromTheGraph(DemoLayout layout) {
+        Gpt2Graph g = RUNNERS.get(layout).graph();
+        assertEquals(layout == DemoLayout.OPTIMUM ? Gpt2Graph.OPTIMUM : Gpt2Graph.ORT_GPT2, g.layoutName());
+        assertEquals(2, g.numLayers());
+        assertEquals(4, g.numHeads());
+        assertEquals(16, g.headDim());
+        assertEquals(50257, g.vocabSize());
+        assertEquals(layout == DemoLayout.OPTIMUM ? ai.onnxruntime.OnnxJavaType.INT64 : ai.onnxruntime.OnnxJavaType.INT32,
+                g.idsType());
+    }
+
+    @ParameterizedTest
+    @EnumSource(DemoLayout.class)
+    void cachedDecodeEqualsFullRecomputeAtEveryStep(DemoLayout layout) throws Exception {
+        Gpt2Runner runner = RUNNERS.get(layout);
+        int[] tokens = new int[40];
+        int[] prompt = {15496, 995, 11, 318, 257, 1332, 13};
+        System.arraycopy(prompt, 0, tokens, 0, prompt.length);
+        int len = prompt.length;
+        long id = IDS.getAndIncrement();
+        float[] cached = logits(runner.execute(List.of(new StepInput(id, tokens, 0, len))), 0);
+        for (int step = 0; step < 12; step++) {
+            float[] full = recompute(runner, tokens, len);
+            assertClose(full, cached, "step " + step);
+            tokens[len] = argmax(cached);
+            len++;
+            cached = logits(runner.execute(List.of(new StepInput(id, tokens, len - 1, len))), 0);
+        }
+        runner.release(id);
+        assertEquals(0, runner.numCachedSequences());
+    }
+
+    @ParameterizedTest
+    @EnumSource(DemoLayout.class)
+    void batchedRowsOfDifferentLengthsEqualEachSequenceAlone(DemoLayout layout) throws Exception {
+        Gpt2Runner runner = RUNNERS.get(layout);
+        int[][] prompts = {{464, 2068, 7586, 21831}, {40, 1101}, {1212, 318, 257, 1332, 286, 262, 6152, 1080, 13}};
+        int steps = 6;
+        List<List<float[]>> alone = new ArrayList<>();
+        for (int[] p : prompts) {
+            alone.add(generate(runner, List.of(p), steps).getFirst());
+        }
+        List<List<float[]>> together = generate(runner, List.of(prompts), steps);
+        for (int s = 0; s < prompts.length; s++) {
+            for (int k = 0; k < steps; k++) {
+                assertClose(alone.get(s).get(k), together.get(s).get(k), "sequence " + s + " step " + k);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(DemoLayout.class)
+    void aSequenceJoiningMidDecodeDoesNotDisturbTheOthers(DemoLayout layout) throws Exception {
+        Gpt2Runner runner = RUNNERS.get(layout);
+        int[] a = new int[32];
+        int[] b = new int[32];
+        System.arraycopy(new int[] {464, 2068, 7586}, 0, a, 0, 3);
+        System.arraycopy(new int[] {40, 1101, 257, 1332, 286}, 0, b, 0, 5);
+        long ida = IDS.getAndIncrement();
+        long idb = IDS.getAndIncrement();
+        int la = 3;
+        float[] la0 = logits(runner.execute(List.of(new StepInput(ida, a, 0, la))), 0);
+        a[la++] = argmax(la0);
+        a[la] = argmax(logits(runner.execute(List.of(new StepInput(ida, a, la - 1, la))), 0));
+        la++;
+        // b prefills while a decodes, in one forward pass.
+        StepOutput out = runner.execute(List.of(new StepInput(ida, a, la - 1, la), new StepInput(idb, b, 0, 5)));
+        float[] aMixed = logits(out, 0);
+        float[] bMixed = logits(out, 1);
+        assertClose(recompute(runner, a, la), aMixed, "a beside b's prefill");
+        assertClose(recompute(runner, b, 5), bMixed, "b's prefill beside a");
+        runner.release(ida);
+        runner.release(idb);
+        assertEquals(0, runner.numCachedSequences());
+    }
+
+    /** Greedy-generates the prompts together; returns, per sequence, the logits of every step. */
+    private List<List<float[]>> generate(Gpt2Runner runner, List<int[]> prompts, int steps) throws Exception {
+        int n = prompts.size();
+        int[][] tokens = new int[n][];
+        int[] len = new int[n];
+        long[] ids = new long[n];
+        List<List<float[]>> out = new ArrayList<>();
+        List<StepInput> batch = new ArrayList<>();
+        for (int s = 0; s < n; s++) {
+            tokens[s] = java.util.Arrays.copyOf(prompts.get(s), prompts.get(s).length + steps);
+            len[s] = prompts.get(s).length;
+            ids[s] = IDS.getAndIncrement();
+            out.add(new ArrayList<>());
+            batch.add(new StepInput(ids[s], tokens[s], 0, len[s]));
+        }
+        for (int k = 0; k < steps; k++) {
+            StepOutput o = runner.execute(batch);
+            batch = new ArrayList<>();
+            for (int s = 0; s < n; s++) {
+                float[] l = logits(o, s);
+                out.get(s).add(l);
+                tokens[s][len[s]++] = argmax(l);
+                batch.add(new StepInput(ids[s], tokens[s], len[s] - 1, len[s]));
+            }
+        }
+        for (long id : ids) {
+            runner.release(id);
+        }
+        return out;
+    }
+
+    private float[] recompute(Gpt2Runner runner, int[] tokens, int len) throws Exception {
+        long id = IDS.getAndIncrement();
+        float[] l = logits(runner.execute(List.of(new StepInput(id, tokens, 0, len))), 0);
+        runner.release(id);
+        return l;
+    }
+
+    private static float[] logits(StepOutput out, int row) {
+        float[] l = new float[50257];
+        out.copyLogits(row, l);
+        return l;
+    }
+
+    private static int argmax(float[] l) {
+        int best = 0;
+        for (int i = 1; i < l.length; i++) {
+            if (l[i] > l[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static void assertClose(float[] expected, float[] actual, String what) {
+        float worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
+        }
+        assertTrue(worst <= TOLERANCE, what + ": max |Δlogit| = " + worst);
+    }
+}
