@@ -198,11 +198,15 @@ public final class Engine implements EngineClient, AutoCloseable {
     private void emitToken(Sequence s, SampledToken token, long now) {
         int index = s.numGenerated();
         s.append(token.tokenId(), now);
-        s.listener().onEvent(new TokenEvent.Token(token.tokenId(), token.logprob(), index));
+        FinishReason end = null;
         if (s.request().isStopToken(token.tokenId())) {
-            finish(s, new TokenEvent.Finished(FinishReason.STOP_TOKEN, s.stats()));
+            end = FinishReason.STOP_TOKEN;
         } else if (s.numGenerated() >= s.request().maxNewTokens() || s.numTokens() >= runner.contextLength()) {
-            finish(s, new TokenEvent.Finished(FinishReason.LENGTH, s.stats()));
+            end = FinishReason.LENGTH;
+        }
+        s.listener().onEvent(new TokenEvent.Token(token.tokenId(), token.logprob(), index, end != null));
+        if (end != null) {
+            finish(s, new TokenEvent.Finished(end, s.stats()));
         }
     }
 

@@ -8,7 +8,9 @@ import java.util.List;
  * @param family        gpt2 (decoder-only); later t5, bert
  * @param layout        the recognised graph layout, e.g. optimum or ort-gpt2
  * @param randomWeights true for demo models: their output is random text, not language
+ * @param executionProvider cpu or cuda, where the graphs run
  */
-public record ModelCard(String id, String family, List<String> tasks, int contextLength, String layout,
-                        boolean randomWeights, boolean hasChatTemplate, long createdEpochSeconds) {
+public record ModelCard(String id, String family, List<String> tasks, int contextLength, int vocabSize, String layout,
+                        boolean randomWeights, boolean hasChatTemplate, String executionProvider,
+                        long createdEpochSeconds) {
 }

@@ -3,6 +3,7 @@ package io.spindle.runtime.onnx;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtLoggingLevel;
+import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 
 import java.nio.file.Files;
@@ -27,11 +28,15 @@ public final class OrtRuntime {
     private volatile Provider effective;
     private volatile boolean fallbackLogged;
 
+    /** @param provider cpu, cuda, or auto (CUDA when this ONNX Runtime build has it, else CPU) */
     public OrtRuntime(String provider, int intraOpThreads) {
         NoTelemetry.ensureDisabled();
-        this.requested = Provider.valueOf(provider.trim().toUpperCase(Locale.ROOT));
         this.intraOpThreads = intraOpThreads;
         this.env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, "spindle");
+        String p = provider.trim().toUpperCase(Locale.ROOT);
+        this.requested = p.equals("AUTO")
+                ? (OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA) ? Provider.CUDA : Provider.CPU)
+                : Provider.valueOf(p);
         try {
             env.setTelemetry(false);
         } catch (OrtException e) {

@@ -1,0 +1,23 @@
+package io.spindle.api.dto;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.util.List;
+
+/** One chat.completion.chunk of a streamed chat completion. */
+public record ChatCompletionChunk(String id, String object, long created, String model, List<Choice> choices,
+                                  @JsonInclude(JsonInclude.Include.NON_NULL) OpenAiUsage usage,
+                                  @JsonInclude(JsonInclude.Include.NON_NULL) Timings timings,
+                                  @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("prompt_token_ids") int[] promptTokenIds) {
+
+    public record Choice(int index, Delta delta,
+                         @JsonInclude(JsonInclude.Include.NON_NULL) ChatCompletionResponse.ChatLogprobs logprobs,
+                         @JsonProperty("finish_reason") String finishReason,
+                         @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("token_ids") int[] tokenIds) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Delta(String role, String content) {
+    }
+}

@@ -1,0 +1,36 @@
+package io.spindle.api.dto;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.util.List;
+
+/** OpenAI {@code POST /v1/chat/completions}, with the same vLLM extensions as completions. */
+public record ChatCompletionRequest(
+        String model,
+        List<Message> messages,
+        @JsonProperty("max_tokens") Integer maxTokens,
+        @JsonProperty("max_completion_tokens") Integer maxCompletionTokens,
+        Double temperature,
+        @JsonProperty("top_p") Double topP,
+        @JsonProperty("top_k") Integer topK,
+        Integer n,
+        Boolean stream,
+        @JsonProperty("stream_options") StreamOptions streamOptions,
+        JsonNode stop,
+        Long seed,
+        Boolean logprobs,
+        @JsonProperty("top_logprobs") Integer topLogprobs,
+        @JsonProperty("presence_penalty") Double presencePenalty,
+        @JsonProperty("frequency_penalty") Double frequencyPenalty,
+        @JsonProperty("repetition_penalty") Double repetitionPenalty,
+        @JsonProperty("stop_token_ids") List<Integer> stopTokenIds,
+        @JsonProperty("ignore_eos") Boolean ignoreEos,
+        @JsonProperty("return_token_ids") Boolean returnTokenIds,
+        JsonNode tools,
+        String user) {
+
+    /** {@code content} is a string or a list of {@code {"type":"text","text":…}} parts. */
+    public record Message(String role, JsonNode content, String name) {
+    }
+}

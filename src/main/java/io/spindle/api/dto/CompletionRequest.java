@@ -1,0 +1,38 @@
+package io.spindle.api.dto;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.util.List;
+
+/**
+ * OpenAI {@code POST /v1/completions}, plus the vLLM extensions {@code top_k}, {@code repetition_penalty},
+ * {@code stop_token_ids}, {@code ignore_eos} and {@code return_token_ids}.
+ *
+ * @param prompt a string, a one-element list of strings, or a list of token ids
+ * @param stop   a string or a list of strings
+ */
+public record CompletionRequest(
+        String model,
+        JsonNode prompt,
+        @JsonProperty("max_tokens") Integer maxTokens,
+        Double temperature,
+        @JsonProperty("top_p") Double topP,
+        @JsonProperty("top_k") Integer topK,
+        Integer n,
+        Boolean stream,
+        @JsonProperty("stream_options") StreamOptions streamOptions,
+        JsonNode stop,
+        Long seed,
+        Integer logprobs,
+        Boolean echo,
+        @JsonProperty("presence_penalty") Double presencePenalty,
+        @JsonProperty("frequency_penalty") Double frequencyPenalty,
+        @JsonProperty("repetition_penalty") Double repetitionPenalty,
+        @JsonProperty("stop_token_ids") List<Integer> stopTokenIds,
+        @JsonProperty("ignore_eos") Boolean ignoreEos,
+        @JsonProperty("return_token_ids") Boolean returnTokenIds,
+        @JsonProperty("best_of") Integer bestOf,
+        String suffix,
+        String user) {
+}

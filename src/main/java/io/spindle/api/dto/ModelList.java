@@ -1,0 +1,22 @@
+package io.spindle.api.dto;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.util.List;
+
+/** OpenAI model list; each model carries Spindle's metadata under {@code spindle}. */
+public record ModelList(String object, List<ModelEntry> data) {
+
+    public record ModelEntry(String id, String object, long created, @JsonProperty("owned_by") String ownedBy,
+                             @JsonProperty("max_model_len") int maxModelLen, SpindleInfo spindle) {
+    }
+
+    /**
+     * @param randomWeights true for demo models: their text is random, not language
+     */
+    public record SpindleInfo(String family, List<String> tasks, String layout,
+                              @JsonProperty("random_weights") boolean randomWeights,
+                              @JsonProperty("chat_template") String chatTemplate,
+                              @JsonProperty("execution_provider") String executionProvider) {
+    }
+}

@@ -1,0 +1,21 @@
+package io.spindle.api.error;
+
+import io.vertx.core.http.HttpServerRequest;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+/** Maps every exception a REST resource throws to its API's error format and status. */
+public class ApiExceptionMapper {
+    @ServerExceptionMapper(Throwable.class)
+    public Response map(Throwable t, HttpServerRequest request) {
+        var e = ApiError.classify(t);
+        Response.ResponseBuilder r = Response.status(ApiError.status(e.kind()))
+                .type(MediaType.APPLICATION_JSON)
+                .entity(ApiError.body(ApiDialect.forPath(request.path()), e));
+        if (e.kind() == io.spindle.engine.request.ErrorKind.OVERLOADED) {
+            r.header("Retry-After", ApiError.RETRY_AFTER_SECONDS);
+        }
+        return r.build();
+    }
+}

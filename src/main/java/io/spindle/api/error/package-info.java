@@ -1,0 +1,2 @@
+/** Error rendering for every transport: status codes, OpenAI/TGI bodies, WebSocket error frames. */
+package io.spindle.api.error;

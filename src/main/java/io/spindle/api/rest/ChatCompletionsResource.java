@@ -1,0 +1,136 @@
+package io.spindle.api.rest;
+
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.spindle.api.dto.ChatCompletionChunk;
+import io.spindle.api.dto.ChatCompletionRequest;
+import io.spindle.api.dto.ChatCompletionResponse;
+import io.spindle.api.error.ApiDialect;
+import io.spindle.api.error.ApiError;
+import io.spindle.generation.Generation;
+import io.spindle.generation.GenerationEvent;
+import io.spindle.generation.GenerationService;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * OpenAI-compatible {@code POST /v1/chat/completions}: the conversation goes through the model's
+ * chat template; streamed as chat.completion.chunk events (role first, finish_reason on the chunk of
+ * the last token, optional usage chunk, then [DONE]).
+ */
+@Path("/v1/chat/completions")
+public class ChatCompletionsResource {
+    private static final String ROLE = "assistant";
+
+    @Inject
+    GenerationService service;
+
+    @POST
+    @Consumes(MediaType.WILDCARD)
+    @Produces(MediaType.TEXT_PLAIN)
+    public Multi<String> create(String body) {
+        ChatCompletionRequest req = Json.read(body, ChatCompletionRequest.class);
+        Generation gen = service.start(OpenAiMapping.chat(req));
+        Shape shape = new Shape(OpenAiMapping.newId("chatcmpl-"), Instant.now().getEpochSecond(), gen.model().id(),
+                gen, Boolean.TRUE.equals(req.returnTokenIds()), Boolean.TRUE.equals(req.logprobs()));
+        if (Boolean.TRUE.equals(req.stream())) {
+            boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());
+            return HttpReply.toMulti(Uni.createFrom().item(HttpReply.sse(shape.stream(usage))));
+        }
+        return HttpReply.toMulti(gen.events().collect().asList()
+                .map(shape::whole)
+                .onFailure().recoverWithItem(t -> HttpReply.error(ApiDialect.OPENAI, t)));
+    }
+
+    private record Shape(String id, long created, String model, Generation gen, boolean tokenIds, boolean logprobs) {
+
+        Multi<String> stream(boolean includeUsage) {
+            GenerationEvent.Token[] last = new GenerationEvent.Token[1];
+            String first = chunk(new ChatCompletionChunk.Delta(ROLE, ""), null, null, null,
+                    tokenIds ? gen.promptTokens() : null);
+            Multi<String> body = gen.events().onItem().transformToIterable(ev -> switch (ev) {
+                case GenerationEvent.KeepAlive k -> List.of(HttpReply.KEEP_ALIVE);
+                case GenerationEvent.Token t when t.last() -> {
+                    last[0] = t;
+                    yield List.of();
+                }
+                case GenerationEvent.Token t -> List.of(chunk(new ChatCompletionChunk.Delta(null, t.text()), t, null, null, null));
+                case GenerationEvent.Done d -> {
+                    List<String> out = new ArrayList<>(3);
+                    GenerationEvent.Token t = last[0];
+                    String text = (t == null ? "" : t.text()) + d.tailText();
+                    out.add(chunk(new ChatCompletionChunk.Delta(null, text.isEmpty() ? null : text), t,
+                            OpenAiMapping.finishReason(d.finish()), d, null));
+                    if (includeUsage) {
+                        out.add(HttpReply.data(new ChatCompletionChunk(id, "chat.completion.chunk", created, model,
+                                List.of(), OpenAiMapping.usage(d.usage()), OpenAiMapping.timings(d.timings()), null)));
+                    }
+                    out.add(HttpReply.DONE);
+                    yield out;
+                }
+            });
+            return Multi.createBy().concatenating().streams(Multi.createFrom().item(first), body)
+                    .onFailure().recoverWithMulti(t -> Multi.createFrom().items(
+                            HttpReply.data(ApiError.body(ApiDialect.OPENAI, ApiError.classify(t))), HttpReply.DONE));
+        }
+
+        private String chunk(ChatCompletionChunk.Delta delta, GenerationEvent.Token t, String finish,
+                             GenerationEvent.Done done, int[] promptIds) {
+            ChatCompletionResponse.ChatLogprobs lp = logprobs && t != null
+                    ? new ChatCompletionResponse.ChatLogprobs(List.of(tokenLogprob(t)), null) : null;
+            int[] ids = tokenIds ? (t == null ? new int[0] : new int[] {t.tokenId()}) : null;
+            ChatCompletionChunk.Choice c = new ChatCompletionChunk.Choice(0, delta, lp, finish, ids);
+            return HttpReply.data(new ChatCompletionChunk(id, "chat.completion.chunk", created, model, List.of(c), null,
+                    done == null ? null : OpenAiMapping.timings(done.timings()), promptIds));
+        }
+
+        private ChatCompletionResponse.TokenLogprob tokenLogprob(GenerationEvent.Token t) {
+            String text = gen.tokenText(t.tokenId());
+            byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+            int[] bytes = new int[utf8.length];
+            for (int i = 0; i < utf8.length; i++) {
+                bytes[i] = utf8[i] & 0xFF;
+            }
+            return new ChatCompletionResponse.TokenLogprob(text, t.logprob(), bytes, List.of());
+        }
+
+        HttpReply whole(List<GenerationEvent> events) {
+            StringBuilder text = new StringBuilder();
+            List<Integer> ids = new ArrayList<>();
+            List<ChatCompletionResponse.TokenLogprob> lps = new ArrayList<>();
+            GenerationEvent.Done done = null;
+            for (GenerationEvent ev : events) {
+                if (ev instanceof GenerationEvent.Token t) {
+                    text.append(t.text());
+                    ids.add(t.tokenId());
+                    if (logprobs) {
+                        lps.add(tokenLogprob(t));
+                    }
+                } else if (ev instanceof GenerationEvent.Done d) {
+                    text.append(d.tailText());
+                    done = d;
+                }
+            }
+            if (done == null) {
+                throw new IllegalStateException("generation ended without a final event");
+            }
+            ChatCompletionResponse.Choice c = new ChatCompletionResponse.Choice(0,
+                    new ChatCompletionResponse.Message(ROLE, text.toString(), null),
+                    logprobs ? new ChatCompletionResponse.ChatLogprobs(lps, null) : null,
+                    OpenAiMapping.finishReason(done.finish()),
+                    tokenIds ? ids.stream().mapToInt(Integer::intValue).toArray() : null);
+            return HttpReply.json(new ChatCompletionResponse(id, "chat.completion", created, model, List.of(c),
+                    OpenAiMapping.usage(done.usage()), OpenAiMapping.timings(done.timings()),
+                    tokenIds ? gen.promptTokens() : null));
+        }
+    }
+}

@@ -1,0 +1,134 @@
+package io.spindle.api.rest;
+
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.spindle.api.dto.CompletionRequest;
+import io.spindle.api.dto.CompletionResponse;
+import io.spindle.api.error.ApiDialect;
+import io.spindle.generation.Generation;
+import io.spindle.generation.GenerationEvent;
+import io.spindle.generation.GenerationService;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/** OpenAI-compatible {@code POST /v1/completions}, streaming (SSE) and not. */
+@Path("/v1/completions")
+public class CompletionsResource {
+    @Inject
+    GenerationService service;
+
+    @POST
+    @Consumes(MediaType.WILDCARD)
+    @Produces(MediaType.TEXT_PLAIN)
+    public Multi<String> create(String body) {
+        CompletionRequest req = Json.read(body, CompletionRequest.class);
+        Generation gen = service.start(OpenAiMapping.completion(req));
+        Shape shape = new Shape(OpenAiMapping.newId("cmpl-"), Instant.now().getEpochSecond(), gen.model().id(), gen,
+                Boolean.TRUE.equals(req.echo()), Boolean.TRUE.equals(req.returnTokenIds()), req.logprobs() != null);
+        if (Boolean.TRUE.equals(req.stream())) {
+            boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());
+            return HttpReply.toMulti(Uni.createFrom().item(HttpReply.sse(shape.stream(usage))));
+        }
+        return HttpReply.toMulti(gen.events().collect().asList()
+                .map(shape::whole)
+                .onFailure().recoverWithItem(t -> HttpReply.error(ApiDialect.OPENAI, t)));
+    }
+
+    /** Builds chunks and whole responses for one request. */
+    private record Shape(String id, long created, String model, Generation gen, boolean echo, boolean tokenIds,
+                         boolean logprobs) {
+
+        Multi<String> stream(boolean includeUsage) {
+            StreamState state = new StreamState();
+            Multi<String> head = echo
+                    ? Multi.createFrom().item(() -> frame(state, gen.promptText(), null, null, null))
+                    : Multi.createFrom().empty();
+            Multi<String> body = gen.events().onItem().transformToIterable(ev -> switch (ev) {
+                case GenerationEvent.KeepAlive k -> List.of(HttpReply.KEEP_ALIVE);
+                case GenerationEvent.Token t when t.last() -> {
+                    state.last = t;
+                    yield List.of();
+                }
+                case GenerationEvent.Token t -> List.of(frame(state, t.text(), t, null, null));
+                case GenerationEvent.Done d -> finalFrames(state, d, includeUsage);
+            });
+            return Multi.createBy().concatenating().streams(head, body)
+                    .onFailure().recoverWithMulti(t -> Multi.createFrom().items(
+                            HttpReply.data(io.spindle.api.error.ApiError.body(ApiDialect.OPENAI,
+                                    io.spindle.api.error.ApiError.classify(t))), HttpReply.DONE));
+        }
+
+        private List<String> finalFrames(StreamState state, GenerationEvent.Done d, boolean includeUsage) {
+            List<String> out = new ArrayList<>(3);
+            GenerationEvent.Token t = state.last;
+            String text = (t == null ? "" : t.text()) + d.tailText();
+            out.add(frame(state, text, t, OpenAiMapping.finishReason(d.finish()), d));
+            if (includeUsage) {
+                out.add(HttpReply.data(new CompletionResponse(id, "text_completion", created, model, List.of(),
+                        OpenAiMapping.usage(d.usage()), OpenAiMapping.timings(d.timings()))));
+            }
+            out.add(HttpReply.DONE);
+            return out;
+        }
+
+        private String frame(StreamState state, String text, GenerationEvent.Token t, String finish,
+                             GenerationEvent.Done done) {
+            int[] promptIds = tokenIds && !state.sentPromptIds ? gen.promptTokens() : null;
+            state.sentPromptIds |= promptIds != null;
+            int[] ids = tokenIds ? (t == null ? new int[0] : new int[] {t.tokenId()}) : null;
+            CompletionResponse.Logprobs lp = logprobs && t != null
+                    ? new CompletionResponse.Logprobs(List.of(gen.tokenText(t.tokenId())), List.of(t.logprob()), null,
+                    List.of(t.textOffset()))
+                    : null;
+            CompletionResponse.Choice c = new CompletionResponse.Choice(text, 0, lp, finish, promptIds, ids);
+            return HttpReply.data(new CompletionResponse(id, "text_completion", created, model, List.of(c), null,
+                    done == null ? null : OpenAiMapping.timings(done.timings())));
+        }
+
+        HttpReply whole(List<GenerationEvent> events) {
+            StringBuilder text = new StringBuilder(echo ? gen.promptText() : "");
+            List<Integer> ids = new ArrayList<>();
+            List<String> tokens = new ArrayList<>();
+            List<Float> lps = new ArrayList<>();
+            List<Integer> offsets = new ArrayList<>();
+            GenerationEvent.Done done = null;
+            for (GenerationEvent ev : events) {
+                if (ev instanceof GenerationEvent.Token t) {
+                    if (logprobs) {
+                        tokens.add(gen.tokenText(t.tokenId()));
+                        lps.add(t.logprob());
+                        offsets.add(text.length());
+                    }
+                    text.append(t.text());
+                    ids.add(t.tokenId());
+                } else if (ev instanceof GenerationEvent.Done d) {
+                    text.append(d.tailText());
+                    done = d;
+                }
+            }
+            if (done == null) {
+                throw new IllegalStateException("generation ended without a final event");
+            }
+            CompletionResponse.Choice c = new CompletionResponse.Choice(text.toString(), 0,
+                    logprobs ? new CompletionResponse.Logprobs(tokens, lps, null, offsets) : null,
+                    OpenAiMapping.finishReason(done.finish()),
+                    tokenIds ? gen.promptTokens() : null,
+                    tokenIds ? ids.stream().mapToInt(Integer::intValue).toArray() : null);
+            return HttpReply.json(new CompletionResponse(id, "text_completion", created, model, List.of(c),
+                    OpenAiMapping.usage(done.usage()), OpenAiMapping.timings(done.timings())));
+        }
+    }
+
+    private static final class StreamState {
+        GenerationEvent.Token last;
+        boolean sentPromptIds;
+    }
+}

@@ -1,0 +1,54 @@
+package io.spindle.api.rest;
+
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.spindle.api.error.ApiDialect;
+import io.spindle.api.error.ApiError;
+import io.spindle.engine.request.ErrorKind;
+import io.spindle.engine.request.SpindleException;
+import org.jboss.resteasy.reactive.RestMulti;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A response whose status and headers are known before its body streams: SSE streams are 200 with
+ * event-stream headers, and a non-streaming answer gets its status once generation has ended, so a
+ * failure there is still a proper error response. Resources return {@link #toMulti(Uni)}; Quarkus
+ * writes each body item as it comes, and cancels the stream when the client goes away.
+ */
+public record HttpReply(int status, Map<String, List<String>> headers, Multi<String> body) {
+    static final String EVENT_STREAM = "text/event-stream";
+
+    /** An SSE response: no caching, no proxy buffering (X-Accel-Buffering: no). */
+    public static HttpReply sse(Multi<String> frames) {
+        return new HttpReply(200, Map.of("Content-Type", List.of(EVENT_STREAM),
+                "Cache-Control", List.of("no-cache"), "X-Accel-Buffering", List.of("no")), frames);
+    }
+
+    public static HttpReply json(Object body) {
+        return new HttpReply(200, Map.of("Content-Type", List.of("application/json")),
+                Multi.createFrom().item(Json.write(body)));
+    }
+
+    public static HttpReply error(ApiDialect dialect, Throwable t) {
+        SpindleException e = ApiError.classify(t);
+        Map<String, List<String>> headers = e.kind() == ErrorKind.OVERLOADED
+                ? Map.of("Content-Type", List.of("application/json"), "Retry-After", List.of(String.valueOf(ApiError.RETRY_AFTER_SECONDS)))
+                : Map.of("Content-Type", List.of("application/json"));
+        return new HttpReply(ApiError.status(e.kind()), headers,
+                Multi.createFrom().item(Json.write(ApiError.body(dialect, e))));
+    }
+
+    public static Multi<String> toMulti(Uni<HttpReply> reply) {
+        return RestMulti.fromUniResponse(reply, HttpReply::body, HttpReply::headers, HttpReply::status);
+    }
+
+    /** One SSE event carrying {@code json} as its data. */
+    public static String data(Object json) {
+        return "data: " + Json.write(json) + "\n\n";
+    }
+
+    public static final String DONE = "data: [DONE]\n\n";
+    public static final String KEEP_ALIVE = ": keep-alive\n\n";
+}

@@ -1,0 +1,193 @@
+package io.spindle.api.rest;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.spindle.api.dto.ChatCompletionRequest;
+import io.spindle.api.dto.CompletionRequest;
+import io.spindle.api.dto.OpenAiUsage;
+import io.spindle.api.dto.Timings;
+import io.spindle.api.dto.WsGenerate;
+import io.spindle.engine.request.SpindleException;
+import io.spindle.generation.GenerationEvent;
+import io.spindle.generation.GenerationFinish;
+import io.spindle.generation.GenerationRequest;
+import io.spindle.generation.Prompt;
+import io.spindle.text.ChatMessage;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/** OpenAI request fields → {@link GenerationRequest}, and the small pieces both OpenAI endpoints share. */
+public final class OpenAiMapping {
+    /** OpenAI's default max_tokens for /v1/completions. */
+    static final int COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
+    private OpenAiMapping() {
+    }
+
+    public static GenerationRequest completion(CompletionRequest r) {
+        checkCommon(r.n(), r.maxTokens(), "max_tokens");
+        if (r.bestOf() != null && r.bestOf() != 1) {
+            throw SpindleException.invalid("best_of", "best_of must be 1 (only one candidate is generated)");
+        }
+        if (r.suffix() != null && !r.suffix().isEmpty()) {
+            throw SpindleException.invalid("suffix", "suffix (insertion) is not supported by this model family");
+        }
+        if (r.logprobs() != null && (r.logprobs() < 0 || r.logprobs() > 0)) {
+            throw SpindleException.invalid("logprobs", "only logprobs: 0 is supported (the chosen tokens' "
+                    + "log-probabilities); top alternatives are not computed");
+        }
+        return new GenerationRequest(r.model(), prompt(r.prompt()),
+                r.maxTokens() == null ? COMPLETIONS_DEFAULT_MAX_TOKENS : r.maxTokens(), r.temperature(), r.topK(),
+                r.topP(), r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
+                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()));
+    }
+
+    public static GenerationRequest chat(ChatCompletionRequest r) {
+        Integer max = r.maxCompletionTokens() != null ? r.maxCompletionTokens() : r.maxTokens();
+        checkCommon(r.n(), max, r.maxCompletionTokens() != null ? "max_completion_tokens" : "max_tokens");
+        if (r.topLogprobs() != null && r.topLogprobs() != 0) {
+            throw SpindleException.invalid("top_logprobs", "top_logprobs must be 0: top alternatives are not computed");
+        }
+        if (r.tools() != null && r.tools().isArray() && !r.tools().isEmpty()) {
+            throw SpindleException.invalid("tools", "tool calling is not supported");
+        }
+        return new GenerationRequest(r.model(), messages(r.messages()), max, r.temperature(), r.topK(), r.topP(),
+                r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
+                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()));
+    }
+
+    /** A {@code generate} frame of the WebSocket protocol: {@code messages} for chat, else {@code prompt}. */
+    public static GenerationRequest ws(WsGenerate g) {
+        checkCommon(null, g.maxTokens(), "max_tokens");
+        Prompt prompt = g.messages() != null ? messages(g.messages()) : prompt(g.prompt());
+        return new GenerationRequest(g.model(), prompt, g.maxTokens(), g.temperature(), g.topK(), g.topP(),
+                g.repetitionPenalty(), g.presencePenalty(), g.frequencyPenalty(), g.seed(), stops(g.stop()),
+                g.stopTokenIds(), Boolean.TRUE.equals(g.ignoreEos()));
+    }
+
+    private static Prompt messages(List<ChatCompletionRequest.Message> list) {
+        if (list == null || list.isEmpty()) {
+            throw SpindleException.invalid("messages", "'messages' must hold at least one message");
+        }
+        List<ChatMessage> messages = new ArrayList<>();
+        for (int i = 0; i < list.size(); i++) {
+            ChatCompletionRequest.Message m = list.get(i);
+            if (m == null || m.role() == null || m.role().isBlank()) {
+                throw SpindleException.invalid("messages", "messages[" + i + "].role is required");
+            }
+            messages.add(new ChatMessage(m.role(), content(m.content(), i)));
+        }
+        return new Prompt.Chat(messages);
+    }
+
+    private static void checkCommon(Integer n, Integer maxTokens, String maxParam) {
+        if (n != null && n != 1) {
+            throw SpindleException.invalid("n", "n must be 1: one choice per request is supported for now");
+        }
+        if (maxTokens != null && maxTokens <= 0) {
+            throw SpindleException.invalid(maxParam, maxParam + " must be >= 1");
+        }
+    }
+
+    /** A string, a one-element list of strings, or a list of token ids. */
+    public static Prompt prompt(JsonNode p) {
+        if (p == null || p.isNull()) {
+            throw SpindleException.invalid("prompt", "'prompt' is required");
+        }
+        if (p.isTextual()) {
+            return new Prompt.Text(p.asText());
+        }
+        if (p.isArray() && !p.isEmpty() && p.get(0).isTextual()) {
+            if (p.size() != 1) {
+                throw SpindleException.invalid("prompt", "a list of prompts is not supported; send one prompt per request");
+            }
+            return new Prompt.Text(p.get(0).asText());
+        }
+        if (p.isArray() && !p.isEmpty() && p.get(0).isArray()) {
+            if (p.size() != 1) {
+                throw SpindleException.invalid("prompt", "a list of prompts is not supported; send one prompt per request");
+            }
+            return tokens(p.get(0));
+        }
+        if (p.isArray()) {
+            return tokens(p);
+        }
+        throw SpindleException.invalid("prompt", "'prompt' must be a string or a list of token ids");
+    }
+
+    private static Prompt tokens(JsonNode arr) {
+        int[] ids = new int[arr.size()];
+        for (int i = 0; i < ids.length; i++) {
+            if (!arr.get(i).canConvertToInt() || !arr.get(i).isIntegralNumber()) {
+                throw SpindleException.invalid("prompt", "prompt[" + i + "] is not a token id");
+            }
+            ids[i] = arr.get(i).asInt();
+        }
+        if (ids.length == 0) {
+            throw SpindleException.invalid("prompt", "the prompt is empty");
+        }
+        return new Prompt.Tokens(ids);
+    }
+
+    public static List<String> stops(JsonNode stop) {
+        if (stop == null || stop.isNull()) {
+            return List.of();
+        }
+        if (stop.isTextual()) {
+            return List.of(stop.asText());
+        }
+        if (stop.isArray()) {
+            List<String> out = new ArrayList<>();
+            for (JsonNode s : stop) {
+                if (!s.isTextual()) {
+                    throw SpindleException.invalid("stop", "'stop' must be a string or a list of strings");
+                }
+                out.add(s.asText());
+            }
+            return out;
+        }
+        throw SpindleException.invalid("stop", "'stop' must be a string or a list of strings");
+    }
+
+    private static String content(JsonNode c, int index) {
+        if (c == null || c.isNull()) {
+            return "";
+        }
+        if (c.isTextual()) {
+            return c.asText();
+        }
+        if (c.isArray()) {
+            StringBuilder sb = new StringBuilder();
+            for (JsonNode part : c) {
+                if (!"text".equals(part.path("type").asText())) {
+                    throw SpindleException.invalid("messages", "messages[" + index + "].content: only text parts are supported");
+                }
+                sb.append(part.path("text").asText());
+            }
+            return sb.toString();
+        }
+        throw SpindleException.invalid("messages", "messages[" + index + "].content must be a string or a list of text parts");
+    }
+
+    public static String finishReason(GenerationFinish f) {
+        return f == GenerationFinish.LENGTH ? "length" : "stop";
+    }
+
+    public static OpenAiUsage usage(GenerationEvent.Usage u) {
+        return new OpenAiUsage(u.promptTokens(), u.completionTokens(), u.totalTokens());
+    }
+
+    public static Timings timings(GenerationEvent.Timings t) {
+        return new Timings(round(t.queueMs()), round(t.timeToFirstTokenMs()), round(t.totalMs()),
+                round(t.decodeTokensPerSecond()));
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 1000) / 1000.0;
+    }
+
+    public static String newId(String prefix) {
+        return prefix + UUID.randomUUID().toString().replace("-", "");
+    }
+}

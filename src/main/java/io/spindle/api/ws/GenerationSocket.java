@@ -1,0 +1,133 @@
+package io.spindle.api.ws;
+
+import io.quarkus.websockets.next.OnClose;
+import io.quarkus.websockets.next.OnTextMessage;
+import io.quarkus.websockets.next.WebSocket;
+import io.quarkus.websockets.next.WebSocketConnection;
+import io.spindle.api.dto.WsGenerate;
+import io.spindle.api.dto.WsMessages;
+import io.spindle.api.error.ApiError;
+import io.spindle.api.rest.Json;
+import io.spindle.api.rest.OpenAiMapping;
+import io.spindle.engine.request.SpindleException;
+import io.spindle.generation.Generation;
+import io.spindle.generation.GenerationEvent;
+import io.spindle.generation.GenerationFinish;
+import io.spindle.generation.GenerationService;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Spindle's WebSocket protocol at {@code /v1/ws} (docs/api.md): several generations per socket, each
+ * tagged with the client's {@code id}; {@code cancel} stops one, closing the socket stops all.
+ */
+@WebSocket(path = "/v1/ws")
+public class GenerationSocket {
+    private static final Logger LOG = Logger.getLogger(GenerationSocket.class);
+    /** Generations one socket may run at once; more get an error frame. */
+    static final int MAX_ACTIVE_PER_SOCKET = 32;
+
+    @Inject
+    GenerationService service;
+
+    /** Active generations by connection id, then by client id. */
+    private final Map<String, Map<String, Generation>> active = new ConcurrentHashMap<>();
+
+    @OnTextMessage
+    public void onMessage(String frame, WebSocketConnection connection) {
+        WsGenerate msg;
+        try {
+            msg = Json.read(frame, WsGenerate.class);
+        } catch (SpindleException e) {
+            send(connection, ApiError.ws(null, e));
+            return;
+        }
+        String id = msg.id();
+        try {
+            if (id == null || id.isBlank()) {
+                throw SpindleException.invalid("id", "every message needs a non-empty 'id'");
+            }
+            switch (msg.type() == null ? "" : msg.type()) {
+                case "generate" -> generate(connection, id, msg);
+                case "cancel" -> cancel(id, connection);
+                default -> throw SpindleException.invalid("type", "'type' must be 'generate' or 'cancel'");
+            }
+        } catch (SpindleException | IllegalArgumentException e) {
+            send(connection, ApiError.ws(id, ApiError.classify(e)));
+        }
+    }
+
+    @OnClose
+    public void onClose(WebSocketConnection connection) {
+        Map<String, Generation> gens = active.remove(connection.id());
+        if (gens != null) {
+            gens.values().forEach(Generation::cancel);
+        }
+    }
+
+    private void generate(WebSocketConnection connection, String id, WsGenerate msg) {
+        Map<String, Generation> gens = active.computeIfAbsent(connection.id(), k -> new ConcurrentHashMap<>());
+        if (gens.containsKey(id)) {
+            throw SpindleException.invalid("id", "a generation with id '" + id + "' is still running on this socket");
+        }
+        if (gens.size() >= MAX_ACTIVE_PER_SOCKET) {
+            throw SpindleException.invalid("id", "at most " + MAX_ACTIVE_PER_SOCKET + " generations may run on one socket");
+        }
+        Generation gen = service.start(OpenAiMapping.ws(msg));
+        gens.put(id, gen);
+        GenerationEvent.Token[] last = new GenerationEvent.Token[1];
+        gen.events().subscribe().with(
+                ev -> onEvent(connection, id, ev, last),
+                failure -> {
+                    gens.remove(id);
+                    send(connection, ApiError.ws(id, ApiError.classify(failure)));
+                },
+                () -> gens.remove(id));
+    }
+
+    private void cancel(String id, WebSocketConnection connection) {
+        Map<String, Generation> gens = active.get(connection.id());
+        Generation gen = gens == null ? null : gens.get(id);
+        if (gen == null) {
+            throw SpindleException.invalid("id", "no running generation with id '" + id + "'");
+        }
+        gen.cancel();
+    }
+
+    /** Sends each token at once, except the last, which waits for the end to carry any text held back. */
+    private void onEvent(WebSocketConnection connection, String id, GenerationEvent ev, GenerationEvent.Token[] last) {
+        switch (ev) {
+            case GenerationEvent.KeepAlive k -> {
+            }
+            case GenerationEvent.Token t when t.last() -> last[0] = t;
+            case GenerationEvent.Token t -> send(connection, new WsMessages.Token(id, t.index(), t.text(), t.tokenId(), t.logprob()));
+            case GenerationEvent.Done d -> {
+                GenerationEvent.Token t = last[0];
+                if (t != null) {
+                    send(connection, new WsMessages.Token(id, t.index(), t.text() + d.tailText(), t.tokenId(), t.logprob()));
+                }
+                send(connection, new WsMessages.Done(id, finishReason(d.finish()), OpenAiMapping.usage(d.usage()),
+                        OpenAiMapping.timings(d.timings())));
+            }
+        }
+    }
+
+    static String finishReason(GenerationFinish f) {
+        return switch (f) {
+            case EOS_TOKEN, STOP_SEQUENCE -> "stop";
+            case LENGTH -> "length";
+            case CANCELLED -> "cancelled";
+        };
+    }
+
+    private static void send(WebSocketConnection connection, Object message) {
+        if (!connection.isOpen()) {
+            return;
+        }
+        connection.sendText(Json.write(message)).subscribe().with(ok -> {
+        }, failure -> LOG.debugf("websocket send failed: %s", failure.getMessage()));
+    }
+}

@@ -1,0 +1,184 @@
+package io.spindle.app;
+
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.spindle.engine.Engine;
+import io.spindle.engine.EngineConfig;
+import io.spindle.engine.EngineStats;
+import io.spindle.engine.request.EngineRequest;
+import io.spindle.engine.request.TokenEvent;
+import io.spindle.generation.ModelRegistry;
+import io.spindle.runtime.demo.DemoLayout;
+import io.spindle.runtime.demo.DemoModelWriter;
+import io.spindle.runtime.demo.DemoPreset;
+import io.spindle.runtime.onnx.NoTelemetry;
+import io.spindle.runtime.onnx.OrtRuntime;
+import io.spindle.sampling.SamplingParams;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Loads every configured model in the background after start-up (the HTTP server is up meanwhile,
+ * with readiness DOWN), runs a warm-up generation on each, then declares the server ready. A model
+ * that fails to load is logged with the file at fault and listed as failed; the others serve.
+ */
+@ApplicationScoped
+public class ModelBootstrap {
+    private static final Logger LOG = Logger.getLogger(ModelBootstrap.class);
+    public static final String DEMO_ID = "demo-gpt2";
+
+    /** Where loading stands, for the readiness probe. */
+    public enum State { LOADING, READY, FAILED }
+
+    private final SpindleConfig config;
+    private final ModelRegistry registry = new ModelRegistry();
+    private final List<ModelLoader.Loaded> loaded = new CopyOnWriteArrayList<>();
+    private volatile State state = State.LOADING;
+    private volatile String detail = "loading models";
+    private volatile OrtRuntime ort;
+
+    @Inject
+    public ModelBootstrap(SpindleConfig config) {
+        this.config = config;
+    }
+
+    void onStart(@Observes StartupEvent event) {
+        NoTelemetry.ensureDisabled();
+        Thread.ofPlatform().name("spindle-model-loader").daemon(true).start(this::loadAll);
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        for (ModelLoader.Loaded l : loaded) {
+            l.engine().close();
+            l.tokenizer().close();
+        }
+    }
+
+    public ModelRegistry registry() {
+        return registry;
+    }
+
+    public State state() {
+        return state;
+    }
+
+    public String detail() {
+        return detail;
+    }
+
+    /** The execution provider the models run on, once known. */
+    public String provider() {
+        OrtRuntime o = ort;
+        return o == null ? "unknown" : o.provider().name().toLowerCase();
+    }
+
+    public Map<String, EngineStats> engineStats() {
+        Map<String, EngineStats> out = new java.util.TreeMap<>();
+        for (ModelLoader.Loaded l : loaded) {
+            out.put(l.model().id(), l.engine().stats());
+        }
+        return out;
+    }
+
+    private void loadAll() {
+        try {
+            ort = new OrtRuntime(config.runtime().executionProvider(), config.runtime().intraOpThreads());
+            SpindleConfig.EngineLimits e = config.engine();
+            ModelLoader loader = new ModelLoader(ort, new EngineConfig(e.maxBatchSize(), e.maxTokensPerStep(),
+                    e.kvCacheTokens(), e.maxWaiting()));
+            if (config.demo().enabled()) {
+                loadDemos(loader);
+            }
+            loadDirectory(loader, Path.of(config.models().dir()));
+            for (ModelLoader.Loaded l : loaded) {
+                warmUp(l);
+            }
+            if (registry.all().isEmpty()) {
+                state = State.FAILED;
+                detail = "no model could be loaded: " + registry.failures();
+                LOG.error(detail);
+            } else {
+                detail = "serving " + registry.all().size() + " model(s) on " + provider();
+                state = State.READY;
+                LOG.info(detail + (registry.failures().isEmpty() ? "" : "; failed: " + registry.failures().keySet()));
+            }
+        } catch (Throwable t) {
+            state = State.FAILED;
+            detail = "model loading failed: " + t;
+            LOG.error(detail, t);
+        }
+    }
+
+    private void loadDemos(ModelLoader loader) throws IOException {
+        DemoPreset preset = DemoPreset.parse(config.demo().preset());
+        Path cache = Path.of(config.demo().cacheDir()
+                .orElse(System.getProperty("user.home") + "/.cache/spindle/models"));
+        for (String name : config.demo().layouts()) {
+            DemoLayout layout = DemoLayout.parse(name);
+            String id = layout == DemoLayout.OPTIMUM ? DEMO_ID : DEMO_ID + "-" + layout.id();
+            long t0 = System.nanoTime();
+            Path dir = new DemoModelWriter().ensure(
+                    cache.resolve(DemoModelWriter.cacheName(preset, layout, config.demo().seed())),
+                    preset, layout, config.demo().seed());
+            LOG.infof("demo model %s (%s, %s layout, random weights) ready at %s in %d ms", id, preset.id(),
+                    layout.id(), dir, (System.nanoTime() - t0) / 1_000_000);
+            loadOne(loader, id, dir);
+        }
+    }
+
+    private void loadDirectory(ModelLoader loader, Path root) throws IOException {
+        if (!Files.isDirectory(root)) {
+            LOG.infof("models directory %s does not exist; serving no models from it", root.toAbsolutePath());
+            return;
+        }
+        try (Stream<Path> dirs = Files.list(root)) {
+            for (Path dir : dirs.filter(Files::isDirectory).sorted().toList()) {
+                String id = dir.getFileName().toString();
+                if (!id.startsWith(".")) {
+                    loadOne(loader, id, dir);
+                }
+            }
+        }
+    }
+
+    private void loadOne(ModelLoader loader, String id, Path dir) {
+        try {
+            ModelLoader.Loaded l = loader.load(id, dir);
+            loaded.add(l);
+            registry.add(l.model());
+            LOG.infof("model %s loaded from %s (%s layout, context %d)", id, dir, l.model().card().layout(),
+                    l.model().contextLength());
+        } catch (Exception | LinkageError e) {
+            registry.addFailure(id, e.getMessage());
+            LOG.errorf("model %s not served: %s", id, e.getMessage());
+        }
+    }
+
+    /** Runs a two-token greedy generation so the first client does not pay for ONNX Runtime's first run. */
+    private void warmUp(ModelLoader.Loaded l) throws Exception {
+        Engine engine = l.engine();
+        int[] prompt = l.tokenizer().encode("Hello");
+        CompletableFuture<TokenEvent> end = new CompletableFuture<>();
+        engine.submit(new EngineRequest("warm-up", prompt, SamplingParams.greedy(), 2, new int[0]), ev -> {
+            if (!(ev instanceof TokenEvent.Token)) {
+                end.complete(ev);
+            }
+        });
+        TokenEvent last = end.get(5, TimeUnit.MINUTES);
+        if (last instanceof TokenEvent.Failed f) {
+            throw new IllegalStateException("warm-up of " + l.model().id() + " failed: " + f.error().getMessage());
+        }
+    }
+}

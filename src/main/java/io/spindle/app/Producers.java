@@ -1,0 +1,36 @@
+package io.spindle.app;
+
+import io.quarkus.runtime.ShutdownEvent;
+import io.spindle.generation.GenerationService;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+
+/** Builds the plain-Java services with their thread pools, so they need no CDI themselves. */
+@ApplicationScoped
+public class Producers {
+    private ExecutorService textPool;
+    private ScheduledExecutorService ticker;
+
+    @Produces
+    @Singleton
+    GenerationService generationService(ModelBootstrap bootstrap, SpindleConfig config) {
+        int threads = config.api().textThreads() > 0 ? config.api().textThreads()
+                : Runtime.getRuntime().availableProcessors();
+        textPool = Executors.newFixedThreadPool(threads, Thread.ofPlatform().name("spindle-text-", 0).daemon(true).factory());
+        ticker = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("spindle-ticker").daemon(true).factory());
+        return new GenerationService(bootstrap.registry(), textPool, ticker, config.api().sseKeepAlive());
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        if (textPool != null) {
+            textPool.shutdown();
+            ticker.shutdownNow();
+        }
+    }
+}

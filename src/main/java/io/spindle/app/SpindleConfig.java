@@ -1,0 +1,84 @@
+package io.spindle.app;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/** Every {@code spindle.*} configuration key; README.md documents each one. */
+@ConfigMapping(prefix = "spindle")
+public interface SpindleConfig {
+    Models models();
+
+    Demo demo();
+
+    EngineLimits engine();
+
+    Runtime runtime();
+
+    Api api();
+
+    interface Models {
+        /** Folder of model directories, one per model; the folder name is the model id. */
+        @WithDefault("onnx-models")
+        String dir();
+    }
+
+    interface Demo {
+        /** Serve the project-built demo GPT-2 (random weights) besides the models in models.dir. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** tiny or gpt2-124m. */
+        @WithDefault("tiny")
+        String preset();
+
+        /** Graph layouts to build and serve: optimum (id demo-gpt2) and/or ort-gpt2 (id demo-gpt2-ort-gpt2). */
+        @WithDefault("optimum")
+        List<String> layouts();
+
+        /** Where generated demo models are cached; defaults to ~/.cache/spindle/models. */
+        Optional<String> cacheDir();
+
+        @WithDefault("1234")
+        long seed();
+    }
+
+    interface EngineLimits {
+        @WithDefault("8")
+        int maxBatchSize();
+
+        @WithDefault("512")
+        int maxTokensPerStep();
+
+        /** KV-cache budget per model, in tokens (prompt + max new tokens are reserved per request). */
+        @WithDefault("16384")
+        int kvCacheTokens();
+
+        /** Requests that may wait for admission per model before new ones are refused with 429. */
+        @WithDefault("64")
+        int maxWaiting();
+    }
+
+    interface Runtime {
+        /** auto (CUDA when the ONNX Runtime build has it, else CPU), cpu or cuda. */
+        @WithDefault("auto")
+        String executionProvider();
+
+        /** ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per core). */
+        @WithDefault("0")
+        int intraOpThreads();
+    }
+
+    interface Api {
+        /** Interval of SSE keep-alive comments while a request waits for its first token; 0 disables. */
+        @WithDefault("10s")
+        Duration sseKeepAlive();
+
+        /** Threads that detokenize and frame streams (off the engine thread); 0 means one per core. */
+        @WithDefault("0")
+        int textThreads();
+    }
+}

@@ -1,0 +1,186 @@
+package io.spindle.generation;
+
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.operators.multi.processors.UnicastProcessor;
+import io.spindle.engine.SequenceHandle;
+import io.spindle.engine.request.FinishReason;
+import io.spindle.engine.request.SequenceStats;
+import io.spindle.engine.request.TokenEvent;
+import io.spindle.text.IncrementalDetokenizer;
+import io.spindle.text.StopStringMatcher;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One running generation: turns the engine's token events into {@link GenerationEvent}s (UTF-8-safe
+ * text, stop strings), off the engine thread and in order. Cancelling the event stream aborts the
+ * sequence in the engine. The stream is for a single subscriber and buffers until it subscribes.
+ */
+public final class Generation {
+    private final ServedModel model;
+    private final int[] promptTokens;
+    private final String promptText;
+    private final long seed;
+    private final UnicastProcessor<GenerationEvent> events = UnicastProcessor.create();
+    private final Executor serial;
+    private final IncrementalDetokenizer detokenizer;
+    private final StopStringMatcher stops;
+    private final long startNanos = System.nanoTime();
+    private volatile SequenceHandle handle;
+    private volatile boolean cancelRequested;
+    private ScheduledFuture<?> keepAlive;
+    // Touched only by tasks on `serial`.
+    private boolean started;
+    private boolean done;
+    /** Set when a stop string matched: later tokens are dropped until the engine confirms the abort. */
+    private int stoppedAfter = -1;
+    private int textOffset;
+
+    Generation(ServedModel model, int[] promptTokens, String promptText, long seed, List<String> stopStrings,
+               Executor pool) {
+        this.model = model;
+        this.promptTokens = promptTokens;
+        this.promptText = promptText;
+        this.seed = seed;
+        this.serial = new SerialExecutor(pool);
+        this.detokenizer = new IncrementalDetokenizer(model.tokenizer());
+        this.stops = new StopStringMatcher(stopStrings);
+    }
+
+    void attach(SequenceHandle handle, ScheduledExecutorService ticker, Duration keepAliveEvery) {
+        this.handle = handle;
+        if (cancelRequested) {
+            handle.abort();
+        }
+        if (!keepAliveEvery.isZero()) {
+            long ms = keepAliveEvery.toMillis();
+            keepAlive = ticker.scheduleAtFixedRate(() -> serial.execute(this::keepAlive), ms, ms, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Called on the engine thread: hand off and return. */
+    void onEngineEvent(TokenEvent event) {
+        serial.execute(() -> handle(event));
+    }
+
+    public ServedModel model() {
+        return model;
+    }
+
+    public int[] promptTokens() {
+        return promptTokens;
+    }
+
+    /** The prompt as text (for chat, the rendered template). */
+    public String promptText() {
+        return promptText;
+    }
+
+    public long seed() {
+        return seed;
+    }
+
+    /** One token's own text (may hold U+FFFD for a partial character); for logprobs displays. */
+    public String tokenText(int tokenId) {
+        return model.tokenizer().decode(new int[] {tokenId}, 0, 1, false);
+    }
+
+    /** The event stream; cancelling it aborts the generation. Subscribe once. */
+    public Multi<GenerationEvent> events() {
+        return events.onCancellation().invoke(this::cancel);
+    }
+
+    /** Stops the generation; its stream ends with a CANCELLED {@link GenerationEvent.Done} if still open. */
+    public void cancel() {
+        cancelRequested = true;
+        SequenceHandle h = handle;
+        if (h != null) {
+            h.abort();
+        }
+    }
+
+    private void keepAlive() {
+        if (!started && !done) {
+            events.onNext(new GenerationEvent.KeepAlive());
+        }
+    }
+
+    private void handle(TokenEvent event) {
+        if (done) {
+            return;
+        }
+        if (stoppedAfter >= 0) {
+            if (!(event instanceof TokenEvent.Token)) {
+                SequenceStats stats = event instanceof TokenEvent.Finished f ? f.stats() : ((TokenEvent.Failed) event).stats();
+                finish(GenerationFinish.STOP_SEQUENCE, stats, "", stoppedAfter);
+            }
+            return;
+        }
+        switch (event) {
+            case TokenEvent.Token t -> onToken(t);
+            case TokenEvent.Finished f -> finish(map(f.reason()), f.stats(), detokenizer.flush(),
+                    f.stats().numGeneratedTokens());
+            case TokenEvent.Failed f -> {
+                done = true;
+                stopKeepAlive();
+                events.onError(f.error());
+            }
+        }
+    }
+
+    private void onToken(TokenEvent.Token t) {
+        if (!started) {
+            started = true;
+            stopKeepAlive();
+        }
+        boolean special = model.tokenizer().isSpecial(t.tokenId());
+        String text = special ? "" : detokenizer.next(t.tokenId());
+        StopStringMatcher.Match m = stops.push(text);
+        events.onNext(new GenerationEvent.Token(t.tokenId(), m.text(), t.logprob(), t.index(), special, textOffset,
+                t.last() || m.stopped()));
+        textOffset += m.text().length();
+        if (m.stopped()) {
+            stoppedAfter = t.index() + 1;
+            stopKeepAlive();
+            cancel();
+        }
+    }
+
+    private void finish(GenerationFinish reason, SequenceStats stats, String flushed, int generated) {
+        done = true;
+        stopKeepAlive();
+        String tail = "";
+        if (reason != GenerationFinish.STOP_SEQUENCE) {
+            StopStringMatcher.Match m = stops.push(flushed);
+            tail = m.text() + stops.flush();
+            if (m.stopped()) {
+                reason = GenerationFinish.STOP_SEQUENCE;
+            }
+        }
+        double totalMs = (System.nanoTime() - startNanos) / 1e6;
+        GenerationEvent.Timings timings = new GenerationEvent.Timings(stats.queueNanos() / 1e6,
+                stats.firstTokenNanos() / 1e6, totalMs, stats.decodeTokensPerSecond());
+        events.onNext(new GenerationEvent.Done(reason, tail,
+                new GenerationEvent.Usage(promptTokens.length, generated), timings));
+        events.onComplete();
+    }
+
+    private static GenerationFinish map(FinishReason r) {
+        return switch (r) {
+            case STOP_TOKEN -> GenerationFinish.EOS_TOKEN;
+            case LENGTH -> GenerationFinish.LENGTH;
+            case CANCELLED -> GenerationFinish.CANCELLED;
+        };
+    }
+
+    private void stopKeepAlive() {
+        if (keepAlive != null) {
+            keepAlive.cancel(false);
+        }
+    }
+}

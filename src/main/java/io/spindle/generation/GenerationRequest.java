@@ -1,0 +1,17 @@
+package io.spindle.generation;
+
+import java.util.List;
+
+/**
+ * A transport-neutral generation request, as every API maps it.
+ *
+ * @param maxNewTokens   null means the API's default
+ * @param seed           null means a fresh random seed (reported back where the API has a field)
+ * @param stopTokenIds   extra token ids that end generation, besides the model's EOS
+ * @param ignoreEos      keep generating past EOS (for benchmarks that need a fixed length)
+ */
+public record GenerationRequest(String model, Prompt prompt, Integer maxNewTokens, Double temperature, Integer topK,
+                                Double topP, Double repetitionPenalty, Double presencePenalty,
+                                Double frequencyPenalty, Long seed, List<String> stop, List<Integer> stopTokenIds,
+                                boolean ignoreEos) {
+}

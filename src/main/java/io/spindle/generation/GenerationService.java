@@ -1,0 +1,153 @@
+package io.spindle.generation;
+
+import io.spindle.engine.SequenceHandle;
+import io.spindle.engine.request.EngineRequest;
+import io.spindle.engine.request.SpindleException;
+import io.spindle.sampling.InvalidSamplingParameterException;
+import io.spindle.sampling.SamplingParams;
+import io.spindle.text.ChatTemplate;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The generation use case: validate, tokenize (or render the chat template), submit to the model's
+ * engine, and hand back a {@link Generation} whose events are text. Every rejection is a
+ * {@link SpindleException} thrown before anything is queued, so transports can answer with a plain
+ * 4xx instead of a stream. Thread-safe.
+ */
+public final class GenerationService {
+    /** How many stop strings a request may carry, and how long each may be. */
+    static final int MAX_STOP_STRINGS = 16;
+    static final int MAX_STOP_LENGTH = 256;
+
+    private final ModelRegistry registry;
+    private final Executor textPool;
+    private final ScheduledExecutorService ticker;
+    private final Duration keepAliveEvery;
+
+    public GenerationService(ModelRegistry registry, Executor textPool, ScheduledExecutorService ticker,
+                             Duration keepAliveEvery) {
+        this.registry = registry;
+        this.textPool = textPool;
+        this.ticker = ticker;
+        this.keepAliveEvery = keepAliveEvery;
+    }
+
+    public ModelRegistry models() {
+        return registry;
+    }
+
+    public Generation start(GenerationRequest req) {
+        ServedModel model = registry.require(req.model());
+        String promptText;
+        int[] prompt;
+        switch (req.prompt()) {
+            case Prompt.Text t -> {
+                if (t.text() == null || t.text().isEmpty()) {
+                    throw SpindleException.invalid("prompt", "the prompt is empty");
+                }
+                promptText = t.text();
+                prompt = model.tokenizer().encode(promptText);
+            }
+            case Prompt.Tokens t -> {
+                prompt = t.ids();
+                checkTokenIds(model, prompt);
+                promptText = model.tokenizer().decode(prompt);
+            }
+            case Prompt.Chat c -> {
+                if (c.messages() == null || c.messages().isEmpty()) {
+                    throw SpindleException.invalid("messages", "'messages' must hold at least one message");
+                }
+                promptText = renderChat(model.chatTemplate(), c);
+                prompt = model.tokenizer().encode(promptText);
+            }
+        }
+        if (prompt.length == 0) {
+            throw SpindleException.invalid("prompt", "the prompt is empty after tokenization");
+        }
+        int context = model.contextLength();
+        if (prompt.length >= context) {
+            throw SpindleException.invalid("prompt", "the prompt has " + prompt.length
+                    + " tokens; the model's context length is " + context + " tokens");
+        }
+        int maxNew = req.maxNewTokens() == null ? context - prompt.length : req.maxNewTokens();
+        if (maxNew < 1) {
+            throw SpindleException.invalid("max_tokens", "max_tokens must be >= 1");
+        }
+        List<String> stop = req.stop() == null ? List.of() : req.stop();
+        checkStops(stop);
+        long seed = req.seed() != null ? req.seed() : ThreadLocalRandom.current().nextLong(Long.MAX_VALUE);
+        SamplingParams sampling = sampling(req, seed);
+        int[] stopIds = stopTokenIds(model, req);
+
+        Generation gen = new Generation(model, prompt, promptText, seed, stop, textPool);
+        EngineRequest er = new EngineRequest(req.model(), prompt, sampling, maxNew, stopIds);
+        SequenceHandle handle = model.engine().submit(er, gen::onEngineEvent);
+        gen.attach(handle, ticker, keepAliveEvery);
+        return gen;
+    }
+
+    private static String renderChat(ChatTemplate template, Prompt.Chat chat) {
+        try {
+            return template.render(chat.messages(), true);
+        } catch (ChatTemplate.TemplateException e) {
+            throw SpindleException.invalid("messages", e.getMessage());
+        }
+    }
+
+    private static void checkTokenIds(ServedModel model, int[] ids) {
+        if (ids.length == 0) {
+            throw SpindleException.invalid("prompt", "the prompt is empty");
+        }
+        int vocab = model.card().vocabSize();
+        for (int id : ids) {
+            if (id < 0 || id >= vocab) {
+                throw SpindleException.invalid("prompt", "token id " + id + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+    }
+
+    private static void checkStops(List<String> stop) {
+        if (stop.size() > MAX_STOP_STRINGS) {
+            throw SpindleException.invalid("stop", "at most " + MAX_STOP_STRINGS + " stop strings are allowed");
+        }
+        for (String s : stop) {
+            if (s == null || s.isEmpty() || s.length() > MAX_STOP_LENGTH) {
+                throw SpindleException.invalid("stop", "stop strings must be 1 to " + MAX_STOP_LENGTH + " characters");
+            }
+        }
+    }
+
+    private static SamplingParams sampling(GenerationRequest r, long seed) {
+        try {
+            return new SamplingParams(
+                    r.temperature() == null ? 1.0 : r.temperature(),
+                    r.topK() == null ? 0 : r.topK(),
+                    r.topP() == null ? 1.0 : r.topP(),
+                    r.repetitionPenalty() == null ? 1.0 : r.repetitionPenalty(),
+                    r.presencePenalty() == null ? 0 : r.presencePenalty(),
+                    r.frequencyPenalty() == null ? 0 : r.frequencyPenalty(),
+                    seed);
+        } catch (InvalidSamplingParameterException e) {
+            throw SpindleException.invalid(e.param(), e.getMessage());
+        }
+    }
+
+    private static int[] stopTokenIds(ServedModel model, GenerationRequest r) {
+        int[] eos = r.ignoreEos() ? new int[0] : model.eosTokenIds();
+        List<Integer> extra = r.stopTokenIds() == null ? List.of() : r.stopTokenIds();
+        int[] all = java.util.Arrays.copyOf(eos, eos.length + extra.size());
+        for (int i = 0; i < extra.size(); i++) {
+            Integer id = extra.get(i);
+            if (id == null || id < 0 || id >= model.card().vocabSize()) {
+                throw SpindleException.invalid("stop_token_ids", "stop token id " + id + " is outside the vocabulary");
+            }
+            all[eos.length + i] = id;
+        }
+        return all;
+    }
+}
