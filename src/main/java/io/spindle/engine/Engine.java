@@ -60,6 +60,7 @@ public final class Engine implements EngineClient, AutoCloseable {
     private volatile int numWaiting;
     private volatile int numRunning;
     private volatile int kvUsedTokens;
+    private volatile int numCachedSequences;
     private volatile long numSteps;
 
     public Engine(String name, ModelRunner runner, EngineConfig config) {
@@ -121,7 +122,8 @@ public final class Engine implements EngineClient, AutoCloseable {
 
     public EngineStats stats() {
         boolean alive = thread.isAlive() && running;
-        return new EngineStats(numWaiting, numRunning, kvUsedTokens, kvBudget.capacityTokens(), numSteps, alive,
+        return new EngineStats(numWaiting, numRunning, kvUsedTokens, kvBudget.capacityTokens(), numCachedSequences,
+                numSteps, alive,
                 System.nanoTime() - lastProgressNanos);
     }
 
@@ -137,6 +139,11 @@ public final class Engine implements EngineClient, AutoCloseable {
                     step(plan);
                 }
                 publishStats();
+            }
+        } catch (InterruptedException e) {
+            if (running) {
+                LOG.log(Level.SEVERE, "engine loop '" + name + "' interrupted while serving", e);
+                running = false;
             }
         } catch (Throwable t) {
             LOG.log(Level.SEVERE, "engine loop '" + name + "' died", t);
@@ -238,6 +245,7 @@ public final class Engine implements EngineClient, AutoCloseable {
         numWaiting = scheduler.numWaiting();
         numRunning = scheduler.numRunning();
         kvUsedTokens = kvBudget.usedTokens();
+        numCachedSequences = runner.numCachedSequences();
     }
 
     /** Stops the loop after the current step; every open sequence ends with a Failed event. */

@@ -2,5 +2,5 @@ package io.spindle.engine;
 
 /** A point-in-time view of an engine, safe to read from any thread. */
 public record EngineStats(int numWaiting, int numRunning, int kvUsedTokens, int kvCapacityTokens,
-                          long numSteps, boolean loopAlive, long nanosSinceProgress) {
+                          int numCachedSequences, long numSteps, boolean loopAlive, long nanosSinceProgress) {
 }

@@ -19,6 +19,9 @@ public interface ModelRunner extends AutoCloseable {
     /** Frees a sequence's cache; a no-op for an unknown id. */
     void release(long sequenceId);
 
+    /** Sequences whose cache the runner holds now; 0 once every sequence was released. */
+    int numCachedSequences();
+
     @Override
     void close();
 }

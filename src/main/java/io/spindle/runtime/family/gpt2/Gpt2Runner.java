@@ -335,7 +335,7 @@ public final class Gpt2Runner implements ModelRunner {
         }
     }
 
-    /** Number of sequences whose cache the runner holds; for tests and stats. */
+    @Override
     public int numCachedSequences() {
         int n = detached.size();
         for (long id : rowIds) {

@@ -1,0 +1,234 @@
+package io.spindle.engine;
+
+import io.spindle.engine.request.EngineRequest;
+import io.spindle.engine.request.ErrorKind;
+import io.spindle.engine.request.FinishReason;
+import io.spindle.engine.request.SpindleException;
+import io.spindle.engine.request.TokenEvent;
+import io.spindle.sampling.SamplingParams;
+import io.spindle.testing.FakeRunner;
+import io.spindle.testing.RecordingListener;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Engine and scheduler contracts, with a model-free runner. */
+class EngineTest {
+    private Engine engine;
+
+    private Engine start(FakeRunner runner, int maxBatch, int tokensPerStep, int kvTokens, int maxWaiting) {
+        engine = new Engine("test", runner, new EngineConfig(maxBatch, tokensPerStep, kvTokens, maxWaiting)).start();
+        return engine;
+    }
+
+    @AfterEach
+    void stop() {
+        if (engine != null) {
+            engine.close();
+        }
+    }
+
+    private static EngineRequest req(int[] prompt, int maxNew, int... stopIds) {
+        return new EngineRequest("r", prompt, SamplingParams.greedy(), maxNew, stopIds);
+    }
+
+    @Test
+    void prefillsOnceThenDecodesOneTokenPerStep() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 64);
+        start(runner, 4, 64, 1000, 8);
+        RecordingListener l = new RecordingListener();
+        SequenceHandle h = engine.submit(req(new int[] {5, 6, 7}, 4), l);
+        TokenEvent end = l.awaitEnd();
+        assertArrayEquals(new int[] {8, 9, 10, 11}, l.tokens());
+        assertEquals(FinishReason.LENGTH, ((TokenEvent.Finished) end).reason());
+        assertEquals(List.of(3, 1, 1, 1), runner.rowsOf(h.sequenceId()), "prefill of 3 tokens, then one per step");
+        TokenEvent.Token last = (TokenEvent.Token) l.events.get(3);
+        assertTrue(last.last(), "the final token says so");
+        assertEquals(0, runner.numCachedSequences());
+        assertTrue(runner.released.contains(h.sequenceId()));
+    }
+
+    @Test
+    void aStopTokenEndsTheSequence() throws Exception {
+        start(new FakeRunner(100, 64), 4, 64, 1000, 8);
+        RecordingListener l = new RecordingListener();
+        engine.submit(req(new int[] {5}, 50, 8), l);
+        TokenEvent.Finished end = (TokenEvent.Finished) l.awaitEnd();
+        assertEquals(FinishReason.STOP_TOKEN, end.reason());
+        assertArrayEquals(new int[] {6, 7, 8}, l.tokens());
+        assertEquals(1, end.stats().numPromptTokens());
+        assertEquals(3, end.stats().numGeneratedTokens());
+    }
+
+    @Test
+    void admitsInArrivalOrderAndNeverExceedsTheBatchSize() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 64);
+        runner.stepMillis = 2;
+        start(runner, 2, 64, 1000, 8);
+        List<RecordingListener> ls = new ArrayList<>();
+        List<Long> ids = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            RecordingListener l = new RecordingListener();
+            ls.add(l);
+            ids.add(engine.submit(req(new int[] {i * 10}, 3), l).sequenceId());
+        }
+        for (RecordingListener l : ls) {
+            l.awaitEnd();
+        }
+        assertEquals(2, runner.maxBatchSeen());
+        List<Long> firstSeen = new ArrayList<>();
+        runner.batches.forEach(b -> b.forEach(in -> {
+            if (!firstSeen.contains(in.sequenceId())) {
+                firstSeen.add(in.sequenceId());
+            }
+        }));
+        assertEquals(ids, firstSeen, "first come, first served");
+    }
+
+    @Test
+    void theKvBudgetHoldsBackWhatDoesNotFitAndNeverOvercommits() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 64);
+        // Each request reserves 2 + 8 = 10 tokens; a budget of 25 fits two at a time.
+        start(runner, 8, 64, 25, 8);
+        List<RecordingListener> ls = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            RecordingListener l = new RecordingListener();
+            ls.add(l);
+            engine.submit(req(new int[] {1, 2}, 8), l);
+        }
+        for (RecordingListener l : ls) {
+            assertInstanceOf(TokenEvent.Finished.class, l.awaitEnd());
+        }
+        assertEquals(2, runner.maxBatchSeen());
+        assertEquals(0, engine.stats().kvUsedTokens());
+    }
+
+    @Test
+    void aLargeRequestAtTheHeadIsNotStarvedBySmallOnesBehindIt() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 64);
+        runner.stepMillis = 1;
+        // Budget 30: a running 10-token request leaves 20; the 25-token one must wait, and the small
+        // ones behind it must wait too rather than overtake it forever.
+        start(runner, 8, 64, 30, 16);
+        RecordingListener first = new RecordingListener();
+        engine.submit(req(new int[] {1, 2}, 8), first);
+        RecordingListener big = new RecordingListener();
+        long bigId = engine.submit(req(new int[] {3, 4, 5, 6, 7}, 20), big).sequenceId();
+        List<Long> small = new ArrayList<>();
+        List<RecordingListener> ls = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            RecordingListener l = new RecordingListener();
+            ls.add(l);
+            small.add(engine.submit(req(new int[] {9}, 2), l).sequenceId());
+        }
+        big.awaitEnd();
+        for (RecordingListener l : ls) {
+            l.awaitEnd();
+        }
+        int bigStart = firstStep(runner, bigId);
+        for (long id : small) {
+            assertTrue(firstStep(runner, id) >= bigStart, "small request " + id + " overtook the large one");
+        }
+    }
+
+    @Test
+    void longPromptsArePrefilledInChunksWhileOthersKeepDecoding() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 256);
+        runner.stepMillis = 1;
+        start(runner, 4, 8, 1000, 8);
+        RecordingListener a = new RecordingListener();
+        long ida = engine.submit(req(new int[] {1}, 30), a).sequenceId();
+        a.firstToken.get();
+        RecordingListener b = new RecordingListener();
+        int[] longPrompt = new int[40];
+        long idb = engine.submit(req(longPrompt, 2), b).sequenceId();
+        b.awaitEnd();
+        a.awaitEnd();
+        for (var batch : runner.batches) {
+            assertTrue(batch.stream().mapToInt(in -> in.length()).sum() <= 8, "token budget exceeded: " + batch);
+        }
+        List<Integer> chunks = runner.rowsOf(idb);
+        assertEquals(40 + 1, chunks.stream().mapToInt(Integer::intValue).sum(), "40 prompt tokens then 1 decode token");
+        assertTrue(chunks.getFirst() <= 7, "decode of a got its token first: " + chunks);
+        assertEquals(30, a.tokens().length);
+    }
+
+    @Test
+    void abortStopsTheSequenceAtTheNextStepAndFreesItsCache() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 10_000);
+        runner.stepMillis = 2;
+        start(runner, 4, 64, 100_000, 8);
+        RecordingListener l = new RecordingListener();
+        SequenceHandle h = engine.submit(req(new int[] {1}, 5000), l);
+        l.firstToken.get();
+        h.abort();
+        TokenEvent.Finished end = (TokenEvent.Finished) l.awaitEnd();
+        assertEquals(FinishReason.CANCELLED, end.reason());
+        int produced = l.tokens().length;
+        Thread.sleep(50);
+        assertEquals(produced, l.tokens().length, "no tokens after the abort");
+        assertTrue(runner.released.contains(h.sequenceId()));
+        assertEquals(0, engine.stats().kvUsedTokens());
+        assertEquals(0, engine.stats().numCachedSequences());
+    }
+
+    @Test
+    void aFailedForwardPassFailsItsSequencesAndTheEngineKeepsServing() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 64);
+        start(runner, 1, 64, 1000, 8);
+        runner.failFor = 1;
+        RecordingListener bad = new RecordingListener();
+        engine.submit(req(new int[] {1}, 3), bad);
+        TokenEvent.Failed failed = assertInstanceOf(TokenEvent.Failed.class, bad.awaitEnd());
+        assertEquals(ErrorKind.MODEL_FAILURE, failed.error().kind());
+        RecordingListener good = new RecordingListener();
+        engine.submit(req(new int[] {1}, 3), good);
+        assertInstanceOf(TokenEvent.Finished.class, good.awaitEnd());
+        assertTrue(engine.stats().loopAlive());
+    }
+
+    @Test
+    void requestsThatCanNeverRunAreRejectedAtOnce() {
+        start(new FakeRunner(100, 64), 4, 64, 50, 8);
+        SpindleException tooLong = assertThrows(SpindleException.class,
+                () -> engine.submit(req(new int[60], 10), new RecordingListener()));
+        assertEquals(ErrorKind.INVALID_REQUEST, tooLong.kind());
+        SpindleException tooBig = assertThrows(SpindleException.class,
+                () -> engine.submit(req(new int[10], 50), new RecordingListener()));
+        assertEquals(ErrorKind.INVALID_REQUEST, tooBig.kind());
+    }
+
+    @Test
+    void aFullQueueAnswersOverloaded() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 10_000);
+        runner.stepMillis = 5;
+        start(runner, 1, 64, 100_000, 2);
+        List<SequenceHandle> handles = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            handles.add(engine.submit(req(new int[] {1}, 1000), new RecordingListener()));
+        }
+        SpindleException e = assertThrows(SpindleException.class,
+                () -> engine.submit(req(new int[] {1}, 10), new RecordingListener()));
+        assertEquals(ErrorKind.OVERLOADED, e.kind());
+        handles.forEach(SequenceHandle::abort);
+    }
+
+    private static int firstStep(FakeRunner runner, long id) {
+        for (int i = 0; i < runner.batches.size(); i++) {
+            for (var in : runner.batches.get(i)) {
+                if (in.sequenceId() == id) {
+                    return i;
+                }
+            }
+        }
+        return -1;
+    }
+}

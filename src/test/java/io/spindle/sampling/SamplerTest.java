@@ -1,0 +1,158 @@
+package io.spindle.sampling;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.HashSet;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SamplerTest {
+    /** Probabilities 0.5, 0.3, 0.15, 0.05 (as log-probabilities), then near-impossible tokens. */
+    private static final float[] LOGITS = {
+            (float) Math.log(0.5), (float) Math.log(0.3), (float) Math.log(0.15), (float) Math.log(0.05), -50, -50};
+
+    private static SamplingParams params(double t, int k, double p, double rep, double pres, double freq, long seed) {
+        return new SamplingParams(t, k, p, rep, pres, freq, seed);
+    }
+
+    private static SampledToken draw(Sampler s, SamplingScratch scratch, float[] logits) {
+        System.arraycopy(logits, 0, scratch.logits(), 0, logits.length);
+        return s.sample(scratch);
+    }
+
+    private static Set<Integer> support(SamplingParams p, int draws) {
+        Sampler s = new Sampler(p, new int[0]);
+        SamplingScratch scratch = new SamplingScratch(LOGITS.length);
+        Set<Integer> seen = new HashSet<>();
+        for (int i = 0; i < draws; i++) {
+            seen.add(draw(s, scratch, LOGITS).tokenId());
+        }
+        return seen;
+    }
+
+    @Test
+    void greedyTakesTheArgmaxWithItsLogSoftmax() {
+        Sampler s = new Sampler(SamplingParams.greedy(), new int[0]);
+        SampledToken t = draw(s, new SamplingScratch(LOGITS.length), LOGITS);
+        assertEquals(0, t.tokenId());
+        assertEquals(Math.log(0.5), t.logprob(), 1e-4);
+    }
+
+    @Test
+    void temperatureSamplingReachesEveryLikelyTokenAndFollowsTheProbabilities() {
+        Sampler s = new Sampler(params(1, 0, 1, 1, 0, 0, 7), new int[0]);
+        SamplingScratch scratch = new SamplingScratch(LOGITS.length);
+        int[] counts = new int[LOGITS.length];
+        int n = 20_000;
+        for (int i = 0; i < n; i++) {
+            counts[draw(s, scratch, LOGITS).tokenId()]++;
+        }
+        assertEquals(0.5, counts[0] / (double) n, 0.02);
+        assertEquals(0.3, counts[1] / (double) n, 0.02);
+        assertEquals(0.15, counts[2] / (double) n, 0.02);
+    }
+
+    @Test
+    void lowTemperatureConcentratesOnTheArgmax() {
+        assertEquals(Set.of(0), support(params(0.05, 0, 1, 1, 0, 0, 3), 500));
+    }
+
+    @Test
+    void topKKeepsOnlyTheKBestTokens() {
+        assertEquals(Set.of(0), support(params(5, 1, 1, 1, 0, 0, 3), 300));
+        assertEquals(Set.of(0, 1), support(params(5, 2, 1, 1, 0, 0, 3), 2000));
+    }
+
+    @Test
+    void topPKeepsTheSmallestPrefixReachingP() {
+        // 0.5 < 0.7 ≤ 0.5 + 0.3: the nucleus is {0, 1}.
+        assertEquals(Set.of(0, 1), support(params(1, 0, 0.7, 1, 0, 0, 3), 3000));
+        assertEquals(Set.of(0), support(params(1, 0, 0.4, 1, 0, 0, 3), 500));
+    }
+
+    @Test
+    void topPWidensPastItsFirstWindowOnALargeFlatVocabulary() {
+        int v = 1000;
+        float[] flat = new float[v];
+        Sampler s = new Sampler(params(1, 0, 0.9, 1, 0, 0, 11), new int[0]);
+        SamplingScratch scratch = new SamplingScratch(v);
+        Set<Integer> seen = new HashSet<>();
+        for (int i = 0; i < 5000; i++) {
+            seen.add(draw(s, scratch, flat).tokenId());
+        }
+        assertTrue(seen.size() > 800, "nucleus of a flat distribution at p=0.9 covers ~900 tokens, saw " + seen.size());
+    }
+
+    @Test
+    void repetitionPenaltyDiscouragesPromptAndGeneratedTokens() {
+        float[] tie = {1f, 1f, 0f};
+        Sampler penalised = new Sampler(params(0, 0, 1, 2.0, 0, 0, 1), new int[] {0});
+        assertEquals(1, draw(penalised, new SamplingScratch(3), tie).tokenId());
+        penalised.accept(1);
+        float[] negative = {-1f, -1f, -1.5f};
+        // Negative logits are multiplied: -1·2 = -2 for both seen tokens, so the unseen one wins.
+        assertEquals(2, draw(penalised, new SamplingScratch(3), negative).tokenId());
+    }
+
+    @Test
+    void presenceAndFrequencyPenaltiesSubtractPerGeneratedToken() {
+        float[] l = {2f, 1.5f, 0f};
+        Sampler presence = new Sampler(params(0, 0, 1, 1, 1.0, 0, 1), new int[0]);
+        presence.accept(0);
+        assertEquals(1, draw(presence, new SamplingScratch(3), l).tokenId(), "2 - 1 < 1.5");
+
+        Sampler frequency = new Sampler(params(0, 0, 1, 1, 0, 0.2, 1), new int[0]);
+        frequency.accept(0);
+        assertEquals(0, draw(frequency, new SamplingScratch(3), l).tokenId(), "2 - 0.2 > 1.5");
+        frequency.accept(0);
+        frequency.accept(0);
+        assertEquals(1, draw(frequency, new SamplingScratch(3), l).tokenId(), "2 - 0.6 < 1.5");
+    }
+
+    @Test
+    void theSameSeedGivesTheSameDrawsAndAnotherSeedDiffers() {
+        int[] a = run(42);
+        assertEquals(java.util.Arrays.toString(a), java.util.Arrays.toString(run(42)));
+        assertNotEquals(java.util.Arrays.toString(a), java.util.Arrays.toString(run(43)));
+    }
+
+    private static int[] run(long seed) {
+        Sampler s = new Sampler(params(1, 0, 1, 1, 0, 0, seed), new int[0]);
+        SamplingScratch scratch = new SamplingScratch(LOGITS.length);
+        int[] out = new int[40];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = draw(s, scratch, LOGITS).tokenId();
+        }
+        return out;
+    }
+
+    @Test
+    void invalidParametersNameTheParameter() {
+        assertEquals("temperature", assertThrows(InvalidSamplingParameterException.class,
+                () -> params(-0.1, 0, 1, 1, 0, 0, 1)).param());
+        assertEquals("top_p", assertThrows(InvalidSamplingParameterException.class,
+                () -> params(1, 0, 0, 1, 0, 0, 1)).param());
+        assertEquals("top_p", assertThrows(InvalidSamplingParameterException.class,
+                () -> params(1, 0, 1.01, 1, 0, 0, 1)).param());
+        assertEquals("top_k", assertThrows(InvalidSamplingParameterException.class,
+                () -> params(1, -1, 1, 1, 0, 0, 1)).param());
+        assertEquals("repetition_penalty", assertThrows(InvalidSamplingParameterException.class,
+                () -> params(1, 0, 1, 0, 0, 0, 1)).param());
+        assertEquals("presence_penalty", assertThrows(InvalidSamplingParameterException.class,
+                () -> params(1, 0, 1, 1, 3, 0, 1)).param());
+        assertEquals("frequency_penalty", assertThrows(InvalidSamplingParameterException.class,
+                () -> params(1, 0, 1, 1, 0, -3, 1)).param());
+    }
+
+    @Test
+    void topIndicesReturnsTheLargestInDescendingOrderWithLowerIndexOnTies() {
+        float[] v = {3, 9, 1, 9, 7, 0, 5};
+        int[] out = new int[v.length];
+        assertEquals(4, TopIndices.select(v, v.length, 4, out));
+        assertEquals("[1, 3, 4, 6]", java.util.Arrays.toString(java.util.Arrays.copyOf(out, 4)));
+    }
+}
