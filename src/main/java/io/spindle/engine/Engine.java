@@ -225,6 +225,7 @@ public final class Engine implements EngineClient, AutoCloseable {
         scheduler.remove(s);
         runner.release(s.id());
         numInFlight.decrementAndGet();
+        publishStats();
         try {
             s.listener().onEvent(last);
         } catch (RuntimeException e) {

@@ -66,7 +66,11 @@ public final class DemoModelWriter {
     }
 
     public void write(Path dir, DemoPreset preset, DemoLayout layout, long seed) throws IOException {
-        Gpt2Shape s = preset.shape();
+        write(dir, preset.shape(), preset.id(), layout, seed);
+    }
+
+    /** Writes a model of any shape; {@code label} names it in config.json's spindle_demo block. */
+    public void write(Path dir, Gpt2Shape s, String label, DemoLayout layout, long seed) throws IOException {
         try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(dir.resolve("model.onnx")), 1 << 20)) {
             new Gpt2GraphBuilder(s, layout, seed).write(out);
         }
@@ -85,7 +89,7 @@ public final class DemoModelWriter {
         config.put("eos_token_id", Gpt2TokenizerJson.END_OF_TEXT_ID);
         ObjectNode demo = config.putObject("spindle_demo");
         demo.put("random_weights", true);
-        demo.put("preset", preset.id());
+        demo.put("preset", label);
         demo.put("layout", layout.id());
         demo.put("seed", seed);
         demo.put("builder_version", BUILDER_VERSION);

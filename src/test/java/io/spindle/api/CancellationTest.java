@@ -1,0 +1,101 @@
+package io.spindle.api;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
+import io.spindle.app.ModelBootstrap;
+import io.spindle.engine.EngineStats;
+import io.spindle.testing.Server;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A client that goes away stops its sequence at the next step and frees its cache. */
+@QuarkusTest
+class CancellationTest {
+    @Inject
+    ModelBootstrap bootstrap;
+
+    @BeforeEach
+    void ready() {
+        Server.awaitReady();
+        Server.awaitIdle(bootstrap, Server.MODEL);
+    }
+
+    /** Sends a raw HTTP request and returns the open socket. */
+    private static Socket send(String path, String json) throws Exception {
+        Socket s = new Socket("localhost", RestAssured.port);
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        OutputStream out = s.getOutputStream();
+        out.write(("POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: "
+                + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.write(body);
+        out.flush();
+        return s;
+    }
+
+    private static String readUntil(InputStream in, String marker, int count) throws Exception {
+        StringBuilder sb = new StringBuilder();
+        byte[] buf = new byte[4096];
+        while (countOf(sb, marker) < count) {
+            int n = in.read(buf);
+            if (n < 0) {
+                break;
+            }
+            sb.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+        }
+        return sb.toString();
+    }
+
+    private static int countOf(CharSequence s, String marker) {
+        int n = 0;
+        for (int i = s.toString().indexOf(marker); i >= 0; i = s.toString().indexOf(marker, i + 1)) {
+            n++;
+        }
+        return n;
+    }
+
+    @Test
+    void anSseClientDisconnectStopsTheSequence() throws Exception {
+        long before = bootstrap.engineStats().get(Server.MODEL).numSteps();
+        try (Socket s = send("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hello\",\"max_tokens\":500,"
+                + "\"ignore_eos\":true,\"stream\":true}")) {
+            String head = readUntil(s.getInputStream(), "data: ", 3);
+            assertTrue(head.contains("text/event-stream"), head);
+            assertEquals(1, bootstrap.engineStats().get(Server.MODEL).numRunning(), "still generating when the client leaves");
+        }
+        EngineStats idle = Server.awaitIdle(bootstrap, Server.MODEL);
+        long steps = idle.numSteps() - before;
+        assertTrue(steps < 500, "the sequence stopped early: " + steps + " steps");
+        Thread.sleep(200);
+        assertEquals(idle.numSteps(), bootstrap.engineStats().get(Server.MODEL).numSteps(), "no step after the disconnect");
+    }
+
+    @Test
+    void aNonStreamingClientThatGoesAwayStopsTheSequence() throws Exception {
+        long before = bootstrap.engineStats().get(Server.MODEL).numSteps();
+        try (Socket s = send("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hello\",\"max_tokens\":500,\"ignore_eos\":true}")) {
+            Server.eventually("the request is running", 5000,
+                    () -> bootstrap.engineStats().get(Server.MODEL).numSteps() > before + 3);
+        }
+        EngineStats idle = Server.awaitIdle(bootstrap, Server.MODEL);
+        assertTrue(idle.numSteps() - before < 500, "stopped after " + (idle.numSteps() - before) + " steps");
+    }
+
+    @Test
+    void aTgiStreamDisconnectStopsTheSequence() throws Exception {
+        long before = bootstrap.engineStats().get(Server.MODEL).numSteps();
+        try (Socket s = send("/generate_stream", "{\"inputs\":\"Hello\",\"parameters\":{\"max_new_tokens\":500}}")) {
+            readUntil(s.getInputStream(), "data: ", 2);
+        }
+        EngineStats idle = Server.awaitIdle(bootstrap, Server.MODEL);
+        assertTrue(idle.numSteps() - before < 500);
+    }
+}

@@ -1,0 +1,162 @@
+package io.spindle.api;
+
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.response.Response;
+import io.spindle.testing.Server;
+import io.spindle.testing.TestModelsDir;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.List;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.not;
+import static org.hamcrest.Matchers.nullValue;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Bad input gets a 4xx in the API's own format; failures mid-stream end the stream in-band; the server keeps serving. */
+@QuarkusTest
+@QuarkusTestResource(TestModelsDir.class)
+class ErrorsTest {
+    private static final String LONG_PROMPT = "[" + "464,".repeat(600) + "464]";
+
+    @BeforeEach
+    void ready() {
+        Server.awaitReady();
+    }
+
+    @AfterEach
+    void stillServing() {
+        given().contentType(ContentType.JSON).body("{\"model\":\"demo-gpt2\",\"prompt\":\"ok\",\"max_tokens\":2}")
+                .post("/v1/completions").then().statusCode(200).body("usage.completion_tokens", equalTo(2));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "malformed JSON           | {\"model\":\"demo-gpt2\",\"prompt\": | 400 | ",
+            "empty body               |                                  | 400 | ",
+            "JSON that is not object  | [1,2]                            | 400 | ",
+            "wrong type               | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"max_tokens\":\"ten\"} | 400 | max_tokens",
+            "unknown model            | {\"model\":\"nope\",\"prompt\":\"x\"} | 404 | model",
+            "missing model            | {\"prompt\":\"x\"}              | 400 | model",
+            "max_tokens zero          | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"max_tokens\":0} | 400 | max_tokens",
+            "negative temperature     | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"temperature\":-0.5} | 400 | temperature",
+            "top_p zero               | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"top_p\":0} | 400 | top_p",
+            "top_p above one          | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"top_p\":1.5} | 400 | top_p",
+            "negative top_k           | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"top_k\":-1} | 400 | top_k",
+            "empty prompt             | {\"model\":\"demo-gpt2\",\"prompt\":\"\"} | 400 | prompt",
+            "token id out of range    | {\"model\":\"demo-gpt2\",\"prompt\":[1,99999999]} | 400 | prompt",
+            "n above one              | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"n\":2} | 400 | n",
+            "top logprobs             | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"logprobs\":3} | 400 | logprobs",
+            "prompt + max beyond ctx  | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"max_tokens\":600} | 400 | max_tokens",
+    })
+    void completionsRejectBadInputInOpenAiFormat(String name, String body, int status, String param) {
+        Response r = given().contentType(ContentType.JSON).body(body == null ? "" : body).post("/v1/completions");
+        r.then().statusCode(status).contentType(ContentType.JSON)
+                .body("error.message", not(containsString("Exception")))
+                .body("error.type", equalTo(status == 404 ? "not_found_error" : "invalid_request_error"));
+        if (param != null) {
+            r.then().body("error.param", equalTo(param));
+        }
+        Server.conformsToOpenAi("ErrorResponse", r.asString(), false);
+    }
+
+    @Test
+    void aPromptLongerThanTheContextIsRejectedForCompletionsChatAndTgi() {
+        given().contentType(ContentType.JSON).body("{\"model\":\"demo-gpt2\",\"prompt\":" + LONG_PROMPT + "}")
+                .post("/v1/completions").then().statusCode(400).body("error.param", equalTo("prompt"))
+                .body("error.message", containsString("context length"));
+        String longText = "word ".repeat(700);
+        given().contentType(ContentType.JSON).body("{\"model\":\"demo-gpt2\",\"messages\":[{\"role\":\"user\",\"content\":\"" + longText + "\"}]}")
+                .post("/v1/chat/completions").then().statusCode(400).body("error.param", equalTo("prompt"));
+        given().contentType(ContentType.JSON).body("{\"inputs\":\"" + longText + "\"}")
+                .post("/generate").then().statusCode(400).body("error_type", equalTo("validation"))
+                .body("error", containsString("context length"));
+    }
+
+    @Test
+    void streamingRequestsAreRejectedBeforeTheStreamStarts() {
+        given().contentType(ContentType.JSON).body("{\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"stream\":true,\"temperature\":-1}")
+                .post("/v1/completions").then().statusCode(400).contentType(ContentType.JSON)
+                .body("error.param", equalTo("temperature"));
+        given().contentType(ContentType.JSON).body("{\"inputs\":\"x\",\"parameters\":{\"top_k\":-3}}")
+                .post("/generate_stream").then().statusCode(400).body("error_type", equalTo("validation"));
+    }
+
+    @Test
+    void chatRejectsEmptyMessagesAndMissingRoles() {
+        given().contentType(ContentType.JSON).body("{\"model\":\"demo-gpt2\",\"messages\":[]}")
+                .post("/v1/chat/completions").then().statusCode(400).body("error.param", equalTo("messages"));
+        given().contentType(ContentType.JSON).body("{\"model\":\"demo-gpt2\",\"messages\":[{\"content\":\"hi\"}]}")
+                .post("/v1/chat/completions").then().statusCode(400).body("error.message", containsString("role"));
+        given().contentType(ContentType.JSON).body("{\"model\":\"demo-gpt2\",\"messages\":\"hi\"}")
+                .post("/v1/chat/completions").then().statusCode(400).body("error.param", equalTo("messages"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "malformed JSON    | {\"inputs\":                                    ",
+            "missing inputs    | {\"parameters\":{}}                              ",
+            "empty inputs      | {\"inputs\":\"\"}                                ",
+            "top_p above one   | {\"inputs\":\"x\",\"parameters\":{\"top_p\":1.5}}",
+            "max_new_tokens 0  | {\"inputs\":\"x\",\"parameters\":{\"max_new_tokens\":0}}",
+            "negative temp     | {\"inputs\":\"x\",\"parameters\":{\"temperature\":-2}}",
+            "wrong type        | {\"inputs\":\"x\",\"parameters\":{\"seed\":\"abc\"}}",
+    })
+    void tgiRejectsBadInputInTgiFormat(String name, String body) {
+        given().contentType(ContentType.JSON).body(body).post("/generate").then().statusCode(400)
+                .contentType(ContentType.JSON).body("error_type", equalTo("validation"))
+                .body("error", not(containsString("Exception")));
+    }
+
+    @Test
+    void aModelThatFailedToLoadIsNamedWithTheFileAtFault() {
+        given().get("/q/health/ready").then().statusCode(200)
+                .body("checks[0].data.'model.bad-json'", containsString("config.json"))
+                .body("checks[0].data.'model.no-graph'", containsString("no decoder graph"));
+        given().contentType(ContentType.JSON).body("{\"model\":\"bad-json\",\"prompt\":\"x\"}").post("/v1/completions")
+                .then().statusCode(404).body("error.message", containsString("config.json"));
+        List<String> ids = given().get("/v1/models").jsonPath().getList("data.id");
+        assertFalse(ids.contains(TestModelsDir.BAD_JSON));
+        assertTrue(ids.contains(TestModelsDir.SHORT_POSITIONS));
+    }
+
+    @Test
+    void aFailureAfterTheStreamStartedIsSentInBandAndTheStreamEnds() {
+        Response r = given().contentType(ContentType.JSON).body("{\"model\":\"short-positions\",\"prompt\":\"Hello\",\"max_tokens\":100,"
+                + "\"ignore_eos\":true,\"stream\":true}").post("/v1/completions");
+        r.then().statusCode(200);
+        List<String> data = Server.sseData(r.asString());
+        assertEquals("[DONE]", data.getLast(), r.asString());
+        String error = data.get(data.size() - 2);
+        assertTrue(error.startsWith("{\"error\":"), error);
+        assertTrue(data.size() > 3, "some tokens streamed before the failure: " + r.asString());
+        Server.conformsToOpenAi("ErrorResponse", error, false);
+
+        Response tgi = given().contentType(ContentType.JSON).header("X-Model", "short-positions")
+                .body("{\"inputs\":\"Hello\",\"parameters\":{\"max_new_tokens\":100}}").post("/generate_stream");
+        List<String> events = Server.sseData(tgi.asString());
+        assertTrue(events.getLast().contains("\"error_type\":\"generation\""), tgi.asString());
+    }
+
+    @Test
+    void aFailureInANonStreamingRequestIsAServerError() {
+        given().contentType(ContentType.JSON).body("{\"model\":\"short-positions\",\"prompt\":\"Hello\",\"max_tokens\":100,\"ignore_eos\":true}")
+                .post("/v1/completions").then().statusCode(500).body("error.type", equalTo("server_error"))
+                .body("error.param", nullValue());
+    }
+
+    @Test
+    void unknownRoutesAnswerInTheirApisFormat() {
+        given().get("/v1/nothing").then().statusCode(404).body("error.type", equalTo("not_found_error"));
+    }
+}

@@ -1,0 +1,68 @@
+package io.spindle.api;
+
+import io.restassured.path.json.JsonPath;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+/** A real WebSocket client (the JDK's) that collects every text frame the server sends. */
+final class WsClient implements WebSocket.Listener, AutoCloseable {
+    final List<JsonPath> frames = new CopyOnWriteArrayList<>();
+    private final StringBuilder partial = new StringBuilder();
+    private final WebSocket socket;
+
+    WsClient(int port) throws Exception {
+        socket = HttpClient.newHttpClient().newWebSocketBuilder()
+                .buildAsync(URI.create("ws://localhost:" + port + "/v1/ws"), this).get(10, TimeUnit.SECONDS);
+    }
+
+    void send(String json) throws Exception {
+        socket.sendText(json, true).get(10, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+        partial.append(data);
+        if (last) {
+            frames.add(JsonPath.from(partial.toString()));
+            partial.setLength(0);
+        }
+        webSocket.request(1);
+        return null;
+    }
+
+    List<JsonPath> of(String id) {
+        return frames.stream().filter(f -> id.equals(f.getString("id"))).toList();
+    }
+
+    JsonPath await(String what, Predicate<JsonPath> match) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            for (JsonPath f : frames) {
+                if (match.test(f)) {
+                    return f;
+                }
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        fail("no frame: " + what + "; got " + frames.stream().map(JsonPath::prettify).toList());
+        return null;
+    }
+
+    @Override
+    public void close() throws Exception {
+        socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye").get(10, TimeUnit.SECONDS);
+    }
+}
