@@ -90,6 +90,31 @@ class CancellationTest {
     }
 
     @Test
+    void aQueuedSseClientGetsKeepAlivesUntilItsFirstToken() throws Exception {
+        java.util.List<Socket> blockers = new java.util.ArrayList<>();
+        try {
+            // Fill the batch (max-batch-size 8) so the next request has to wait in the queue.
+            for (int i = 0; i < 8; i++) {
+                blockers.add(send("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hello\",\"max_tokens\":500,"
+                        + "\"ignore_eos\":true,\"stream\":true}"));
+            }
+            Server.eventually("8 running", 5000, () -> bootstrap.engineStats().get(Server.MODEL).numRunning() == 8);
+            try (Socket s = send("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hi\",\"max_tokens\":3,\"stream\":true}")) {
+                String body = readUntil(s.getInputStream(), "data: [DONE]", 1);
+                int keepAlive = body.indexOf(": keep-alive\n\n");
+                assertTrue(keepAlive > 0, "a comment keep-alive while queued: " + body);
+                assertTrue(keepAlive < body.indexOf("data: {"), "keep-alives come before the first token");
+                assertTrue(body.contains("X-Accel-Buffering: no"), body);
+            }
+        } finally {
+            for (Socket b : blockers) {
+                b.close();
+            }
+        }
+        Server.awaitIdle(bootstrap, Server.MODEL);
+    }
+
+    @Test
     void aTgiStreamDisconnectStopsTheSequence() throws Exception {
         long before = bootstrap.engineStats().get(Server.MODEL).numSteps();
         try (Socket s = send("/generate_stream", "{\"inputs\":\"Hello\",\"parameters\":{\"max_new_tokens\":500}}")) {
