@@ -1,0 +1,211 @@
+package io.spindle.bench;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import io.spindle.runtime.demo.DemoLayout;
+import io.spindle.runtime.demo.DemoModelWriter;
+import io.spindle.runtime.demo.DemoPreset;
+import io.spindle.runtime.demo.Gpt2Shape;
+import io.spindle.runtime.onnx.NoTelemetry;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Greedy decode of N tokens on the GPT-2-124M-shaped demo graph, (a) with a bare ONNX Runtime loop
+ * (prefill, then one token per step feeding presents back as past) and (b) through a running Spindle
+ * server over SSE, alternating runs; prints tokens/s of each run, the medians and their ratio.
+ * Run it with load-tests/bench-decode.sh.
+ */
+public final class DecodeBenchmark {
+    public static void main(String[] args) throws Exception {
+        Map<String, String> opt = options(args);
+        int tokens = Integer.parseInt(opt.getOrDefault("tokens", "128"));
+        int runs = Integer.parseInt(opt.getOrDefault("runs", "5"));
+        int port = Integer.parseInt(opt.getOrDefault("port", "18090"));
+        DemoPreset preset = DemoPreset.parse(opt.getOrDefault("preset", "gpt2-124m"));
+        String prompt = opt.getOrDefault("prompt", "The quick brown fox");
+        NoTelemetry.ensureDisabled();
+
+        Path cache = Path.of(System.getProperty("user.home"), ".cache", "spindle", "models");
+        Path dir = new DemoModelWriter().ensure(cache.resolve(DemoModelWriter.cacheName(preset, DemoLayout.OPTIMUM,
+                DemoModelWriter.DEFAULT_SEED)), preset, DemoLayout.OPTIMUM, DemoModelWriter.DEFAULT_SEED);
+        System.out.printf("model: %s (%s), %d new tokens per run, %d runs each, %d cores%n", dir, preset.id(), tokens,
+                runs, Runtime.getRuntime().availableProcessors());
+
+        Process server = startServer(preset, port);
+        try (BareLoop bare = new BareLoop(dir.resolve("model.onnx"), preset.shape())) {
+            awaitReady(port);
+            long[] promptIds = {464, 2068, 7586, 21831}; // "The quick brown fox" in GPT-2's vocabulary
+            bare.generate(promptIds, 8);
+            serverRun(port, prompt, 8);
+            List<Double> bareRates = new ArrayList<>();
+            List<Double> serverRates = new ArrayList<>();
+            for (int r = 0; r < runs; r++) {
+                long t0 = System.nanoTime();
+                bare.generate(promptIds, tokens);
+                double b = tokens * 1e9 / (System.nanoTime() - t0);
+                double s = serverRun(port, prompt, tokens);
+                bareRates.add(b);
+                serverRates.add(s);
+                System.out.printf("run %d: bare ONNX Runtime %.1f tokens/s, server over SSE %.1f tokens/s%n", r + 1, b, s);
+            }
+            double mb = median(bareRates);
+            double ms = median(serverRates);
+            System.out.printf("median: bare %.1f tokens/s, server %.1f tokens/s, server/bare = %.3f%n", mb, ms, ms / mb);
+        } finally {
+            server.destroy();
+            server.waitFor();
+        }
+    }
+
+    /** Returns tokens/s from sending the request to receiving [DONE]. */
+    private static double serverRun(int port, String prompt, int tokens) throws Exception {
+        String body = "{\"model\":\"demo-gpt2\",\"prompt\":\"" + prompt + "\",\"max_tokens\":" + tokens
+                + ",\"temperature\":0,\"ignore_eos\":true,\"stream\":true}";
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        long t0 = System.nanoTime();
+        HttpResponse<java.util.stream.Stream<String>> resp = HTTP.send(req, HttpResponse.BodyHandlers.ofLines());
+        long chunks = resp.body().filter(l -> l.startsWith("data: {")).count();
+        double rate = tokens * 1e9 / (System.nanoTime() - t0);
+        if (resp.statusCode() != 200 || chunks < tokens) {
+            throw new IllegalStateException("server answered " + resp.statusCode() + " with " + chunks + " chunks");
+        }
+        return rate;
+    }
+
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private static Process startServer(DemoPreset preset, int port) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
+                "-Dspindle.demo.preset=" + preset.id(), "-Dquarkus.http.port=" + port,
+                "-Dquarkus.log.level=WARN", "-jar", "target/quarkus-app/quarkus-run.jar");
+        pb.environment().put("ORT_DISABLE_TELEMETRY", "1");
+        pb.redirectErrorStream(true).redirectOutput(Path.of("target", "bench-server.log").toFile());
+        return pb.start();
+    }
+
+    private static void awaitReady(int port) throws Exception {
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/q/health/ready")).build();
+        for (int i = 0; i < 600; i++) {
+            try {
+                if (HTTP.send(req, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                    return;
+                }
+            } catch (java.io.IOException notYet) {
+                // Server still starting.
+            }
+            Thread.sleep(500);
+        }
+        throw new IllegalStateException("server not ready; see target/bench-server.log");
+    }
+
+    private static double median(List<Double> v) {
+        List<Double> s = new ArrayList<>(v);
+        s.sort(null);
+        int n = s.size();
+        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
+    }
+
+    private static Map<String, String> options(String[] args) {
+        Map<String, String> m = new HashMap<>();
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            m.put(args[i].replaceFirst("^--", ""), args[i + 1]);
+        }
+        return m;
+    }
+
+    /** The loop an ONNX Runtime user would write by hand, with no server around it. */
+    static final class BareLoop implements AutoCloseable {
+        private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+        private final OrtSession session;
+        private final Gpt2Shape shape;
+
+        BareLoop(Path model, Gpt2Shape shape) throws Exception {
+            this.shape = shape;
+            try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+                o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+                session = env.createSession(model.toString(), o);
+            }
+        }
+
+        void generate(long[] prompt, int newTokens) throws Exception {
+            int layers = shape.numLayers();
+            long[] ids = prompt;
+            long past = 0;
+            OrtSession.Result last = null;
+            float[] logits = new float[shape.vocabSize()];
+            for (int step = 0; step < newTokens; step++) {
+                int n = ids.length;
+                Map<String, OnnxTensor> in = new HashMap<>();
+                List<OnnxTensor> owned = new ArrayList<>();
+                long[] mask = new long[(int) past + n];
+                java.util.Arrays.fill(mask, 1);
+                long[] pos = new long[n];
+                for (int i = 0; i < n; i++) {
+                    pos[i] = past + i;
+                }
+                owned.add(put(in, "input_ids", OnnxTensor.createTensor(env, new long[][] {ids})));
+                owned.add(put(in, "attention_mask", OnnxTensor.createTensor(env, new long[][] {mask})));
+                owned.add(put(in, "position_ids", OnnxTensor.createTensor(env, new long[][] {pos})));
+                for (int l = 0; l < layers; l++) {
+                    for (String kv : new String[] {"key", "value"}) {
+                        OnnxTensor t = last == null
+                                ? OnnxTensor.createTensor(env, java.nio.FloatBuffer.allocate(0),
+                                new long[] {1, shape.numHeads(), 0, shape.headDim()})
+                                : (OnnxTensor) last.get("present." + l + "." + kv).orElseThrow();
+                        if (last == null) {
+                            owned.add(t);
+                        }
+                        in.put("past_key_values." + l + "." + kv, t);
+                    }
+                }
+                OrtSession.Result r = session.run(in);
+                OnnxTensor out = (OnnxTensor) r.get("logits").orElseThrow();
+                java.nio.FloatBuffer fb = out.getFloatBuffer();
+                fb.position((n - 1) * shape.vocabSize());
+                fb.get(logits);
+                int best = 0;
+                for (int i = 1; i < logits.length; i++) {
+                    if (logits[i] > logits[best]) {
+                        best = i;
+                    }
+                }
+                owned.forEach(OnnxTensor::close);
+                if (last != null) {
+                    last.close();
+                }
+                last = r;
+                past += n;
+                ids = new long[] {best};
+            }
+            if (last != null) {
+                last.close();
+            }
+        }
+
+        private static OnnxTensor put(Map<String, OnnxTensor> in, String name, OnnxTensor t) {
+            in.put(name, t);
+            return t;
+        }
+
+        @Override
+        public void close() throws Exception {
+            session.close();
+        }
+    }
+
+    private DecodeBenchmark() {
+    }
+}
