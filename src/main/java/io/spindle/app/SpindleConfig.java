@@ -35,7 +35,7 @@ public interface SpindleConfig {
         @WithDefault("tiny")
         String preset();
 
-        /** Graph layouts to build and serve: optimum (id demo-gpt2) and/or ort-gpt2 (id demo-gpt2-ort-gpt2). */
+        /** Graph layouts to build and serve: optimum (id demo-gpt2), ort-gpt2, optimum-split (id demo-gpt2-&lt;layout&gt;). */
         @WithDefault("optimum")
         List<String> layouts();
 

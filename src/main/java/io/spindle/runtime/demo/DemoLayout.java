@@ -7,7 +7,9 @@ public enum DemoLayout {
     /** Hugging Face Optimum: int64 ids, {@code past_key_values.{i}.key|value} [batch, heads, past, head_dim]. */
     OPTIMUM("optimum"),
     /** ONNX Runtime's GPT-2 export: int32 ids and mask, {@code past_{i}} [2, batch, heads, past, head_dim]. */
-    ORT_GPT2("ort-gpt2");
+    ORT_GPT2("ort-gpt2"),
+    /** Optimum's older split export: {@code decoder_model.onnx} (no past) + {@code decoder_with_past_model.onnx}. */
+    OPTIMUM_SPLIT("optimum-split");
 
     private final String id;
 
@@ -25,6 +27,6 @@ public enum DemoLayout {
                 return l;
             }
         }
-        throw new IllegalArgumentException("unknown demo layout '" + value + "' (expected optimum or ort-gpt2)");
+        throw new IllegalArgumentException("unknown demo layout '" + value + "' (expected optimum, ort-gpt2 or optimum-split)");
     }
 }

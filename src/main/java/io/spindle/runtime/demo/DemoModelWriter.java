@@ -39,7 +39,7 @@ public final class DemoModelWriter {
 
     /** Returns {@code dir}, writing it first unless a complete copy is already there. */
     public Path ensure(Path dir, DemoPreset preset, DemoLayout layout, long seed) throws IOException {
-        if (Files.isRegularFile(dir.resolve("model.onnx")) && Files.isRegularFile(dir.resolve("tokenizer.json"))) {
+        if (Files.isRegularFile(dir.resolve("config.json")) && Files.isRegularFile(dir.resolve("tokenizer.json"))) {
             return dir;
         }
         Files.createDirectories(dir.getParent());
@@ -55,7 +55,7 @@ public final class DemoModelWriter {
                     Files.move(tmp, dir);
                 }
             } catch (IOException e) {
-                if (!Files.isRegularFile(dir.resolve("model.onnx"))) {
+                if (!Files.isRegularFile(dir.resolve("config.json"))) {
                     throw e;
                 }
             }
@@ -71,8 +71,11 @@ public final class DemoModelWriter {
 
     /** Writes a model of any shape; {@code label} names it in config.json's spindle_demo block. */
     public void write(Path dir, Gpt2Shape s, String label, DemoLayout layout, long seed) throws IOException {
-        try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(dir.resolve("model.onnx")), 1 << 20)) {
-            new Gpt2GraphBuilder(s, layout, seed).write(out);
+        if (layout == DemoLayout.OPTIMUM_SPLIT) {
+            writeGraph(dir.resolve("decoder_model.onnx"), new Gpt2GraphBuilder(s, layout, false, seed));
+            writeGraph(dir.resolve("decoder_with_past_model.onnx"), new Gpt2GraphBuilder(s, layout, true, seed));
+        } else {
+            writeGraph(dir.resolve("model.onnx"), new Gpt2GraphBuilder(s, layout, true, seed));
         }
         json.writeValue(dir.resolve("tokenizer.json").toFile(), Gpt2TokenizerJson.build(json));
 
@@ -108,6 +111,12 @@ public final class DemoModelWriter {
         tok.put("unk_token", Gpt2TokenizerJson.END_OF_TEXT);
         tok.put("chat_template", CHAT_TEMPLATE);
         json.writeValue(dir.resolve("tokenizer_config.json").toFile(), tok);
+    }
+
+    private static void writeGraph(Path file, Gpt2GraphBuilder builder) throws IOException {
+        try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
+            builder.write(out);
+        }
     }
 
     private static void deleteRecursively(Path p) throws IOException {

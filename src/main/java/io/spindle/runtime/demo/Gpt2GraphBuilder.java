@@ -28,12 +28,18 @@ public final class Gpt2GraphBuilder {
 
     private final Gpt2Shape shape;
     private final DemoLayout layout;
+    private final boolean withPast;
     private final SplittableRandom random;
     private OnnxGraphWriter g;
 
-    public Gpt2GraphBuilder(Gpt2Shape shape, DemoLayout layout, long seed) {
+    /**
+     * @param withPast false builds the no-past graph of a split export (the same weights for the
+     *                 same seed; its presents are just the prompt's keys and values)
+     */
+    public Gpt2GraphBuilder(Gpt2Shape shape, DemoLayout layout, boolean withPast, long seed) {
         this.shape = shape;
         this.layout = layout;
+        this.withPast = withPast;
         this.random = new SplittableRandom(seed);
     }
 
@@ -53,7 +59,7 @@ public final class Gpt2GraphBuilder {
     }
 
     private boolean optimum() {
-        return layout == DemoLayout.OPTIMUM;
+        return layout != DemoLayout.ORT_GPT2;
     }
 
     private void declareIo() {
@@ -68,7 +74,7 @@ public final class Gpt2GraphBuilder {
             g.input("position_ids", ids, "batch_size", "sequence_length");
             g.input("attention_mask", ids, "batch_size", "total_length");
         }
-        for (int i = 0; i < shape.numLayers(); i++) {
+        for (int i = 0; i < shape.numLayers() && withPast; i++) {
             if (optimum()) {
                 g.input("past_key_values." + i + ".key", DataType.FLOAT, "batch_size", heads, "past_length", hd);
                 g.input("past_key_values." + i + ".value", DataType.FLOAT, "batch_size", heads, "past_length", hd);
@@ -151,6 +157,13 @@ public final class Gpt2GraphBuilder {
 
     /** Concatenates the new keys/values after the past ones and publishes them as present outputs. */
     private String[] appendPast(int i, String kh, String vh) {
+        if (!withPast) {
+            String k = "present." + i + ".key";
+            String v = "present." + i + ".value";
+            g.opInto("Identity", List.of(kh), List.of(k));
+            g.opInto("Identity", List.of(vh), List.of(v));
+            return new String[] {k, v};
+        }
         if (optimum()) {
             String k = "present." + i + ".key";
             String v = "present." + i + ".value";

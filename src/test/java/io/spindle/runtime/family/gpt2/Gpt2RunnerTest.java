@@ -44,13 +44,30 @@ class Gpt2RunnerTest {
     @EnumSource(DemoLayout.class)
     void recognisesTheLayoutFromTheGraph(DemoLayout layout) {
         Gpt2Graph g = RUNNERS.get(layout).graph();
-        assertEquals(layout == DemoLayout.OPTIMUM ? Gpt2Graph.OPTIMUM : Gpt2Graph.ORT_GPT2, g.layoutName());
+        assertEquals(layout == DemoLayout.ORT_GPT2 ? Gpt2Graph.ORT_GPT2 : Gpt2Graph.OPTIMUM, g.layoutName());
         assertEquals(2, g.numLayers());
         assertEquals(4, g.numHeads());
         assertEquals(16, g.headDim());
         assertEquals(50257, g.vocabSize());
-        assertEquals(layout == DemoLayout.OPTIMUM ? ai.onnxruntime.OnnxJavaType.INT64 : ai.onnxruntime.OnnxJavaType.INT32,
+        assertEquals(layout == DemoLayout.ORT_GPT2 ? ai.onnxruntime.OnnxJavaType.INT32 : ai.onnxruntime.OnnxJavaType.INT64,
                 g.idsType());
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DemoLayout.class, names = {"ORT_GPT2", "OPTIMUM_SPLIT"})
+    void everyLayoutOfTheSameWeightsComputesTheSameLogits(DemoLayout layout) throws Exception {
+        int[] tokens = {15496, 995, 11, 318, 257, 0};
+        Gpt2Runner reference = RUNNERS.get(DemoLayout.OPTIMUM);
+        Gpt2Runner other = RUNNERS.get(layout);
+        long a = IDS.getAndIncrement();
+        long b = IDS.getAndIncrement();
+        float[] ref = logits(reference.execute(List.of(new StepInput(a, tokens, 0, 5))), 0);
+        assertClose(ref, logits(other.execute(List.of(new StepInput(b, tokens, 0, 5))), 0), "prefill");
+        tokens[5] = argmax(ref);
+        ref = logits(reference.execute(List.of(new StepInput(a, tokens, 5, 6))), 0);
+        assertClose(ref, logits(other.execute(List.of(new StepInput(b, tokens, 5, 6))), 0), "decode");
+        reference.release(a);
+        other.release(b);
     }
 
     @ParameterizedTest
