@@ -10,7 +10,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 
@@ -29,19 +28,11 @@ class CancellationTest {
         Server.awaitIdle(bootstrap, Server.MODEL);
     }
 
-    /** Sends a raw HTTP request and returns the open socket. */
     private static Socket send(String path, String json) throws Exception {
-        Socket s = new Socket("localhost", RestAssured.port);
-        byte[] body = json.getBytes(StandardCharsets.UTF_8);
-        OutputStream out = s.getOutputStream();
-        out.write(("POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: "
-                + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-        out.write(body);
-        out.flush();
-        return s;
+        return Server.rawPost(RestAssured.port, path, json);
     }
 
-    private static String readUntil(InputStream in, String marker, int count) throws Exception {
+    static String readUntil(InputStream in, String marker, int count) throws Exception {
         StringBuilder sb = new StringBuilder();
         byte[] buf = new byte[4096];
         while (countOf(sb, marker) < count) {

@@ -102,6 +102,18 @@ public final class Server {
         }
     }
 
+    /** Sends a raw HTTP/1.1 POST and returns the open socket, so a test controls when the client goes away. */
+    public static java.net.Socket rawPost(int port, String path, String json) throws IOException {
+        java.net.Socket s = new java.net.Socket("localhost", port);
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        java.io.OutputStream out = s.getOutputStream();
+        out.write(("POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: "
+                + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.write(body);
+        out.flush();
+        return s;
+    }
+
     private static void sleep(long ms) {
         try {
             Thread.sleep(ms);
