@@ -40,6 +40,8 @@ public final class Generation {
     /** Set when a stop string matched: later tokens are dropped until the engine confirms the abort. */
     private int stoppedAfter = -1;
     private int textOffset;
+    /** The token that ends the generation, held for the {@link GenerationEvent.Done} that carries it. */
+    private GenerationEvent.Token lastToken;
 
     Generation(ServedModel model, int[] promptTokens, String promptText, long seed, List<String> stopStrings,
                Executor pool) {
@@ -141,9 +143,14 @@ public final class Generation {
         boolean special = model.tokenizer().isSpecial(t.tokenId());
         String text = special ? "" : detokenizer.next(t.tokenId());
         StopStringMatcher.Match m = stops.push(text);
-        events.onNext(new GenerationEvent.Token(t.tokenId(), m.text(), t.logprob(), t.index(), special, textOffset,
-                t.last() || m.stopped()));
+        GenerationEvent.Token token = new GenerationEvent.Token(t.tokenId(), m.text(), t.logprob(), t.index(), special,
+                textOffset);
         textOffset += m.text().length();
+        if (t.last() || m.stopped()) {
+            lastToken = token;
+        } else {
+            events.onNext(token);
+        }
         if (m.stopped()) {
             stoppedAfter = t.index() + 1;
             stopKeepAlive();
@@ -165,7 +172,7 @@ public final class Generation {
         double totalMs = (System.nanoTime() - startNanos) / 1e6;
         GenerationEvent.Timings timings = new GenerationEvent.Timings(stats.queueNanos() / 1e6,
                 stats.firstTokenNanos() / 1e6, totalMs, stats.decodeTokensPerSecond());
-        events.onNext(new GenerationEvent.Done(reason, tail,
+        events.onNext(new GenerationEvent.Done(reason, lastToken, tail,
                 new GenerationEvent.Usage(promptTokens.length, generated), timings));
         events.onComplete();
     }

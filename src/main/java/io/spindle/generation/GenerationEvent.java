@@ -10,17 +10,23 @@ public sealed interface GenerationEvent {
      * One generated token and the text it completes: UTF-8-safe, stop strings held back, possibly empty.
      *
      * @param textOffset offset of {@code text} in the generated text
-     * @param last       no token follows; a {@link Done} comes next (transports may merge the two)
      */
-    record Token(int tokenId, String text, float logprob, int index, boolean special, int textOffset, boolean last)
+    record Token(int tokenId, String text, float logprob, int index, boolean special, int textOffset)
             implements GenerationEvent {
     }
 
     /**
-     * The end. {@code tailText} is text released only at the end (held back for a possible stop
-     * string, or an incomplete character); it follows the last token's text.
+     * The end, carrying the last token (null when the generation was cancelled or failed between
+     * tokens) so that transports put the finish reason on the same frame as the last token.
+     * {@code tailText} is text released only at the end (held back for a possible stop string, or an
+     * incomplete character); it follows the last token's text.
      */
-    record Done(GenerationFinish finish, String tailText, Usage usage, Timings timings) implements GenerationEvent {
+    record Done(GenerationFinish finish, Token lastToken, String tailText, Usage usage, Timings timings)
+            implements GenerationEvent {
+        /** The last token's text followed by the tail. */
+        public String text() {
+            return (lastToken == null ? "" : lastToken.text()) + tailText;
+        }
     }
 
     record Usage(int promptTokens, int completionTokens) {

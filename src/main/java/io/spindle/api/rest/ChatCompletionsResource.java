@@ -1,12 +1,10 @@
 package io.spindle.api.rest;
 
 import io.smallrye.mutiny.Multi;
-import io.smallrye.mutiny.Uni;
 import io.spindle.api.dto.ChatCompletionChunk;
 import io.spindle.api.dto.ChatCompletionRequest;
 import io.spindle.api.dto.ChatCompletionResponse;
 import io.spindle.api.error.ApiDialect;
-import io.spindle.api.error.ApiError;
 import io.spindle.generation.Generation;
 import io.spindle.generation.GenerationEvent;
 import io.spindle.generation.GenerationService;
@@ -42,33 +40,23 @@ public class ChatCompletionsResource {
         Generation gen = service.start(OpenAiMapping.chat(req));
         Shape shape = new Shape(OpenAiMapping.newId("chatcmpl-"), Instant.now().getEpochSecond(), gen.model().id(),
                 gen, Boolean.TRUE.equals(req.returnTokenIds()), Boolean.TRUE.equals(req.logprobs()));
-        if (Boolean.TRUE.equals(req.stream())) {
-            boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());
-            return HttpReply.toMulti(Uni.createFrom().item(HttpReply.sse(shape.stream(usage))));
-        }
-        return HttpReply.toMulti(gen.events().collect().asList()
-                .map(shape::whole)
-                .onFailure().recoverWithItem(t -> HttpReply.error(ApiDialect.OPENAI, t)));
+        boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());
+        return HttpReply.of(ApiDialect.OPENAI, gen, Boolean.TRUE.equals(req.stream()), () -> shape.stream(usage),
+                shape::whole);
     }
 
     private record Shape(String id, long created, String model, Generation gen, boolean tokenIds, boolean logprobs) {
 
         Multi<String> stream(boolean includeUsage) {
-            GenerationEvent.Token[] last = new GenerationEvent.Token[1];
             String first = chunk(new ChatCompletionChunk.Delta(ROLE, ""), null, null, null,
                     tokenIds ? gen.promptTokens() : null);
             Multi<String> body = gen.events().onItem().transformToIterable(ev -> switch (ev) {
                 case GenerationEvent.KeepAlive k -> List.of(HttpReply.KEEP_ALIVE);
-                case GenerationEvent.Token t when t.last() -> {
-                    last[0] = t;
-                    yield List.of();
-                }
                 case GenerationEvent.Token t -> List.of(chunk(new ChatCompletionChunk.Delta(null, t.text()), t, null, null, null));
                 case GenerationEvent.Done d -> {
                     List<String> out = new ArrayList<>(3);
-                    GenerationEvent.Token t = last[0];
-                    String text = (t == null ? "" : t.text()) + d.tailText();
-                    out.add(chunk(new ChatCompletionChunk.Delta(null, text.isEmpty() ? null : text), t,
+                    String text = d.text();
+                    out.add(chunk(new ChatCompletionChunk.Delta(null, text.isEmpty() ? null : text), d.lastToken(),
                             OpenAiMapping.finishReason(d.finish()), d, null));
                     if (includeUsage) {
                         out.add(HttpReply.data(new ChatCompletionChunk(id, "chat.completion.chunk", created, model,
@@ -80,7 +68,7 @@ public class ChatCompletionsResource {
             });
             return Multi.createBy().concatenating().streams(Multi.createFrom().item(first), body)
                     .onFailure().recoverWithMulti(t -> Multi.createFrom().items(
-                            HttpReply.data(ApiError.body(ApiDialect.OPENAI, ApiError.classify(t))), HttpReply.DONE));
+                            HttpReply.errorFrame(ApiDialect.OPENAI, t), HttpReply.DONE));
         }
 
         private String chunk(ChatCompletionChunk.Delta delta, GenerationEvent.Token t, String finish,
@@ -107,22 +95,15 @@ public class ChatCompletionsResource {
             StringBuilder text = new StringBuilder();
             List<Integer> ids = new ArrayList<>();
             List<ChatCompletionResponse.TokenLogprob> lps = new ArrayList<>();
-            GenerationEvent.Done done = null;
-            for (GenerationEvent ev : events) {
-                if (ev instanceof GenerationEvent.Token t) {
-                    text.append(t.text());
-                    ids.add(t.tokenId());
-                    if (logprobs) {
-                        lps.add(tokenLogprob(t));
-                    }
-                } else if (ev instanceof GenerationEvent.Done d) {
-                    text.append(d.tailText());
-                    done = d;
+            GenerationEvent.Done done = Shapes.done(events);
+            for (GenerationEvent.Token t : Shapes.tokens(events)) {
+                text.append(t.text());
+                ids.add(t.tokenId());
+                if (logprobs) {
+                    lps.add(tokenLogprob(t));
                 }
             }
-            if (done == null) {
-                throw new IllegalStateException("generation ended without a final event");
-            }
+            text.append(done.tailText());
             ChatCompletionResponse.Choice c = new ChatCompletionResponse.Choice(0,
                     new ChatCompletionResponse.Message(ROLE, text.toString(), null),
                     logprobs ? new ChatCompletionResponse.ChatLogprobs(lps, null) : null,

@@ -1,7 +1,6 @@
 package io.spindle.api.rest;
 
 import io.smallrye.mutiny.Multi;
-import io.smallrye.mutiny.Uni;
 import io.spindle.api.dto.CompletionRequest;
 import io.spindle.api.dto.CompletionResponse;
 import io.spindle.api.error.ApiDialect;
@@ -33,13 +32,9 @@ public class CompletionsResource {
         Generation gen = service.start(OpenAiMapping.completion(req));
         Shape shape = new Shape(OpenAiMapping.newId("cmpl-"), Instant.now().getEpochSecond(), gen.model().id(), gen,
                 Boolean.TRUE.equals(req.echo()), Boolean.TRUE.equals(req.returnTokenIds()), req.logprobs() != null);
-        if (Boolean.TRUE.equals(req.stream())) {
-            boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());
-            return HttpReply.toMulti(Uni.createFrom().item(HttpReply.sse(shape.stream(usage))));
-        }
-        return HttpReply.toMulti(gen.events().collect().asList()
-                .map(shape::whole)
-                .onFailure().recoverWithItem(t -> HttpReply.error(ApiDialect.OPENAI, t)));
+        boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());
+        return HttpReply.of(ApiDialect.OPENAI, gen, Boolean.TRUE.equals(req.stream()), () -> shape.stream(usage),
+                shape::whole);
     }
 
     /** Builds chunks and whole responses for one request. */
@@ -53,24 +48,17 @@ public class CompletionsResource {
                     : Multi.createFrom().empty();
             Multi<String> body = gen.events().onItem().transformToIterable(ev -> switch (ev) {
                 case GenerationEvent.KeepAlive k -> List.of(HttpReply.KEEP_ALIVE);
-                case GenerationEvent.Token t when t.last() -> {
-                    state.last = t;
-                    yield List.of();
-                }
                 case GenerationEvent.Token t -> List.of(frame(state, t.text(), t, null, null));
                 case GenerationEvent.Done d -> finalFrames(state, d, includeUsage);
             });
             return Multi.createBy().concatenating().streams(head, body)
                     .onFailure().recoverWithMulti(t -> Multi.createFrom().items(
-                            HttpReply.data(io.spindle.api.error.ApiError.body(ApiDialect.OPENAI,
-                                    io.spindle.api.error.ApiError.classify(t))), HttpReply.DONE));
+                            HttpReply.errorFrame(ApiDialect.OPENAI, t), HttpReply.DONE));
         }
 
         private List<String> finalFrames(StreamState state, GenerationEvent.Done d, boolean includeUsage) {
             List<String> out = new ArrayList<>(3);
-            GenerationEvent.Token t = state.last;
-            String text = (t == null ? "" : t.text()) + d.tailText();
-            out.add(frame(state, text, t, OpenAiMapping.finishReason(d.finish()), d));
+            out.add(frame(state, d.text(), d.lastToken(), OpenAiMapping.finishReason(d.finish()), d));
             if (includeUsage) {
                 out.add(HttpReply.data(new CompletionResponse(id, "text_completion", created, model, List.of(),
                         OpenAiMapping.usage(d.usage()), OpenAiMapping.timings(d.timings()))));
@@ -99,24 +87,17 @@ public class CompletionsResource {
             List<String> tokens = new ArrayList<>();
             List<Float> lps = new ArrayList<>();
             List<Integer> offsets = new ArrayList<>();
-            GenerationEvent.Done done = null;
-            for (GenerationEvent ev : events) {
-                if (ev instanceof GenerationEvent.Token t) {
-                    if (logprobs) {
-                        tokens.add(gen.tokenText(t.tokenId()));
-                        lps.add(t.logprob());
-                        offsets.add(text.length());
-                    }
-                    text.append(t.text());
-                    ids.add(t.tokenId());
-                } else if (ev instanceof GenerationEvent.Done d) {
-                    text.append(d.tailText());
-                    done = d;
+            GenerationEvent.Done done = Shapes.done(events);
+            for (GenerationEvent.Token t : Shapes.tokens(events)) {
+                if (logprobs) {
+                    tokens.add(gen.tokenText(t.tokenId()));
+                    lps.add(t.logprob());
+                    offsets.add(text.length());
                 }
+                text.append(t.text());
+                ids.add(t.tokenId());
             }
-            if (done == null) {
-                throw new IllegalStateException("generation ended without a final event");
-            }
+            text.append(done.tailText());
             CompletionResponse.Choice c = new CompletionResponse.Choice(text.toString(), 0,
                     logprobs ? new CompletionResponse.Logprobs(tokens, lps, null, offsets) : null,
                     OpenAiMapping.finishReason(done.finish()),
@@ -128,7 +109,6 @@ public class CompletionsResource {
     }
 
     private static final class StreamState {
-        GenerationEvent.Token last;
         boolean sentPromptIds;
     }
 }

@@ -8,8 +8,13 @@ import io.spindle.engine.request.ErrorKind;
 import io.spindle.engine.request.SpindleException;
 import org.jboss.resteasy.reactive.RestMulti;
 
+import io.spindle.generation.Generation;
+import io.spindle.generation.GenerationEvent;
+
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * A response whose status and headers are known before its body streams: SSE streams are 200 with
@@ -42,6 +47,24 @@ public record HttpReply(int status, Map<String, List<String>> headers, Multi<Str
 
     public static Multi<String> toMulti(Uni<HttpReply> reply) {
         return RestMulti.fromUniResponse(reply, HttpReply::body, HttpReply::headers, HttpReply::status);
+    }
+
+    /**
+     * The response of a generation endpoint: the SSE {@code frames} when {@code stream}, else one
+     * JSON answer built by {@code whole} once the generation has ended (or an error in the dialect).
+     */
+    public static Multi<String> of(ApiDialect dialect, Generation gen, boolean stream, Supplier<Multi<String>> frames,
+                                   Function<List<GenerationEvent>, HttpReply> whole) {
+        if (stream) {
+            return toMulti(Uni.createFrom().item(sse(frames.get())));
+        }
+        return toMulti(gen.events().collect().asList().map(whole)
+                .onFailure().recoverWithItem(t -> error(dialect, t)));
+    }
+
+    /** SSE data frame of an error that happened after the stream started. */
+    public static String errorFrame(ApiDialect dialect, Throwable t) {
+        return data(ApiError.body(dialect, ApiError.classify(t)));
     }
 
     /** One SSE event carrying {@code json} as its data. */

@@ -1,11 +1,9 @@
 package io.spindle.api.rest;
 
 import io.smallrye.mutiny.Multi;
-import io.smallrye.mutiny.Uni;
 import io.spindle.api.dto.TgiRequest;
 import io.spindle.api.dto.TgiResponses;
 import io.spindle.api.error.ApiDialect;
-import io.spindle.api.error.ApiError;
 import io.spindle.engine.request.SpindleException;
 import io.spindle.generation.Generation;
 import io.spindle.generation.GenerationEvent;
@@ -42,11 +40,8 @@ public class TgiResource {
     @Consumes(MediaType.WILDCARD)
     @Produces(MediaType.TEXT_PLAIN)
     public Multi<String> generate(String body, @HeaderParam("X-Model") String model) {
-        TgiRequest req = Json.read(body, TgiRequest.class);
-        Shape shape = start(req, model);
-        return HttpReply.toMulti(shape.gen.events().collect().asList()
-                .map(shape::whole)
-                .onFailure().recoverWithItem(t -> HttpReply.error(ApiDialect.TGI, t)));
+        Shape shape = start(Json.read(body, TgiRequest.class), model);
+        return HttpReply.of(ApiDialect.TGI, shape.gen, false, shape::stream, shape::whole);
     }
 
     @POST
@@ -54,9 +49,8 @@ public class TgiResource {
     @Consumes(MediaType.WILDCARD)
     @Produces(MediaType.TEXT_PLAIN)
     public Multi<String> generateStream(String body, @HeaderParam("X-Model") String model) {
-        TgiRequest req = Json.read(body, TgiRequest.class);
-        Shape shape = start(req, model);
-        return HttpReply.toMulti(Uni.createFrom().item(HttpReply.sse(shape.stream())));
+        Shape shape = start(Json.read(body, TgiRequest.class), model);
+        return HttpReply.of(ApiDialect.TGI, shape.gen, true, shape::stream, shape::whole);
     }
 
     private Shape start(TgiRequest req, String modelHeader) {
@@ -95,21 +89,16 @@ public class TgiResource {
     private record Shape(Generation gen, boolean details, boolean fullText) {
 
         Multi<String> stream() {
-            GenerationEvent.Token[] last = new GenerationEvent.Token[1];
             StringBuilder text = new StringBuilder(fullText ? gen.promptText() : "");
             return gen.events().onItem().transformToIterable(ev -> switch (ev) {
                 case GenerationEvent.KeepAlive k -> List.of(HttpReply.KEEP_ALIVE);
-                case GenerationEvent.Token t when t.last() -> {
-                    last[0] = t;
-                    yield List.of();
-                }
                 case GenerationEvent.Token t -> {
                     text.append(t.text());
                     yield List.of(HttpReply.data(new TgiResponses.StreamEvent(t.index(), token(t, t.text()), null, null, null)));
                 }
                 case GenerationEvent.Done d -> {
-                    GenerationEvent.Token t = last[0];
-                    String tokenText = (t == null ? "" : t.text()) + d.tailText();
+                    GenerationEvent.Token t = d.lastToken();
+                    String tokenText = d.text();
                     text.append(tokenText);
                     TgiResponses.Token token = t == null ? new TgiResponses.Token(-1, tokenText, 0, true) : token(t, tokenText);
                     TgiResponses.StreamDetails sd = details ? new TgiResponses.StreamDetails(finishReason(d.finish()),
@@ -118,25 +107,18 @@ public class TgiResource {
                     yield List.of(HttpReply.data(new TgiResponses.StreamEvent(t == null ? 0 : t.index(), token, null,
                             text.toString(), sd)));
                 }
-            }).onFailure().recoverWithItem(t -> HttpReply.data(ApiError.body(ApiDialect.TGI, ApiError.classify(t))));
+            }).onFailure().recoverWithItem(t -> HttpReply.errorFrame(ApiDialect.TGI, t));
         }
 
         HttpReply whole(List<GenerationEvent> events) {
             StringBuilder text = new StringBuilder(fullText ? gen.promptText() : "");
             List<TgiResponses.Token> tokens = new ArrayList<>();
-            GenerationEvent.Done done = null;
-            for (GenerationEvent ev : events) {
-                if (ev instanceof GenerationEvent.Token t) {
-                    text.append(t.text());
-                    tokens.add(token(t, t.text()));
-                } else if (ev instanceof GenerationEvent.Done d) {
-                    text.append(d.tailText());
-                    done = d;
-                }
+            GenerationEvent.Done done = Shapes.done(events);
+            for (GenerationEvent.Token t : Shapes.tokens(events)) {
+                text.append(t.text());
+                tokens.add(token(t, t.text()));
             }
-            if (done == null) {
-                throw new IllegalStateException("generation ended without a final event");
-            }
+            text.append(done.tailText());
             TgiResponses.Details det = details ? new TgiResponses.Details(finishReason(done.finish()),
                     done.usage().completionTokens(), gen.seed(), List.of(), tokens, done.usage().promptTokens(),
                     OpenAiMapping.timings(done.timings())) : null;

@@ -78,9 +78,8 @@ public class GenerationSocket {
         }
         Generation gen = service.start(OpenAiMapping.ws(msg));
         gens.put(id, gen);
-        GenerationEvent.Token[] last = new GenerationEvent.Token[1];
         gen.events().subscribe().with(
-                ev -> onEvent(connection, id, ev, last),
+                ev -> onEvent(connection, id, ev),
                 failure -> {
                     gens.remove(id);
                     send(connection, ApiError.ws(id, ApiError.classify(failure)));
@@ -97,17 +96,15 @@ public class GenerationSocket {
         gen.cancel();
     }
 
-    /** Sends each token at once, except the last, which waits for the end to carry any text held back. */
-    private void onEvent(WebSocketConnection connection, String id, GenerationEvent ev, GenerationEvent.Token[] last) {
+    private void onEvent(WebSocketConnection connection, String id, GenerationEvent ev) {
         switch (ev) {
             case GenerationEvent.KeepAlive k -> {
             }
-            case GenerationEvent.Token t when t.last() -> last[0] = t;
             case GenerationEvent.Token t -> send(connection, new WsMessages.Token(id, t.index(), t.text(), t.tokenId(), t.logprob()));
             case GenerationEvent.Done d -> {
-                GenerationEvent.Token t = last[0];
+                GenerationEvent.Token t = d.lastToken();
                 if (t != null) {
-                    send(connection, new WsMessages.Token(id, t.index(), t.text() + d.tailText(), t.tokenId(), t.logprob()));
+                    send(connection, new WsMessages.Token(id, t.index(), d.text(), t.tokenId(), t.logprob()));
                 }
                 send(connection, new WsMessages.Done(id, finishReason(d.finish()), OpenAiMapping.usage(d.usage()),
                         OpenAiMapping.timings(d.timings())));
