@@ -25,7 +25,8 @@ public class EngineLiveness implements HealthCheck {
             EngineStats s = e.getValue();
             up &= s.loopAlive();
             b.withData(e.getKey(), (s.loopAlive() ? "alive" : "stopped") + ", running " + s.numRunning()
-                    + ", waiting " + s.numWaiting() + ", steps " + s.numSteps());
+                    + ", waiting " + s.numWaiting() + ", steps " + s.numSteps() + ", forward pass share of step time "
+                    + (s.stepNanos() == 0 ? "n/a" : String.format("%.3f", s.forwardNanos() / (double) s.stepNanos())));
         }
         return b.status(up && bootstrap.state() != ModelBootstrap.State.FAILED).build();
     }

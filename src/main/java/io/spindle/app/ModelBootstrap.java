@@ -94,7 +94,8 @@ public class ModelBootstrap {
 
     private void loadAll() {
         try {
-            ort = new OrtRuntime(config.runtime().executionProvider(), config.runtime().intraOpThreads());
+            ort = new OrtRuntime(config.runtime().executionProvider(), config.runtime().intraOpThreads(),
+                    config.runtime().allowSpinning());
             SpindleConfig.EngineLimits e = config.engine();
             ModelLoader loader = new ModelLoader(ort, new EngineConfig(e.maxBatchSize(), e.maxTokensPerStep(),
                     e.kvCacheTokens(), e.maxWaiting()));
@@ -171,7 +172,7 @@ public class ModelBootstrap {
         Engine engine = l.engine();
         int[] prompt = l.tokenizer().encode("Hello");
         CompletableFuture<TokenEvent> end = new CompletableFuture<>();
-        engine.submit(new EngineRequest("warm-up", prompt, SamplingParams.greedy(), 2, new int[0]), ev -> {
+        engine.submit(new EngineRequest("warm-up", prompt, SamplingParams.greedy(), 2, new int[0], false), ev -> {
             if (!(ev instanceof TokenEvent.Token)) {
                 end.complete(ev);
             }

@@ -70,6 +70,10 @@ public interface SpindleConfig {
         /** ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per core). */
         @WithDefault("0")
         int intraOpThreads();
+
+        /** Whether ONNX Runtime's intra-op threads busy-wait between operators (ONNX Runtime's default). */
+        @WithDefault("true")
+        boolean allowSpinning();
     }
 
     interface Api {

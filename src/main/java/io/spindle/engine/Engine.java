@@ -62,6 +62,8 @@ public final class Engine implements EngineClient, AutoCloseable {
     private volatile int kvUsedTokens;
     private volatile int numCachedSequences;
     private volatile long numSteps;
+    private volatile long stepNanos;
+    private volatile long forwardNanos;
 
     public Engine(String name, ModelRunner runner, EngineConfig config) {
         this.name = name;
@@ -123,7 +125,7 @@ public final class Engine implements EngineClient, AutoCloseable {
     public EngineStats stats() {
         boolean alive = thread.isAlive() && running;
         return new EngineStats(numWaiting, numRunning, kvUsedTokens, kvBudget.capacityTokens(), numCachedSequences,
-                numSteps, alive,
+                numSteps, stepNanos, forwardNanos, alive,
                 System.nanoTime() - lastProgressNanos);
     }
 
@@ -134,9 +136,11 @@ public final class Engine implements EngineClient, AutoCloseable {
                 if (!drainCommands()) {
                     continue;
                 }
-                StepPlan plan = scheduler.schedule(System.nanoTime());
+                long t0 = System.nanoTime();
+                StepPlan plan = scheduler.schedule(t0);
                 if (!plan.isEmpty()) {
                     step(plan);
+                    stepNanos += System.nanoTime() - t0;
                 }
                 publishStats();
             }
@@ -178,8 +182,10 @@ public final class Engine implements EngineClient, AutoCloseable {
             batch.add(new StepInput(s.id(), s.tokens(), s.numComputed(), s.numComputed() + c.numTokens()));
         }
         StepOutput out;
+        long t0 = System.nanoTime();
         try {
             out = runner.execute(batch);
+            forwardNanos += System.nanoTime() - t0;
         } catch (ModelExecutionException | RuntimeException e) {
             LOG.log(Level.SEVERE, "forward pass failed for " + chunks.size() + " sequence(s) of '" + name + "'", e);
             SpindleException error = new SpindleException(ErrorKind.MODEL_FAILURE, "the model failed to run this request");
@@ -197,7 +203,7 @@ public final class Engine implements EngineClient, AutoCloseable {
             s.markComputed(c.numTokens());
             if (sample) {
                 out.copyLogits(row, scratch.logits());
-                emitToken(s, s.sampler().sample(scratch), now);
+                emitToken(s, s.sampler().sample(scratch, s.request().logprobs()), now);
             }
         }
     }

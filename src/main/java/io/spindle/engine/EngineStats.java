@@ -1,6 +1,11 @@
 package io.spindle.engine;
 
 /** A point-in-time view of an engine, safe to read from any thread. */
+/**
+ * @param stepNanos    total time spent in steps (schedule, forward pass, sampling, events)
+ * @param forwardNanos the part of {@code stepNanos} spent in the model runner's forward passes
+ */
 public record EngineStats(int numWaiting, int numRunning, int kvUsedTokens, int kvCapacityTokens,
-                          int numCachedSequences, long numSteps, boolean loopAlive, long nanosSinceProgress) {
+                          int numCachedSequences, long numSteps, long stepNanos, long forwardNanos,
+                          boolean loopAlive, long nanosSinceProgress) {
 }

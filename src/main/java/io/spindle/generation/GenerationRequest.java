@@ -9,9 +9,11 @@ import java.util.List;
  * @param seed           null means a fresh random seed (reported back where the API has a field)
  * @param stopTokenIds   extra token ids that end generation, besides the model's EOS
  * @param ignoreEos      keep generating past EOS (for benchmarks that need a fixed length)
+ * @param logprobs       token events carry log-probabilities (they cost a pass over the vocabulary
+ *                       per greedy token, so only when the API returns them)
  */
 public record GenerationRequest(String model, Prompt prompt, Integer maxNewTokens, Double temperature, Integer topK,
                                 Double topP, Double repetitionPenalty, Double presencePenalty,
                                 Double frequencyPenalty, Long seed, List<String> stop, List<Integer> stopTokenIds,
-                                boolean ignoreEos) {
+                                boolean ignoreEos, boolean logprobs) {
 }

@@ -85,7 +85,7 @@ public final class GenerationService {
         int[] stopIds = stopTokenIds(model, req);
 
         Generation gen = new Generation(model, prompt, promptText, seed, stop, textPool);
-        EngineRequest er = new EngineRequest(req.model(), prompt, sampling, maxNew, stopIds);
+        EngineRequest er = new EngineRequest(req.model(), prompt, sampling, maxNew, stopIds, req.logprobs());
         SequenceHandle handle = model.engine().submit(er, gen::onEngineEvent);
         gen.attach(handle, ticker, keepAliveEvery);
         return gen;

@@ -36,14 +36,18 @@ public final class Sampler {
         }
     }
 
-    /** Picks a token from {@code scratch.logits()} (filled by the caller; overwritten here). */
-    public SampledToken sample(SamplingScratch scratch) {
+    /**
+     * Picks a token from {@code scratch.logits()} (filled by the caller; overwritten here). A greedy
+     * pick's log-probability costs a pass of exp() over the vocabulary, as long as the argmax itself,
+     * so it is computed only when {@code wantLogprob}; otherwise it is NaN.
+     */
+    public SampledToken sample(SamplingScratch scratch, boolean wantLogprob) {
         float[] l = scratch.logits();
         int n = scratch.vocabSize();
         applyPenalties(l);
         if (params.isGreedy()) {
             int best = argmax(l, n);
-            return new SampledToken(best, (float) (l[best] - logSumExp(l, n)));
+            return new SampledToken(best, wantLogprob ? (float) (l[best] - logSumExp(l, n)) : Float.NaN);
         }
         float invT = (float) (1.0 / params.temperature());
         float max = Float.NEGATIVE_INFINITY;

@@ -42,7 +42,7 @@ class EngineTest {
     }
 
     private static EngineRequest req(int[] prompt, int maxNew, int... stopIds) {
-        return new EngineRequest("r", prompt, SamplingParams.greedy(), maxNew, stopIds);
+        return new EngineRequest("r", prompt, SamplingParams.greedy(), maxNew, stopIds, false);
     }
 
     @Test

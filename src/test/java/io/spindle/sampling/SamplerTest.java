@@ -21,7 +21,7 @@ class SamplerTest {
 
     private static SampledToken draw(Sampler s, SamplingScratch scratch, float[] logits) {
         System.arraycopy(logits, 0, scratch.logits(), 0, logits.length);
-        return s.sample(scratch);
+        return s.sample(scratch, true);
     }
 
     private static Set<Integer> support(SamplingParams p, int draws) {
@@ -40,6 +40,11 @@ class SamplerTest {
         SampledToken t = draw(s, new SamplingScratch(LOGITS.length), LOGITS);
         assertEquals(0, t.tokenId());
         assertEquals(Math.log(0.5), t.logprob(), 1e-4);
+        SamplingScratch scratch = new SamplingScratch(LOGITS.length);
+        System.arraycopy(LOGITS, 0, scratch.logits(), 0, LOGITS.length);
+        SampledToken cheap = s.sample(scratch, false);
+        assertEquals(0, cheap.tokenId());
+        assertTrue(Float.isNaN(cheap.logprob()), "no log-probability unless asked for");
     }
 
     @Test

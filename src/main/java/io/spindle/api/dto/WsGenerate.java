@@ -22,5 +22,6 @@ public record WsGenerate(
         @JsonProperty("frequency_penalty") Double frequencyPenalty,
         @JsonProperty("repetition_penalty") Double repetitionPenalty,
         @JsonProperty("stop_token_ids") List<Integer> stopTokenIds,
-        @JsonProperty("ignore_eos") Boolean ignoreEos) {
+        @JsonProperty("ignore_eos") Boolean ignoreEos,
+        Boolean logprobs) {
 }

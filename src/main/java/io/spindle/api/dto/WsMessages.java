@@ -8,10 +8,11 @@ public final class WsMessages {
     private WsMessages() {
     }
 
+    /** {@code logprob} only when the generate message asked for {@code "logprobs": true}. */
     public record Token(String type, String id, int index, String text, @JsonProperty("token_id") int tokenId,
-                        float logprob) {
+                        @JsonInclude(JsonInclude.Include.NON_NULL) Float logprob) {
         public Token(String id, int index, String text, int tokenId, float logprob) {
-            this("token", id, index, text, tokenId, logprob);
+            this("token", id, index, text, tokenId, Float.isNaN(logprob) ? null : logprob);
         }
     }
 

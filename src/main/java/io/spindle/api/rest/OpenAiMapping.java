@@ -40,7 +40,7 @@ public final class OpenAiMapping {
         return new GenerationRequest(r.model(), prompt(r.prompt()),
                 r.maxTokens() == null ? COMPLETIONS_DEFAULT_MAX_TOKENS : r.maxTokens(), r.temperature(), r.topK(),
                 r.topP(), r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
-                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()));
+                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), r.logprobs() != null);
     }
 
     public static GenerationRequest chat(ChatCompletionRequest r) {
@@ -54,7 +54,7 @@ public final class OpenAiMapping {
         }
         return new GenerationRequest(r.model(), messages(r.messages()), max, r.temperature(), r.topK(), r.topP(),
                 r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
-                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()));
+                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), Boolean.TRUE.equals(r.logprobs()));
     }
 
     /** A {@code generate} frame of the WebSocket protocol: {@code messages} for chat, else {@code prompt}. */
@@ -63,7 +63,7 @@ public final class OpenAiMapping {
         Prompt prompt = g.messages() != null ? messages(g.messages()) : prompt(g.prompt());
         return new GenerationRequest(g.model(), prompt, g.maxTokens(), g.temperature(), g.topK(), g.topP(),
                 g.repetitionPenalty(), g.presencePenalty(), g.frequencyPenalty(), g.seed(), stops(g.stop()),
-                g.stopTokenIds(), Boolean.TRUE.equals(g.ignoreEos()));
+                g.stopTokenIds(), Boolean.TRUE.equals(g.ignoreEos()), Boolean.TRUE.equals(g.logprobs()));
     }
 
     private static Prompt messages(List<ChatCompletionRequest.Message> list) {

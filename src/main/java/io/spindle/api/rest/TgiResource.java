@@ -68,7 +68,7 @@ public class TgiResource {
         String model = modelHeader != null && !modelHeader.isBlank() ? modelHeader : defaultModel();
         GenerationRequest gr = new GenerationRequest(model, new Prompt.Text(req.inputs()),
                 p.maxNewTokens() == null ? DEFAULT_MAX_NEW_TOKENS : p.maxNewTokens(), temperature, p.topK(), p.topP(),
-                p.repetitionPenalty(), null, p.frequencyPenalty(), p.seed(), p.stop(), null, false);
+                p.repetitionPenalty(), null, p.frequencyPenalty(), p.seed(), p.stop(), null, false, true);
         Generation gen = service.start(gr);
         return new Shape(gen, Boolean.TRUE.equals(p.details()), Boolean.TRUE.equals(p.returnFullText()));
     }

@@ -7,9 +7,10 @@ import io.spindle.sampling.SamplingParams;
  *
  * @param stopTokenIds token ids that end the sequence when generated (the model's EOS ids plus the
  *                     request's own), already merged by the caller
+ * @param logprobs     whether token events must carry log-probabilities (NaN otherwise)
  */
 public record EngineRequest(String requestId, int[] promptTokens, SamplingParams sampling, int maxNewTokens,
-                            int[] stopTokenIds) {
+                            int[] stopTokenIds, boolean logprobs) {
     public EngineRequest {
         if (promptTokens.length == 0) {
             throw new IllegalArgumentException("a request needs at least one prompt token");

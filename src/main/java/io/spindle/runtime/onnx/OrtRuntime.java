@@ -25,13 +25,22 @@ public final class OrtRuntime {
     private final OrtEnvironment env;
     private final Provider requested;
     private final int intraOpThreads;
+    private final boolean allowSpinning;
     private volatile Provider effective;
     private volatile boolean fallbackLogged;
 
-    /** @param provider cpu, cuda, or auto (CUDA when this ONNX Runtime build has it, else CPU) */
     public OrtRuntime(String provider, int intraOpThreads) {
+        this(provider, intraOpThreads, true);
+    }
+
+    /**
+     * @param provider      cpu, cuda, or auto (CUDA when this ONNX Runtime build has it, else CPU)
+     * @param allowSpinning whether ONNX Runtime's intra-op threads busy-wait between operators
+     */
+    public OrtRuntime(String provider, int intraOpThreads, boolean allowSpinning) {
         NoTelemetry.ensureDisabled();
         this.intraOpThreads = intraOpThreads;
+        this.allowSpinning = allowSpinning;
         this.env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, "spindle");
         String p = provider.trim().toUpperCase(Locale.ROOT);
         this.requested = p.equals("AUTO")
@@ -63,6 +72,7 @@ public final class OrtRuntime {
             if (intraOpThreads > 0) {
                 options.setIntraOpNumThreads(intraOpThreads);
             }
+            options.addConfigEntry("session.intra_op.allow_spinning", allowSpinning ? "1" : "0");
             if (requested == Provider.CUDA) {
                 addCudaOrFallBack(options);
             }
