@@ -187,6 +187,47 @@ class EngineTest {
     }
 
     @Test
+    void cancellingWhileQueuedReleasesItsReservationAndItNeverRuns() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 10_000);
+        runner.stepMillis = 2;
+        start(runner, 1, 64, 100_000, 8);
+        RecordingListener running = new RecordingListener();
+        SequenceHandle first = engine.submit(req(new int[] {1}, 5000), running);
+        running.firstToken.get();
+        RecordingListener queued = new RecordingListener();
+        SequenceHandle waiting = engine.submit(req(new int[] {2, 3}, 100), queued);
+        Thread.sleep(20);
+        assertEquals(1, engine.stats().numWaiting());
+        waiting.abort();
+        assertEquals(FinishReason.CANCELLED, ((TokenEvent.Finished) queued.awaitEnd()).reason());
+        assertEquals(0, queued.tokens().length);
+        assertEquals(0, engine.stats().numWaiting());
+        assertEquals(5001, engine.stats().kvUsedTokens(), "only the running request's reservation is left");
+        assertTrue(runner.rowsOf(waiting.sequenceId()).isEmpty(), "a cancelled queued request never runs");
+        first.abort();
+        running.awaitEnd();
+        assertEquals(0, engine.stats().kvUsedTokens());
+    }
+
+    @Test
+    void cancellingDuringAChunkedPrefillReleasesEverything() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 10_000);
+        runner.stepMillis = 3;
+        start(runner, 4, 4, 100_000, 8);
+        RecordingListener l = new RecordingListener();
+        SequenceHandle h = engine.submit(req(new int[400], 10), l);
+        Poll.until(() -> !runner.rowsOf(h.sequenceId()).isEmpty());
+        h.abort();
+        assertEquals(FinishReason.CANCELLED, ((TokenEvent.Finished) l.awaitEnd()).reason());
+        assertEquals(0, l.tokens().length, "cancelled before its prompt was complete");
+        assertTrue(runner.rowsOf(h.sequenceId()).stream().mapToInt(Integer::intValue).sum() < 400);
+        assertTrue(runner.released.contains(h.sequenceId()));
+        assertEquals(0, engine.stats().kvUsedTokens());
+        assertEquals(0, engine.stats().numCachedSequences());
+        assertEquals(0, engine.stats().numRunning());
+    }
+
+    @Test
     void aFailedForwardPassFailsItsSequencesAndTheEngineKeepsServing() throws Exception {
         FakeRunner runner = new FakeRunner(100, 64);
         start(runner, 1, 64, 1000, 8);
@@ -225,6 +266,19 @@ class EngineTest {
                 () -> engine.submit(req(new int[] {1}, 10), new RecordingListener()));
         assertEquals(ErrorKind.OVERLOADED, e.kind());
         handles.forEach(SequenceHandle::abort);
+    }
+
+    /** Minimal polling for conditions the engine thread makes true. */
+    private static final class Poll {
+        static void until(java.util.function.BooleanSupplier c) throws InterruptedException {
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!c.getAsBoolean()) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("condition not reached");
+                }
+                Thread.sleep(1);
+            }
+        }
     }
 
     private static int firstStep(FakeRunner runner, long id) {
