@@ -1,5 +1,6 @@
 package io.spindle.app;
 
+import io.quarkus.runtime.configuration.MemorySize;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
@@ -53,9 +54,9 @@ public interface SpindleConfig {
         @WithDefault("512")
         int maxTokensPerStep();
 
-        /** KV-cache budget per model, in tokens (prompt + max new tokens are reserved per request). */
-        @WithDefault("16384")
-        int kvCacheTokens();
+        /** KV-cache budget per model, in bytes (e.g. 512M, 2G); prompt + max new tokens are reserved per request. */
+        @WithDefault("1G")
+        MemorySize kvCacheMemory();
 
         /** Requests that may wait for admission per model before new ones are refused with 429. */
         @WithDefault("64")

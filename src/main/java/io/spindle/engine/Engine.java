@@ -64,12 +64,16 @@ public final class Engine implements EngineClient, AutoCloseable {
     private volatile long numSteps;
     private volatile long stepNanos;
     private volatile long forwardNanos;
+    private volatile int retryAfterSeconds = 1;
+    /** Generated tokens per second, smoothed over steps (EWMA). Confined to the engine thread. */
+    private double tokensPerSecond;
 
     public Engine(String name, ModelRunner runner, EngineConfig config) {
         this.name = name;
         this.runner = runner;
         this.config = config;
-        this.kvBudget = new KvCacheBudget(config.kvCacheTokens());
+        this.kvBudget = new KvCacheBudget((int) Math.min(Integer.MAX_VALUE,
+                Math.max(1, config.kvCacheBytes() / runner.kvBytesPerToken())));
         this.scheduler = new FcfsScheduler(config.maxBatchSize(), config.maxTokensPerStep(), kvBudget);
         this.scratch = new SamplingScratch(runner.vocabSize());
         this.thread = Thread.ofPlatform().name("spindle-engine-" + name).daemon(true).unstarted(this::loop);
@@ -94,14 +98,17 @@ public final class Engine implements EngineClient, AutoCloseable {
         }
         if (!kvBudget.canEverFit(total)) {
             throw SpindleException.invalid("max_tokens", "prompt + max new tokens = " + total
-                    + " tokens exceeds the KV-cache budget of " + config.kvCacheTokens() + " tokens");
+                    + " tokens exceeds the KV-cache budget of " + kvBudget.capacityTokens() + " tokens ("
+                    + config.kvCacheBytes() / (1 << 20) + " MiB at " + runner.kvBytesPerToken() + " bytes per token)");
         }
         if (!running) {
             throw new SpindleException(ErrorKind.OVERLOADED, "engine '" + name + "' is shutting down");
         }
         if (numInFlight.incrementAndGet() > config.maxWaiting() + config.maxBatchSize()) {
             numInFlight.decrementAndGet();
-            throw new SpindleException(ErrorKind.OVERLOADED, "too many requests waiting for model '" + name + "'");
+            int retry = retryAfterSeconds;
+            throw SpindleException.overloaded("too many requests waiting for model '" + name + "' ("
+                    + config.maxWaiting() + " queued); retry in about " + retry + " s", retry);
         }
         long id = nextSequenceId.getAndIncrement();
         Sequence seq = new Sequence(id, request, listener, System.nanoTime());
@@ -196,6 +203,7 @@ public final class Engine implements EngineClient, AutoCloseable {
         }
         numSteps++;
         long now = System.nanoTime();
+        int sampled = 0;
         for (int row = 0; row < chunks.size(); row++) {
             ScheduledChunk c = chunks.get(row);
             Sequence s = c.sequence();
@@ -204,8 +212,30 @@ public final class Engine implements EngineClient, AutoCloseable {
             if (sample) {
                 out.copyLogits(row, scratch.logits());
                 emitToken(s, s.sampler().sample(scratch, s.request().logprobs()), now);
+                sampled++;
             }
         }
+        updateRetryAfter(sampled, System.nanoTime() - t0);
+    }
+
+    /**
+     * Estimates when a queue slot frees: the queue is first come first served, so a slot frees when
+     * the running sequence closest to its end finishes, at this model's measured decode rate shared
+     * among the running sequences. Clamped to [1, 60] seconds.
+     */
+    private void updateRetryAfter(int sampled, long nanos) {
+        double rate = sampled * 1e9 / Math.max(1, nanos);
+        tokensPerSecond = tokensPerSecond == 0 ? rate : 0.9 * tokensPerSecond + 0.1 * rate;
+        int minRemaining = Integer.MAX_VALUE;
+        for (Sequence s : scheduler.running()) {
+            minRemaining = Math.min(minRemaining, s.request().maxNewTokens() - s.numGenerated() + s.numUncomputed());
+        }
+        if (minRemaining == Integer.MAX_VALUE || tokensPerSecond <= 0) {
+            retryAfterSeconds = 1;
+            return;
+        }
+        double seconds = minRemaining * (double) scheduler.numRunning() / tokensPerSecond;
+        retryAfterSeconds = (int) Math.max(1, Math.min(60, Math.ceil(seconds)));
     }
 
     private void emitToken(Sequence s, SampledToken token, long now) {

@@ -262,9 +262,12 @@ class EngineTest {
         for (int i = 0; i < 3; i++) {
             handles.add(engine.submit(req(new int[] {1}, 1000), new RecordingListener()));
         }
+        Poll.until(() -> engine.stats().numSteps() > 20);
         SpindleException e = assertThrows(SpindleException.class,
                 () -> engine.submit(req(new int[] {1}, 10), new RecordingListener()));
         assertEquals(ErrorKind.OVERLOADED, e.kind());
+        // One running sequence with ~980 tokens left at ≤ 200 tokens/s (5 ms steps): a slot frees in ≥ 4 s.
+        assertTrue(e.retryAfterSeconds() >= 4 && e.retryAfterSeconds() <= 60, "Retry-After " + e.retryAfterSeconds());
         handles.forEach(SequenceHandle::abort);
     }
 

@@ -42,6 +42,12 @@ public final class FakeRunner implements ModelRunner {
         return context;
     }
 
+    /** One byte per token, so an engine's KV budget in bytes reads as tokens in tests. */
+    @Override
+    public long kvBytesPerToken() {
+        return 1;
+    }
+
     @Override
     public StepOutput execute(List<StepInput> batch) throws ModelExecutionException {
         batches.add(List.copyOf(batch));

@@ -19,8 +19,8 @@ import java.util.logging.Logger;
  */
 public final class ApiError {
     private static final Logger LOG = Logger.getLogger(ApiError.class.getName());
-    /** Seconds a client is told to wait after OVERLOADED. */
-    public static final int RETRY_AFTER_SECONDS = 1;
+    /** Seconds a client is told to wait after OVERLOADED when the engine has no estimate. */
+    private static final int DEFAULT_RETRY_AFTER_SECONDS = 1;
 
     private ApiError() {
     }
@@ -74,6 +74,11 @@ public final class ApiError {
             return "an array";
         }
         return "an object";
+    }
+
+    /** The Retry-After value for an OVERLOADED error: the engine's estimate, else a second. */
+    public static int retryAfter(SpindleException e) {
+        return e.retryAfterSeconds() > 0 ? e.retryAfterSeconds() : DEFAULT_RETRY_AFTER_SECONDS;
     }
 
     public static int status(ErrorKind kind) {

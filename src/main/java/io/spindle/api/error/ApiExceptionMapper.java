@@ -14,7 +14,7 @@ public class ApiExceptionMapper {
                 .type(MediaType.APPLICATION_JSON)
                 .entity(ApiError.body(ApiDialect.forPath(request.path()), e));
         if (e.kind() == io.spindle.engine.request.ErrorKind.OVERLOADED) {
-            r.header("Retry-After", ApiError.RETRY_AFTER_SECONDS);
+            r.header("Retry-After", ApiError.retryAfter(e));
         }
         return r.build();
     }

@@ -39,7 +39,7 @@ public record HttpReply(int status, Map<String, List<String>> headers, Multi<Str
     public static HttpReply error(ApiDialect dialect, Throwable t) {
         SpindleException e = ApiError.classify(t);
         Map<String, List<String>> headers = e.kind() == ErrorKind.OVERLOADED
-                ? Map.of("Content-Type", List.of("application/json"), "Retry-After", List.of(String.valueOf(ApiError.RETRY_AFTER_SECONDS)))
+                ? Map.of("Content-Type", List.of("application/json"), "Retry-After", List.of(String.valueOf(ApiError.retryAfter(e))))
                 : Map.of("Content-Type", List.of("application/json"));
         return new HttpReply(ApiError.status(e.kind()), headers,
                 Multi.createFrom().item(Json.write(ApiError.body(dialect, e))));

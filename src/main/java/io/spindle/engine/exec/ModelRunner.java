@@ -13,6 +13,9 @@ public interface ModelRunner extends AutoCloseable {
     /** The longest sequence (prompt + generated) the model can attend over. */
     int contextLength();
 
+    /** KV-cache bytes one token of one sequence occupies (all layers, keys and values). */
+    long kvBytesPerToken();
+
     /** Runs one forward pass; rows of the output follow {@code batch}'s order. */
     StepOutput execute(List<StepInput> batch) throws ModelExecutionException;
 

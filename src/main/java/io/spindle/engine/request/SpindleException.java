@@ -7,6 +7,7 @@ package io.spindle.engine.request;
 public class SpindleException extends RuntimeException {
     private final ErrorKind kind;
     private final String param;
+    private int retryAfterSeconds;
 
     public SpindleException(ErrorKind kind, String message) {
         this(kind, message, null, null);
@@ -24,6 +25,18 @@ public class SpindleException extends RuntimeException {
 
     public static SpindleException invalid(String param, String message) {
         return new SpindleException(ErrorKind.INVALID_REQUEST, message, param);
+    }
+
+    /** An OVERLOADED error that says when to try again. */
+    public static SpindleException overloaded(String message, int retryAfterSeconds) {
+        SpindleException e = new SpindleException(ErrorKind.OVERLOADED, message);
+        e.retryAfterSeconds = retryAfterSeconds;
+        return e;
+    }
+
+    /** Seconds after which a retry is likely to be admitted; 0 when not known. */
+    public int retryAfterSeconds() {
+        return retryAfterSeconds;
     }
 
     public ErrorKind kind() {

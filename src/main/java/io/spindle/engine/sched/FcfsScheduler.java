@@ -83,6 +83,11 @@ public final class FcfsScheduler {
         return running.size();
     }
 
+    /** The admitted sequences, read-only. */
+    public List<Sequence> running() {
+        return java.util.Collections.unmodifiableList(running);
+    }
+
     /** Every sequence the scheduler holds, running first; for shutdown. */
     public List<Sequence> all() {
         List<Sequence> all = new ArrayList<>(running);

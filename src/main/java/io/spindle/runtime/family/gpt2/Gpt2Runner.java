@@ -91,6 +91,11 @@ public final class Gpt2Runner implements ModelRunner {
     }
 
     @Override
+    public long kvBytesPerToken() {
+        return graph.kvBytesPerToken();
+    }
+
+    @Override
     public StepOutput execute(List<StepInput> batch) throws ModelExecutionException {
         List<OnnxTensor> owned = new ArrayList<>();
         OrtSession.Result result = null;
