@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Concurrent SSE streams against the server on the GPT-2-124M-shaped demo graph: aggregate tokens/s,
+# TTFT and ITL percentiles at several concurrencies, the same with batching disabled, and decode ITL
+# while a long prompt is prefilled.
+#   bash load-tests/bench-concurrency.sh [--streams 1,4,16,32] [--tokens 64] [--baseline-streams 16]
+#        [--max-tokens-per-step 512] [--prefill-tokens 512] [--preset gpt2-124m] [--port 18091]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ORT_DISABLE_TELEMETRY=1 OPT_OUT_TRACKING=true
+./mvnw -q -B package -DskipTests
+CP=$(./mvnw -q -B dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=/dev/stdout)
+exec java --enable-native-access=ALL-UNNAMED -Dai.djl.offline=true \
+  -cp "target/test-classes:target/classes:$CP" io.spindle.bench.ConcurrencyBenchmark "$@"
