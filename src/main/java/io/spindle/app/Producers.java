@@ -10,6 +10,7 @@ import jakarta.inject.Singleton;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 
 /** Builds the plain-Java services with their thread pools, so they need no CDI themselves. */
 @ApplicationScoped
@@ -23,7 +24,12 @@ public class Producers {
         int threads = config.api().textThreads() > 0 ? config.api().textThreads()
                 : Runtime.getRuntime().availableProcessors();
         textPool = Executors.newFixedThreadPool(threads, Thread.ofPlatform().name("spindle-text-", 0).daemon(true).factory());
-        ticker = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("spindle-ticker").daemon(true).factory());
+        ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1,
+                Thread.ofPlatform().name("spindle-ticker").daemon(true).factory());
+        // Every request schedules a keep-alive and cancels it at its first token: drop cancelled ones
+        // at once rather than when they would have fired.
+        t.setRemoveOnCancelPolicy(true);
+        ticker = t;
         return new GenerationService(bootstrap.registry(), textPool, ticker, config.api().sseKeepAlive());
     }
 

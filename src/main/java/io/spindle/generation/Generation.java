@@ -33,7 +33,9 @@ public final class Generation {
     private final long startNanos = System.nanoTime();
     private volatile SequenceHandle handle;
     private volatile boolean cancelRequested;
-    private ScheduledFuture<?> keepAlive;
+    private volatile ScheduledFuture<?> keepAlive;
+    /** Set once the stream has ended; read by {@link #attach} to cancel a keep-alive scheduled too late. */
+    private volatile boolean finished;
     // Touched only by tasks on `serial`.
     private boolean started;
     private boolean done;
@@ -62,6 +64,9 @@ public final class Generation {
         if (!keepAliveEvery.isZero()) {
             long ms = keepAliveEvery.toMillis();
             keepAlive = ticker.scheduleAtFixedRate(() -> serial.execute(this::keepAlive), ms, ms, TimeUnit.MILLISECONDS);
+            if (finished) {
+                stopKeepAlive();
+            }
         }
     }
 
@@ -129,6 +134,7 @@ public final class Generation {
                     f.stats().numGeneratedTokens());
             case TokenEvent.Failed f -> {
                 done = true;
+                finished = true;
                 stopKeepAlive();
                 events.onError(f.error());
             }
@@ -160,6 +166,7 @@ public final class Generation {
 
     private void finish(GenerationFinish reason, SequenceStats stats, String flushed, int generated) {
         done = true;
+        finished = true;
         stopKeepAlive();
         String tail = "";
         if (reason != GenerationFinish.STOP_SEQUENCE) {
@@ -186,8 +193,9 @@ public final class Generation {
     }
 
     private void stopKeepAlive() {
-        if (keepAlive != null) {
-            keepAlive.cancel(false);
+        ScheduledFuture<?> k = keepAlive;
+        if (k != null) {
+            k.cancel(false);
         }
     }
 }

@@ -31,6 +31,7 @@ public final class Gpt2GraphBuilder {
     private final boolean withPast;
     private final SplittableRandom random;
     private OnnxGraphWriter g;
+    private boolean headsShapeDeclared;
 
     /**
      * @param withPast false builds the no-past graph of a split export (the same weights for the
@@ -194,8 +195,6 @@ public final class Gpt2GraphBuilder {
         String r = g.op("Reshape", List.of(x, shapeName));
         return g.op("Transpose", List.of(r), intsAttr("perm", 0, 2, 1, 3));
     }
-
-    private boolean headsShapeDeclared;
 
     private String linear(String name, String x, int in, int out) {
         String w = g.floatInit(name + ".weight", gaussian(in * out), in, out);
