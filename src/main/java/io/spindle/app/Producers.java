@@ -9,14 +9,13 @@ import jakarta.inject.Singleton;
 
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 
 /** Builds the plain-Java services with their thread pools, so they need no CDI themselves. */
 @ApplicationScoped
 public class Producers {
     private ExecutorService textPool;
-    private ScheduledExecutorService ticker;
+    private ScheduledThreadPoolExecutor ticker;
 
     @Produces
     @Singleton
@@ -31,6 +30,11 @@ public class Producers {
         t.setRemoveOnCancelPolicy(true);
         ticker = t;
         return new GenerationService(bootstrap.registry(), textPool, ticker, config.api().sseKeepAlive());
+    }
+
+    /** Keep-alive timers still scheduled; 0 once no generation waits for its first token. */
+    public int pendingKeepAlives() {
+        return ticker == null ? 0 : ticker.getQueue().size();
     }
 
     void onStop(@Observes ShutdownEvent event) {

@@ -32,6 +32,9 @@ class ConcurrentStreamsTest {
     @Inject
     ModelBootstrap bootstrap;
 
+    @Inject
+    io.spindle.app.Producers producers;
+
     @Test
     void sixtyFourConcurrentStreamsCompleteAndLeaveNothingBehind() throws Exception {
         Server.awaitReady();
@@ -46,6 +49,7 @@ class ConcurrentStreamsTest {
                 afterWarmUp, after);
         assertEquals(0, idle.numCachedSequences());
         assertEquals(0, idle.kvUsedTokens());
+        Server.eventually("no keep-alive timer left", 2000, () -> producers.pendingKeepAlives() == 0);
         assertTrue(after < afterWarmUp * 1.15, "RSS grew from " + afterWarmUp + " kB to " + after + " kB");
     }
 
