@@ -15,7 +15,6 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -23,14 +22,18 @@ import java.util.Set;
 /**
  * Runs a GPT-2-family decoder graph for a batch of sequences, keeping their KV caches.
  *
- * <p>Cache layout: the batch's cache is the graph's own present outputs, [batch, heads, T, head_dim]
- * per tensor, with an attention-mask row per sequence saying which of the T positions are real. While
- * the batch's composition is unchanged and every row feeds one token (steady decode), the presents
- * are fed straight back as the next past with no copy and the mask grows by one column. When the
- * composition changes (a sequence joins, leaves or prefills), the batch is repacked: each sequence's
- * real positions are gathered and laid out left-padded to the longest, so positions and masks stay
- * exact for rows of different lengths; new tokens are right-aligned so every row's last fed token is
- * at the last position.
+ * <p>Cache layout: the batch's cache lives in direct buffers Spindle owns, [batch, heads, T, head_dim]
+ * per tensor, into which ONNX Runtime writes the present outputs (pinned outputs), with an
+ * attention-mask row per sequence saying which of the T positions are real. Two sets of buffers
+ * alternate: one holds the past the step reads, the other receives the presents it writes, so
+ * nothing is copied to carry the cache from one step to the next. While the batch's composition is
+ * unchanged and every row feeds one token (steady decode), the presents are fed straight back as the
+ * next past and the mask grows by one column. When the composition changes (a sequence joins,
+ * leaves or prefills), the batch is repacked: each remaining sequence's real positions are copied
+ * once, straight from the old buffers into the other set, right-aligned to the longest (padding
+ * zeroed and masked), so positions and masks stay exact for rows of different lengths; new tokens are
+ * right-aligned too, so every row's last fed token is at the last position. A sequence that leaves
+ * the batch alive is kept in a compact heap block until it returns.
  * Confined to the engine thread.
  */
 public final class Gpt2Runner implements ModelRunner {
@@ -43,20 +46,23 @@ public final class Gpt2Runner implements ModelRunner {
     private final HostBuffer ids;
     private final HostBuffer positions;
     private final HostBuffer maskInput;
-    private final Set<String> requestedOutputs;
     private final Map<String, OnnxTensor> inputs = new HashMap<>();
+    private final Map<String, OnnxTensor> pinned = new HashMap<>();
 
     /** Sequences evicted from the batch while still alive, as compact blocks per cache tensor. */
     private final Map<Long, byte[][]> detached = new HashMap<>();
     private final Map<Long, Integer> detachedLength = new HashMap<>();
 
-    // The current batch: row ids (-1 once released), total length T, 0/1 mask [rows × T], presents.
+    /** Two sets of cache buffers, one per cache tensor each; {@code cur} holds the batch cache (-1: none). */
+    private final ByteBuffer[][] sets;
+    private int cur = -1;
+    /** Tensor views of the batch cache as the last step wrote it; they become the next step's past. */
+    private OnnxTensor[] curTensors;
+    // The current batch: row ids (-1 once released), real lengths, total length T, 0/1 mask [rows × T].
     private long[] rowIds = new long[0];
     private int[] rowValid = new int[0];
     private int total;
     private byte[] mask = new byte[0];
-    private OrtSession.Result lastResult;
-    private OnnxTensor[] presents;
 
     private ByteBuffer logits = ByteBuffer.allocateDirect(0);
     private int logitsRowStride;
@@ -73,7 +79,7 @@ public final class Gpt2Runner implements ModelRunner {
         this.ids = new HostBuffer(graph.idsType());
         this.positions = new HostBuffer(graph.idsType());
         this.maskInput = new HostBuffer(graph.maskType());
-        this.requestedOutputs = new LinkedHashSet<>(graph.presentNames());
+        this.sets = new ByteBuffer[2][graph.pastNames().size()];
     }
 
     public Gpt2Graph graph() {
@@ -98,7 +104,7 @@ public final class Gpt2Runner implements ModelRunner {
     @Override
     public StepOutput execute(List<StepInput> batch) throws ModelExecutionException {
         List<OnnxTensor> owned = new ArrayList<>();
-        OrtSession.Result result = null;
+        OnnxTensor[] presents = null;
         try {
             int rows = batch.size();
             int seq = 0;
@@ -108,16 +114,20 @@ public final class Gpt2Runner implements ModelRunner {
             OnnxTensor[] past;
             int pastLen;
             byte[] newMask;
+            int pastSet;
             if (canReusePresents(batch, seq)) {
-                past = presents;
+                past = curTensors;
+                owned.addAll(Arrays.asList(past));
+                curTensors = null;
                 pastLen = total;
                 newMask = extendMask(rows);
+                pastSet = cur;
             } else {
-                Packed packed = repack(batch, seq);
-                past = packed.past;
+                pastSet = cur == 0 ? 1 : 0;
+                pastLen = repack(batch, pastSet);
+                past = views(pastSet, rows, pastLen);
                 owned.addAll(Arrays.asList(past));
-                pastLen = packed.pastLen;
-                newMask = packed.mask;
+                newMask = newMask(batch, pastLen, seq);
             }
             int newTotal = pastLen + seq;
             fillIdsAndPositions(batch, seq);
@@ -148,18 +158,20 @@ public final class Gpt2Runner implements ModelRunner {
                     inputs.put("use_cache_branch", branch);
                 }
             }
+            int presentSet = 1 - pastSet;
+            presents = views(presentSet, rows, newTotal);
             OnnxTensor logitsTensor = pinLogits(rows, seq);
             owned.add(logitsTensor);
-            result = session.run(inputs, requestedOutputs, Map.of("logits", logitsTensor));
-
-            OnnxTensor[] newPresents = new OnnxTensor[graph.presentNames().size()];
-            for (int i = 0; i < newPresents.length; i++) {
-                newPresents[i] = (OnnxTensor) result.get(graph.presentNames().get(i)).orElseThrow();
+            pinned.clear();
+            pinned.put("logits", logitsTensor);
+            for (int i = 0; i < presents.length; i++) {
+                pinned.put(graph.presentNames().get(i), presents[i]);
             }
-            closeLastResult();
-            lastResult = result;
-            result = null;
-            presents = newPresents;
+            session.run(inputs, Set.of(), pinned).close();
+
+            cur = presentSet;
+            curTensors = presents;
+            presents = null;
             total = newTotal;
             mask = newMask;
             rowIds = new long[rows];
@@ -170,19 +182,19 @@ public final class Gpt2Runner implements ModelRunner {
             }
             return this::copyLogits;
         } catch (OrtException | RuntimeException e) {
+            // The engine fails every sequence of this batch; start the next step from an empty batch.
+            closeAll(presents);
+            dropBatch();
             throw new ModelExecutionException("forward pass of " + batch.size() + " row(s) failed: " + e.getMessage(), e);
         } finally {
             for (OnnxTensor t : owned) {
                 t.close();
             }
-            if (result != null) {
-                result.close();
-            }
         }
     }
 
     private boolean canReusePresents(List<StepInput> batch, int seq) {
-        if (lastResult == null || seq != 1 || batch.size() != rowIds.length) {
+        if (curTensors == null || seq != 1 || batch.size() != rowIds.length) {
             return false;
         }
         for (int r = 0; r < rowIds.length; r++) {
@@ -204,39 +216,8 @@ public final class Gpt2Runner implements ModelRunner {
         return m;
     }
 
-    private record Packed(OnnxTensor[] past, int pastLen, byte[] mask) {
-    }
-
-    /** Rebuilds the past tensors for a new batch composition (see the class comment). */
-    private Packed repack(List<StepInput> batch, int seq) throws OrtException {
-        detachLiveRows();
+    private static byte[] newMask(List<StepInput> batch, int pastLen, int seq) {
         int rows = batch.size();
-        int pastLen = 0;
-        for (StepInput in : batch) {
-            pastLen = Math.max(pastLen, in.from());
-        }
-        byte[][][] blocks = new byte[rows][][];
-        for (int r = 0; r < rows; r++) {
-            StepInput in = batch.get(r);
-            blocks[r] = takeCompact(in);
-        }
-        closeLastResult();
-        int numTensors = graph.pastNames().size();
-        OnnxTensor[] past = new OnnxTensor[numTensors];
-        OnnxJavaType kvType = graph.kvType();
-        for (int c = 0; c < numTensors; c++) {
-            ByteBuffer buf = ByteBuffer.allocateDirect(kvLayout.compactBytes(pastLen) * rows).order(ByteOrder.nativeOrder());
-            for (int r = 0; r < rows; r++) {
-                int n = batch.get(r).from();
-                if (n > 0) {
-                    kvLayout.scatter(blocks[r][c], n, buf, rows, r, pastLen);
-                }
-            }
-            long[] shape = graph.cacheOuter() == 1
-                    ? new long[] {rows, graph.numHeads(), pastLen, graph.headDim()}
-                    : new long[] {2, rows, graph.numHeads(), pastLen, graph.headDim()};
-            past[c] = OnnxTensor.createTensor(env, buf, shape, kvType);
-        }
         int t = pastLen + seq;
         byte[] m = new byte[rows * t];
         for (int r = 0; r < rows; r++) {
@@ -244,36 +225,73 @@ public final class Gpt2Runner implements ModelRunner {
             Arrays.fill(m, r * t + pastLen - in.from(), r * t + pastLen, (byte) 1);
             Arrays.fill(m, r * t + t - in.length(), r * t + t, (byte) 1);
         }
-        return new Packed(past, pastLen, m);
+        return m;
     }
 
-    /** Moves every live row of the current batch into compact form; the next batch's rows take theirs back. */
-    private void detachLiveRows() {
-        if (lastResult == null) {
-            return;
+    /**
+     * Lays the past of a new batch composition out in buffer set {@code target} (see the class
+     * comment) and returns its length. Afterwards the other set is free to receive the presents.
+     */
+    private int repack(List<StepInput> batch, int target) {
+        int rows = batch.size();
+        int pastLen = 0;
+        for (StepInput in : batch) {
+            pastLen = Math.max(pastLen, in.from());
         }
-        ByteBuffer[] src = null;
+        Map<Long, Integer> oldRow = new HashMap<>();
         for (int r = 0; r < rowIds.length; r++) {
-            long id = rowIds[r];
-            if (id < 0) {
-                continue;
+            if (rowIds[r] >= 0) {
+                oldRow.put(rowIds[r], r);
             }
-            if (src == null) {
-                src = new ByteBuffer[presents.length];
-                for (int c = 0; c < presents.length; c++) {
-                    src[c] = presents[c].getByteBuffer().order(ByteOrder.nativeOrder());
+        }
+        Set<Long> next = new java.util.HashSet<>();
+        for (StepInput in : batch) {
+            next.add(in.sequenceId());
+        }
+        for (Map.Entry<Long, Integer> e : oldRow.entrySet()) {
+            if (!next.contains(e.getKey())) {
+                detach(e.getKey(), e.getValue());
+            }
+        }
+        int numTensors = graph.pastNames().size();
+        for (int c = 0; c < numTensors; c++) {
+            ensure(target, c, kvLayout.batchBytes(rows, pastLen));
+        }
+        for (int r = 0; r < rows; r++) {
+            StepInput in = batch.get(r);
+            Integer o = oldRow.get(in.sequenceId());
+            if (o != null) {
+                if (rowValid[o] != in.from()) {
+                    throw new IllegalStateException("sequence " + in.sequenceId() + " has " + rowValid[o]
+                            + " cached tokens but the step starts at " + in.from());
+                }
+                for (int c = 0; c < numTensors; c++) {
+                    kvLayout.move(sets[cur][c], rowIds.length, o, total, mask, o * total, sets[target][c], rows, r,
+                            pastLen, in.from());
+                }
+            } else {
+                byte[][] block = takeDetached(in);
+                for (int c = 0; c < numTensors; c++) {
+                    kvLayout.scatter(block == null ? null : block[c], in.from(), sets[target][c], rows, r, pastLen);
                 }
             }
-            byte[][] compact = new byte[presents.length][];
-            for (int c = 0; c < presents.length; c++) {
-                compact[c] = kvLayout.gather(src[c], rowIds.length, r, total, mask, r * total, rowValid[r]);
-            }
-            detached.put(id, compact);
-            detachedLength.put(id, rowValid[r]);
         }
+        closeAll(curTensors);
+        curTensors = null;
+        return pastLen;
     }
 
-    private byte[][] takeCompact(StepInput in) {
+    /** Copies a live sequence that leaves the batch into a compact block. */
+    private void detach(long id, int row) {
+        byte[][] compact = new byte[sets[cur].length][];
+        for (int c = 0; c < compact.length; c++) {
+            compact[c] = kvLayout.gather(sets[cur][c], rowIds.length, row, total, mask, row * total, rowValid[row]);
+        }
+        detached.put(id, compact);
+        detachedLength.put(id, rowValid[row]);
+    }
+
+    private byte[][] takeDetached(StepInput in) {
         byte[][] block = detached.remove(in.sequenceId());
         Integer len = detachedLength.remove(in.sequenceId());
         int have = len == null ? 0 : len;
@@ -282,6 +300,39 @@ public final class Gpt2Runner implements ModelRunner {
                     + " cached tokens but the step starts at " + in.from());
         }
         return block;
+    }
+
+    /** Grows buffer {@code c} of set {@code set} to at least {@code bytes}; contents are not kept. */
+    private void ensure(int set, int c, long bytes) {
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalStateException("a KV-cache tensor of " + bytes + " bytes exceeds what one buffer holds");
+        }
+        ByteBuffer b = sets[set][c];
+        if (b == null || b.capacity() < bytes) {
+            long grown = Math.min(Integer.MAX_VALUE, Math.max(bytes, b == null ? 0 : b.capacity() * 3L / 2));
+            sets[set][c] = ByteBuffer.allocateDirect((int) grown).order(ByteOrder.nativeOrder());
+        }
+    }
+
+    /** Tensor views, shaped for {@code rows} × {@code len}, over the buffers of a set (grown as needed). */
+    private OnnxTensor[] views(int set, int rows, int len) throws OrtException {
+        int numTensors = graph.pastNames().size();
+        OnnxTensor[] out = new OnnxTensor[numTensors];
+        long bytes = kvLayout.batchBytes(rows, len);
+        long[] shape = graph.cacheOuter() == 1
+                ? new long[] {rows, graph.numHeads(), len, graph.headDim()}
+                : new long[] {2, rows, graph.numHeads(), len, graph.headDim()};
+        try {
+            for (int c = 0; c < numTensors; c++) {
+                ensure(set, c, bytes);
+                ByteBuffer view = sets[set][c].duplicate().order(ByteOrder.nativeOrder()).position(0).limit((int) bytes);
+                out[c] = OnnxTensor.createTensor(env, view, shape, graph.kvType());
+            }
+            return out;
+        } catch (OrtException | RuntimeException e) {
+            closeAll(out);
+            throw e;
+        }
     }
 
     private void fillIdsAndPositions(List<StepInput> batch, int seq) {
@@ -335,8 +386,7 @@ public final class Gpt2Runner implements ModelRunner {
             anyLive |= rowIds[r] >= 0;
         }
         if (!anyLive) {
-            closeLastResult();
-            rowIds = new long[0];
+            dropBatch();
         }
     }
 
@@ -349,17 +399,36 @@ public final class Gpt2Runner implements ModelRunner {
         return n;
     }
 
-    private void closeLastResult() {
-        if (lastResult != null) {
-            lastResult.close();
-            lastResult = null;
-            presents = null;
+    /**
+     * Forgets the batch cache and lets its buffers go, so an idle model holds no cache memory (a
+     * later batch allocates afresh). Sequences detached from the batch are kept.
+     */
+    private void dropBatch() {
+        closeAll(curTensors);
+        curTensors = null;
+        cur = -1;
+        rowIds = new long[0];
+        rowValid = new int[0];
+        total = 0;
+        mask = new byte[0];
+        for (ByteBuffer[] set : sets) {
+            Arrays.fill(set, null);
+        }
+    }
+
+    private static void closeAll(OnnxTensor[] tensors) {
+        if (tensors != null) {
+            for (OnnxTensor t : tensors) {
+                if (t != null) {
+                    t.close();
+                }
+            }
         }
     }
 
     @Override
     public void close() {
-        closeLastResult();
+        dropBatch();
         detached.clear();
         detachedLength.clear();
         try {
@@ -371,5 +440,4 @@ public final class Gpt2Runner implements ModelRunner {
             throw new IllegalStateException("closing ONNX Runtime sessions failed", e);
         }
     }
-
 }
