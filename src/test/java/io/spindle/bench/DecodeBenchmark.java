@@ -42,7 +42,8 @@ public final class DecodeBenchmark {
         System.out.printf("model: %s (%s), %d new tokens per run, %d runs each, %d cores%n", dir, preset.id(), tokens,
                 runs, Runtime.getRuntime().availableProcessors());
 
-        Process server = startServer(preset, port, opt.getOrDefault("server-opts", ""));
+        Process server = startServer(preset, port, opt.getOrDefault("server-opts", ""),
+                opt.getOrDefault("jar", "target/quarkus-app/quarkus-run.jar"));
         try (BareLoop bare = new BareLoop(dir.resolve("model.onnx"), preset.shape())) {
             awaitReady(port);
             long[] promptIds = {464, 2068, 7586, 21831}; // "The quick brown fox" in GPT-2's vocabulary
@@ -87,7 +88,7 @@ public final class DecodeBenchmark {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     /** @param extraOpts space-separated JVM options for the server, e.g. -Dspindle.runtime.intra-op-threads=1 */
-    private static Process startServer(DemoPreset preset, int port, String extraOpts) throws Exception {
+    private static Process startServer(DemoPreset preset, int port, String extraOpts, String jar) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
                 "-Dspindle.demo.preset=" + preset.id(), "-Dquarkus.http.port=" + port, "-Dquarkus.log.level=WARN"));
@@ -96,7 +97,7 @@ public final class DecodeBenchmark {
                 cmd.add(o);
             }
         }
-        cmd.addAll(List.of("-jar", "target/quarkus-app/quarkus-run.jar"));
+        cmd.addAll(List.of("-jar", jar));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("ORT_DISABLE_TELEMETRY", "1");
         pb.redirectErrorStream(true).redirectOutput(Path.of("target", "bench-server.log").toFile());
