@@ -4,10 +4,4 @@
 # while a long prompt is prefilled.
 #   bash load-tests/bench-concurrency.sh [--streams 1,4,16,32] [--tokens 64] [--baseline-streams 16]
 #        [--max-tokens-per-step 512] [--prefill-tokens 512] [--preset gpt2-124m] [--port 18091]
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export ORT_DISABLE_TELEMETRY=1 OPT_OUT_TRACKING=true
-./mvnw -q -B package -DskipTests
-CP=$(./mvnw -q -B dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=/dev/stdout)
-exec java --enable-native-access=ALL-UNNAMED -Dai.djl.offline=true \
-  -cp "target/test-classes:target/classes:$CP" io.spindle.bench.ConcurrencyBenchmark "$@"
+exec bash "$(dirname "$0")/lib/run-bench.sh" io.spindle.bench.ConcurrencyBenchmark "$@"

@@ -9,12 +9,7 @@ import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.demo.Gpt2Shape;
 import io.spindle.runtime.onnx.NoTelemetry;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -28,7 +23,7 @@ import java.util.Map;
  */
 public final class DecodeBenchmark {
     public static void main(String[] args) throws Exception {
-        Map<String, String> opt = options(args);
+        Map<String, String> opt = BenchServer.options(args);
         int tokens = Integer.parseInt(opt.getOrDefault("tokens", "128"));
         int runs = Integer.parseInt(opt.getOrDefault("runs", "5"));
         int port = Integer.parseInt(opt.getOrDefault("port", "18090"));
@@ -42,20 +37,21 @@ public final class DecodeBenchmark {
         System.out.printf("model: %s (%s), %d new tokens per run, %d runs each, %d cores%n", dir, preset.id(), tokens,
                 runs, Runtime.getRuntime().availableProcessors());
 
-        Process server = startServer(preset, port, opt.getOrDefault("server-opts", ""),
-                opt.getOrDefault("jar", "target/quarkus-app/quarkus-run.jar"));
-        try (BareLoop bare = new BareLoop(dir.resolve("model.onnx"), preset.shape())) {
-            awaitReady(port);
+        List<String> serverOpts = new ArrayList<>(List.of("-Dspindle.demo.preset=" + preset.id()));
+        serverOpts.addAll(BenchServer.split(opt.getOrDefault("server-opts", "")));
+        try (BenchServer server = new BenchServer(opt.getOrDefault("jar", "target/quarkus-app/quarkus-run.jar"), port,
+                serverOpts);
+             BareLoop bare = new BareLoop(dir.resolve("model.onnx"), preset.shape())) {
             long[] promptIds = {464, 2068, 7586, 21831}; // "The quick brown fox" in GPT-2's vocabulary
             bare.generate(promptIds, 8);
-            serverRun(port, prompt, 8);
+            serverRun(server, prompt, 8);
             List<Double> bareRates = new ArrayList<>();
             List<Double> serverRates = new ArrayList<>();
             for (int r = 0; r < runs; r++) {
                 long t0 = System.nanoTime();
                 bare.generate(promptIds, tokens);
                 double b = tokens * 1e9 / (System.nanoTime() - t0);
-                double s = serverRun(port, prompt, tokens);
+                double s = serverRun(server, prompt, tokens);
                 bareRates.add(b);
                 serverRates.add(s);
                 System.out.printf("run %d: bare ONNX Runtime %.1f tokens/s, server over SSE %.1f tokens/s%n", r + 1, b, s);
@@ -63,60 +59,20 @@ public final class DecodeBenchmark {
             double mb = median(bareRates);
             double ms = median(serverRates);
             System.out.printf("median: bare %.1f tokens/s, server %.1f tokens/s, server/bare = %.3f%n", mb, ms, ms / mb);
-        } finally {
-            server.destroy();
-            server.waitFor();
         }
     }
 
     /** Returns tokens/s from sending the request to receiving [DONE]. */
-    private static double serverRun(int port, String prompt, int tokens) throws Exception {
+    private static double serverRun(BenchServer server, String prompt, int tokens) throws Exception {
         String body = "{\"model\":\"demo-gpt2\",\"prompt\":\"" + prompt + "\",\"max_tokens\":" + tokens
                 + ",\"temperature\":0,\"ignore_eos\":true,\"stream\":true}";
-        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/completions"))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
         long t0 = System.nanoTime();
-        HttpResponse<java.util.stream.Stream<String>> resp = HTTP.send(req, HttpResponse.BodyHandlers.ofLines());
-        long chunks = resp.body().filter(l -> l.startsWith("data: {")).count();
+        long chunks = server.stream(body).body().filter(l -> l.startsWith("data: {")).count();
         double rate = tokens * 1e9 / (System.nanoTime() - t0);
-        if (resp.statusCode() != 200 || chunks < tokens) {
-            throw new IllegalStateException("server answered " + resp.statusCode() + " with " + chunks + " chunks");
+        if (chunks < tokens) {
+            throw new IllegalStateException("the server sent " + chunks + " chunks for " + tokens + " tokens");
         }
         return rate;
-    }
-
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-
-    /** @param extraOpts space-separated JVM options for the server, e.g. -Dspindle.runtime.intra-op-threads=1 */
-    private static Process startServer(DemoPreset preset, int port, String extraOpts, String jar) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
-                "-Dspindle.demo.preset=" + preset.id(), "-Dquarkus.http.port=" + port, "-Dquarkus.log.level=WARN"));
-        for (String o : extraOpts.trim().split("\\s+")) {
-            if (!o.isEmpty()) {
-                cmd.add(o);
-            }
-        }
-        cmd.addAll(List.of("-jar", jar));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().put("ORT_DISABLE_TELEMETRY", "1");
-        pb.redirectErrorStream(true).redirectOutput(Path.of("target", "bench-server.log").toFile());
-        return pb.start();
-    }
-
-    private static void awaitReady(int port) throws Exception {
-        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/q/health/ready")).build();
-        for (int i = 0; i < 600; i++) {
-            try {
-                if (HTTP.send(req, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
-                    return;
-                }
-            } catch (java.io.IOException notYet) {
-                // Server still starting.
-            }
-            Thread.sleep(500);
-        }
-        throw new IllegalStateException("server not ready; see target/bench-server.log");
     }
 
     private static double median(List<Double> v) {
@@ -124,14 +80,6 @@ public final class DecodeBenchmark {
         s.sort(null);
         int n = s.size();
         return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
-    }
-
-    private static Map<String, String> options(String[] args) {
-        Map<String, String> m = new HashMap<>();
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            m.put(args[i].replaceFirst("^--", ""), args[i + 1]);
-        }
-        return m;
     }
 
     /** The loop an ONNX Runtime user would write by hand, with no server around it. */

@@ -1,0 +1,89 @@
+package io.spindle.bench;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** A Spindle server process for benchmarks: started from a packaged jar, on loopback, stopped after. */
+final class BenchServer implements AutoCloseable {
+    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private final Process process;
+    final int port;
+
+    /**
+     * @param jvmOptions server JVM options ({@code -Dspindle...} keys), besides the port and the log level
+     */
+    BenchServer(String jar, int port, List<String> jvmOptions) throws Exception {
+        this.port = port;
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
+                "-Dquarkus.http.port=" + port, "-Dquarkus.log.level=WARN"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-jar", jar));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("ORT_DISABLE_TELEMETRY", "1");
+        pb.redirectErrorStream(true).redirectOutput(Path.of("target", "bench-server.log").toFile());
+        process = pb.start();
+        awaitReady();
+    }
+
+    private void awaitReady() throws Exception {
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/q/health/ready")).build();
+        for (int i = 0; i < 600; i++) {
+            try {
+                if (HTTP.send(req, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                    return;
+                }
+            } catch (java.io.IOException notYet) {
+                // Still starting.
+            }
+            Thread.sleep(500);
+        }
+        throw new IllegalStateException("server not ready; see target/bench-server.log");
+    }
+
+    /** POSTs a streaming completion and returns the response with its lines as they arrive. */
+    HttpResponse<java.util.stream.Stream<String>> stream(String jsonBody) throws Exception {
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(jsonBody)).build();
+        HttpResponse<java.util.stream.Stream<String>> resp = HTTP.send(req, HttpResponse.BodyHandlers.ofLines());
+        if (resp.statusCode() != 200) {
+            throw new IllegalStateException("HTTP " + resp.statusCode());
+        }
+        return resp;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        process.waitFor();
+    }
+
+    /** {@code --key value} pairs. */
+    static Map<String, String> options(String[] args) {
+        Map<String, String> m = new HashMap<>();
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            m.put(args[i].replaceFirst("^--", ""), args[i + 1]);
+        }
+        return m;
+    }
+
+    /** Space-separated JVM options, as given on the command line. */
+    static List<String> split(String options) {
+        List<String> out = new ArrayList<>();
+        for (String o : options.trim().split("\\s+")) {
+            if (!o.isEmpty()) {
+                out.add(o);
+            }
+        }
+        return out;
+    }
+}
