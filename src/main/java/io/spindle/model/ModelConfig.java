@@ -66,8 +66,11 @@ public record ModelConfig(String modelType, int contextLength, int vocabSize, in
                 throw new ModelConfigException(file, "not a JSON object");
             }
             return node;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new ModelConfigException(file, "malformed JSON at line " + (e.getLocation() == null ? "?"
+                    : e.getLocation().getLineNr()) + ": " + e.getOriginalMessage());
         } catch (IOException e) {
-            throw new ModelConfigException(file, "malformed JSON: " + e.getMessage());
+            throw new ModelConfigException(file, "cannot read it: " + e.getMessage());
         }
     }
 

@@ -106,6 +106,39 @@ class CancellationTest {
     }
 
     @Test
+    void queuedClientsCanLeaveOrCancelBeforeTheyStart() throws Exception {
+        java.util.List<Socket> blockers = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < 8; i++) {
+                blockers.add(send("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hello\",\"max_tokens\":500,"
+                        + "\"ignore_eos\":true,\"stream\":true}"));
+            }
+            Server.eventually("8 running", 5000, () -> bootstrap.engineStats().get(Server.MODEL).numRunning() == 8);
+            try (Socket queued = send("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hi\",\"max_tokens\":3,\"stream\":true}")) {
+                readUntil(queued.getInputStream(), ": keep-alive", 1);
+                assertEquals(1, bootstrap.engineStats().get(Server.MODEL).numWaiting());
+            }
+            Server.eventually("the SSE client that left is out of the queue", 5000,
+                    () -> bootstrap.engineStats().get(Server.MODEL).numWaiting() == 0);
+            try (WsClient ws = new WsClient(RestAssured.port)) {
+                ws.send("{\"type\":\"generate\",\"id\":\"q\",\"model\":\"demo-gpt2\",\"prompt\":\"Hi\",\"max_tokens\":3}");
+                Server.eventually("the socket's request is queued", 5000,
+                        () -> bootstrap.engineStats().get(Server.MODEL).numWaiting() == 1);
+                ws.send("{\"type\":\"cancel\",\"id\":\"q\"}");
+                var done = ws.await("done", f -> "done".equals(f.getString("type")));
+                assertEquals("cancelled", done.getString("finish_reason"));
+                assertEquals(0, done.getInt("usage.completion_tokens"));
+            }
+            assertEquals(8, bootstrap.engineStats().get(Server.MODEL).numRunning(), "the running streams were not disturbed");
+        } finally {
+            for (Socket b : blockers) {
+                b.close();
+            }
+        }
+        Server.awaitIdle(bootstrap, Server.MODEL);
+    }
+
+    @Test
     void aTgiStreamDisconnectStopsTheSequence() throws Exception {
         long before = bootstrap.engineStats().get(Server.MODEL).numSteps();
         try (Socket s = send("/generate_stream", "{\"inputs\":\"Hello\",\"parameters\":{\"max_new_tokens\":500}}")) {
