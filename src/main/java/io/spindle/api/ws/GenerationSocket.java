@@ -79,7 +79,13 @@ public class GenerationSocket {
         Generation gen = service.start(OpenAiMapping.ws(msg));
         gens.put(id, gen);
         gen.events().subscribe().with(
-                ev -> onEvent(connection, id, ev),
+                ev -> {
+                    if (ev instanceof GenerationEvent.Done) {
+                        // Free the id before the client can read "done" and reuse it.
+                        gens.remove(id);
+                    }
+                    onEvent(connection, id, ev);
+                },
                 failure -> {
                     gens.remove(id);
                     send(connection, ApiError.ws(id, ApiError.classify(failure)));
