@@ -62,6 +62,11 @@ class WebSocketApiTest {
             String text = String.join("", ws.of("g").stream().filter(f -> "token".equals(f.getString("type")))
                     .map(f -> f.getString("text")).toList());
             assertEquals(http, text);
+            // The id is free again as soon as its done frame has arrived.
+            ws.send("{\"type\":\"generate\",\"id\":\"g\",\"model\":\"demo-gpt2\",\"prompt\":\"Hello\",\"max_tokens\":2}");
+            Server.eventually("a second done for the same id", 10_000,
+                    () -> ws.frames.stream().filter(f -> "done".equals(f.getString("type"))).count() == 2);
+            assertTrue(ws.frames.stream().noneMatch(f -> "error".equals(f.getString("type"))));
         }
     }
 
