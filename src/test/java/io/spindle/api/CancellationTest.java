@@ -80,16 +80,21 @@ class CancellationTest {
         assertTrue(idle.numSteps() - before < 500, "stopped after " + (idle.numSteps() - before) + " steps");
     }
 
+    /** Fills the batch (test profile: max-batch-size 8) with long streams, so the next request waits in the queue. */
+    private java.util.List<Socket> fillTheBatch() throws Exception {
+        java.util.List<Socket> blockers = new java.util.ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            blockers.add(send("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hello\",\"max_tokens\":500,"
+                    + "\"ignore_eos\":true,\"stream\":true}"));
+        }
+        Server.eventually("8 running", 5000, () -> bootstrap.engineStats().get(Server.MODEL).numRunning() == 8);
+        return blockers;
+    }
+
     @Test
     void aQueuedSseClientGetsKeepAlivesUntilItsFirstToken() throws Exception {
-        java.util.List<Socket> blockers = new java.util.ArrayList<>();
+        java.util.List<Socket> blockers = fillTheBatch();
         try {
-            // Fill the batch (max-batch-size 8) so the next request has to wait in the queue.
-            for (int i = 0; i < 8; i++) {
-                blockers.add(send("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hello\",\"max_tokens\":500,"
-                        + "\"ignore_eos\":true,\"stream\":true}"));
-            }
-            Server.eventually("8 running", 5000, () -> bootstrap.engineStats().get(Server.MODEL).numRunning() == 8);
             try (Socket s = send("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hi\",\"max_tokens\":3,\"stream\":true}")) {
                 String body = readUntil(s.getInputStream(), "data: [DONE]", 1);
                 int keepAlive = body.indexOf(": keep-alive\n\n");
@@ -107,13 +112,8 @@ class CancellationTest {
 
     @Test
     void queuedClientsCanLeaveOrCancelBeforeTheyStart() throws Exception {
-        java.util.List<Socket> blockers = new java.util.ArrayList<>();
+        java.util.List<Socket> blockers = fillTheBatch();
         try {
-            for (int i = 0; i < 8; i++) {
-                blockers.add(send("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hello\",\"max_tokens\":500,"
-                        + "\"ignore_eos\":true,\"stream\":true}"));
-            }
-            Server.eventually("8 running", 5000, () -> bootstrap.engineStats().get(Server.MODEL).numRunning() == 8);
             try (Socket queued = send("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hi\",\"max_tokens\":3,\"stream\":true}")) {
                 readUntil(queued.getInputStream(), ": keep-alive", 1);
                 assertEquals(1, bootstrap.engineStats().get(Server.MODEL).numWaiting());
