@@ -98,7 +98,7 @@ public class ModelBootstrap {
                     config.runtime().allowSpinning());
             SpindleConfig.EngineLimits e = config.engine();
             ModelLoader loader = new ModelLoader(ort, new EngineConfig(e.maxBatchSize(), e.maxTokensPerStep(),
-                    e.kvCacheMemory().asLongValue(), e.maxWaiting()));
+                    e.kvCacheMemory().asLongValue(), e.maxWaiting(), e.maxPrefillTokensWhileDecoding()));
             if (config.demo().enabled()) {
                 loadDemos(loader);
             }

@@ -54,6 +54,10 @@ public interface SpindleConfig {
         @WithDefault("512")
         int maxTokensPerStep();
 
+        /** Prompt tokens per step while other sequences decode (their inter-token latency vs. a new TTFT). */
+        @WithDefault("128")
+        int maxPrefillTokensWhileDecoding();
+
         /** KV-cache budget per model, in bytes (e.g. 512M, 2G); prompt + max new tokens are reserved per request. */
         @WithDefault("1G")
         MemorySize kvCacheMemory();

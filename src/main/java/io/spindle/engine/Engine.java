@@ -74,7 +74,8 @@ public final class Engine implements EngineClient, AutoCloseable {
         this.config = config;
         this.kvBudget = new KvCacheBudget((int) Math.min(Integer.MAX_VALUE,
                 Math.max(1, config.kvCacheBytes() / runner.kvBytesPerToken())));
-        this.scheduler = new FcfsScheduler(config.maxBatchSize(), config.maxTokensPerStep(), kvBudget);
+        this.scheduler = new FcfsScheduler(config.maxBatchSize(), config.maxTokensPerStep(),
+                config.maxPrefillTokensWhileDecoding(), kvBudget);
         this.scratch = new SamplingScratch(runner.vocabSize());
         this.thread = Thread.ofPlatform().name("spindle-engine-" + name).daemon(true).unstarted(this::loop);
     }

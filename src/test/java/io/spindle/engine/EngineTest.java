@@ -168,6 +168,29 @@ class EngineTest {
     }
 
     @Test
+    void whileOthersDecodePromptChunksGetTheSmallerShare() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 1000);
+        runner.stepMillis = 1;
+        engine = new Engine("test", runner, new EngineConfig(4, 64, 100_000, 8, 5)).start();
+        RecordingListener a = new RecordingListener();
+        long ida = engine.submit(req(new int[] {1}, 300), a).sequenceId();
+        a.firstToken.get();
+        RecordingListener b = new RecordingListener();
+        long idb = engine.submit(req(new int[100], 2), b).sequenceId();
+        b.awaitEnd();
+        List<Integer> chunks = runner.rowsOf(idb);
+        assertTrue(chunks.stream().filter(n -> n > 1).allMatch(n -> n <= 5), "prompt chunks beside a decode: " + chunks);
+        a.awaitEnd();
+        assertEquals(300, a.tokens().length);
+        // Alone, a prompt may use the whole per-step budget.
+        RecordingListener c = new RecordingListener();
+        long idc = engine.submit(req(new int[100], 1), c).sequenceId();
+        c.awaitEnd();
+        assertEquals(List.of(64, 36), runner.rowsOf(idc));
+        assertTrue(runner.rowsOf(ida).size() == 300);
+    }
+
+    @Test
     void abortStopsTheSequenceAtTheNextStepAndFreesItsCache() throws Exception {
         FakeRunner runner = new FakeRunner(100, 10_000);
         runner.stepMillis = 2;

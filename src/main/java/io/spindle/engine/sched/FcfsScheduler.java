@@ -10,21 +10,24 @@ import java.util.List;
 /**
  * Iteration-level scheduling, first come first served. Each step: every running sequence that is
  * decoding gets its one token first, prompts that are still prefilling get what is left of the
- * per-step token budget (in chunks), and waiting requests are admitted in arrival order while the
- * batch, the token budget and the KV budget allow. Admission never skips the head of the queue, so a
+ * per-step token budget (in chunks, at most {@code maxPrefillWhileDecoding} tokens while anyone is
+ * decoding), and waiting requests are admitted in arrival order while the batch, the token budget
+ * and the KV budget allow. Admission never skips the head of the queue, so a
  * large request cannot be starved by a stream of small ones.
  * Confined to the engine thread.
  */
 public final class FcfsScheduler {
     private final int maxBatchSize;
     private final int maxTokensPerStep;
+    private final int maxPrefillWhileDecoding;
     private final KvCacheBudget kvBudget;
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> running = new ArrayList<>();
 
-    public FcfsScheduler(int maxBatchSize, int maxTokensPerStep, KvCacheBudget kvBudget) {
+    public FcfsScheduler(int maxBatchSize, int maxTokensPerStep, int maxPrefillWhileDecoding, KvCacheBudget kvBudget) {
         this.maxBatchSize = maxBatchSize;
         this.maxTokensPerStep = maxTokensPerStep;
+        this.maxPrefillWhileDecoding = maxPrefillWhileDecoding;
         this.kvBudget = kvBudget;
     }
 
@@ -41,6 +44,10 @@ public final class FcfsScheduler {
                 chunks.add(new ScheduledChunk(s, 1));
                 budget--;
             }
+        }
+        if (!chunks.isEmpty()) {
+            // Others are decoding: a prompt chunk lengthens their step, so it gets a smaller share.
+            budget = Math.min(budget, maxPrefillWhileDecoding);
         }
         for (Sequence s : running) {
             if (s.isPrefilling() && budget > 0) {
