@@ -18,7 +18,8 @@ import java.util.Map;
 /**
  * Greedy decode of N tokens on the GPT-2-124M-shaped demo graph, (a) with a bare ONNX Runtime loop
  * (prefill, then one token per step feeding presents back as past) and (b) through a running Spindle
- * server over SSE, alternating runs; prints tokens/s of each run, the medians and their ratio.
+ * server over SSE, alternating runs after {@code --warmup} unmeasured runs of each (default 3);
+ * prints tokens/s of each run, the medians and their ratio.
  * Run it with load-tests/bench-decode.sh.
  */
 public final class DecodeBenchmark {
@@ -43,8 +44,13 @@ public final class DecodeBenchmark {
                 serverOpts);
              BareLoop bare = new BareLoop(dir.resolve("model.onnx"), preset.shape())) {
             long[] promptIds = {464, 2068, 7586, 21831}; // "The quick brown fox" in GPT-2's vocabulary
-            bare.generate(promptIds, 8);
-            serverRun(server, prompt, 8);
+            // Warm both paths up at full length: the server's and the client's JIT compile far more
+            // code (HTTP, JSON, SSE) than the bare loop's, and unwarmed runs would charge that to the server.
+            int warmup = Integer.parseInt(opt.getOrDefault("warmup", "3"));
+            for (int w = 0; w < warmup; w++) {
+                bare.generate(promptIds, tokens);
+                serverRun(server, prompt, tokens);
+            }
             List<Double> bareRates = new ArrayList<>();
             List<Double> serverRates = new ArrayList<>();
             for (int r = 0; r < runs; r++) {
