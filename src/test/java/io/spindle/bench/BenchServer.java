@@ -67,6 +67,15 @@ final class BenchServer implements AutoCloseable {
         process.waitFor();
     }
 
+    /** The demo model directory of a preset (Optimum layout), as the server caches it; built if missing. */
+    static Path demoModel(io.spindle.runtime.demo.DemoPreset preset) throws java.io.IOException {
+        Path cache = Path.of(System.getProperty("user.home"), ".cache", "spindle", "models");
+        io.spindle.runtime.demo.DemoLayout layout = io.spindle.runtime.demo.DemoLayout.OPTIMUM;
+        long seed = io.spindle.runtime.demo.DemoModelWriter.DEFAULT_SEED;
+        return new io.spindle.runtime.demo.DemoModelWriter().ensure(
+                cache.resolve(io.spindle.runtime.demo.DemoModelWriter.cacheName(preset, layout, seed)), preset, layout, seed);
+    }
+
     /** {@code --key value} pairs. */
     static Map<String, String> options(String[] args) {
         Map<String, String> m = new HashMap<>();

@@ -3,8 +3,6 @@ package io.spindle.bench;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
-import io.spindle.runtime.demo.DemoLayout;
-import io.spindle.runtime.demo.DemoModelWriter;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.demo.Gpt2Shape;
 import io.spindle.runtime.onnx.NoTelemetry;
@@ -32,9 +30,7 @@ public final class DecodeBenchmark {
         String prompt = opt.getOrDefault("prompt", "The quick brown fox");
         NoTelemetry.ensureDisabled();
 
-        Path cache = Path.of(System.getProperty("user.home"), ".cache", "spindle", "models");
-        Path dir = new DemoModelWriter().ensure(cache.resolve(DemoModelWriter.cacheName(preset, DemoLayout.OPTIMUM,
-                DemoModelWriter.DEFAULT_SEED)), preset, DemoLayout.OPTIMUM, DemoModelWriter.DEFAULT_SEED);
+        Path dir = BenchServer.demoModel(preset);
         System.out.printf("model: %s (%s), %d new tokens per run, %d runs each, %d cores%n", dir, preset.id(), tokens,
                 runs, Runtime.getRuntime().availableProcessors());
 

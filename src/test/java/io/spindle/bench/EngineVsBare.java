@@ -5,8 +5,6 @@ import io.spindle.engine.EngineConfig;
 import io.spindle.engine.request.EngineRequest;
 import io.spindle.engine.request.TokenEvent;
 import io.spindle.model.ModelConfig;
-import io.spindle.runtime.demo.DemoLayout;
-import io.spindle.runtime.demo.DemoModelWriter;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
 import io.spindle.runtime.onnx.OrtRuntime;
@@ -28,9 +26,7 @@ public final class EngineVsBare {
         int tokens = Integer.parseInt(opt.getOrDefault("tokens", "128"));
         int runs = Integer.parseInt(opt.getOrDefault("runs", "7"));
         DemoPreset preset = DemoPreset.parse(opt.getOrDefault("preset", "gpt2-124m"));
-        Path cache = Path.of(System.getProperty("user.home"), ".cache", "spindle", "models");
-        Path dir = new DemoModelWriter().ensure(cache.resolve(DemoModelWriter.cacheName(preset, DemoLayout.OPTIMUM,
-                DemoModelWriter.DEFAULT_SEED)), preset, DemoLayout.OPTIMUM, DemoModelWriter.DEFAULT_SEED);
+        Path dir = BenchServer.demoModel(preset);
         OrtRuntime ort = new OrtRuntime("cpu", 0);
         int[] prompt = {464, 2068, 7586, 21831};
         long[] promptLong = {464, 2068, 7586, 21831};

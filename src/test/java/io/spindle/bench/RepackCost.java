@@ -2,8 +2,6 @@ package io.spindle.bench;
 
 import io.spindle.engine.exec.StepInput;
 import io.spindle.model.ModelConfig;
-import io.spindle.runtime.demo.DemoLayout;
-import io.spindle.runtime.demo.DemoModelWriter;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
 import io.spindle.runtime.family.gpt2.Gpt2Runner;
@@ -26,9 +24,7 @@ public final class RepackCost {
         int rows = Integer.parseInt(opt.getOrDefault("rows", "16"));
         int len = Integer.parseInt(opt.getOrDefault("len", "96"));
         DemoPreset preset = DemoPreset.parse(opt.getOrDefault("preset", "gpt2-124m"));
-        Path cache = Path.of(System.getProperty("user.home"), ".cache", "spindle", "models");
-        Path dir = new DemoModelWriter().ensure(cache.resolve(DemoModelWriter.cacheName(preset, DemoLayout.OPTIMUM,
-                DemoModelWriter.DEFAULT_SEED)), preset, DemoLayout.OPTIMUM, DemoModelWriter.DEFAULT_SEED);
+        Path dir = BenchServer.demoModel(preset);
         try (Gpt2Runner runner = Gpt2Loader.load(new OrtRuntime("cpu", 0), dir, ModelConfig.read(dir))) {
             int[][] tokens = new int[rows][len + 64];
             List<StepInput> batch = new ArrayList<>();
