@@ -8,6 +8,7 @@ import io.spindle.engine.EngineStats;
 import io.spindle.engine.request.EngineRequest;
 import io.spindle.engine.request.TokenEvent;
 import io.spindle.generation.ModelRegistry;
+import io.spindle.metrics.SpindleMetrics;
 import io.spindle.runtime.demo.DemoLayout;
 import io.spindle.runtime.demo.DemoModelWriter;
 import io.spindle.runtime.demo.DemoPreset;
@@ -43,6 +44,7 @@ public class ModelBootstrap {
     public enum State { LOADING, READY, FAILED }
 
     private final SpindleConfig config;
+    private final SpindleMetrics metrics;
     private final ModelRegistry registry = new ModelRegistry();
     private final List<ModelLoader.Loaded> loaded = new CopyOnWriteArrayList<>();
     private volatile State state = State.LOADING;
@@ -50,8 +52,9 @@ public class ModelBootstrap {
     private volatile OrtRuntime ort;
 
     @Inject
-    public ModelBootstrap(SpindleConfig config) {
+    public ModelBootstrap(SpindleConfig config, SpindleMetrics metrics) {
         this.config = config;
+        this.metrics = metrics;
     }
 
     void onStart(@Observes StartupEvent event) {
@@ -105,6 +108,8 @@ public class ModelBootstrap {
             loadDirectory(loader, Path.of(config.models().dir()));
             for (ModelLoader.Loaded l : loaded) {
                 warmUp(l);
+                Engine engine = l.engine();
+                engine.observe(metrics.registerModel(l.model().id(), engine::stats, engine.kvBytesPerToken()));
             }
             if (registry.all().isEmpty()) {
                 state = State.FAILED;

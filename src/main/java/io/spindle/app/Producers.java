@@ -1,7 +1,11 @@
 package io.spindle.app;
 
 import io.quarkus.runtime.ShutdownEvent;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.spindle.generation.GenerationService;
+import io.spindle.metrics.ExpositionFilter;
+import io.spindle.metrics.SpindleMetrics;
+import io.micrometer.core.instrument.config.MeterFilter;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Produces;
@@ -19,7 +23,20 @@ public class Producers {
 
     @Produces
     @Singleton
-    GenerationService generationService(ModelBootstrap bootstrap, SpindleConfig config) {
+    SpindleMetrics metrics(MeterRegistry registry) {
+        return new SpindleMetrics(registry);
+    }
+
+    /** Applied by Quarkus to the Prometheus registry before any meter is registered. */
+    @Produces
+    @Singleton
+    MeterFilter expositionFilter() {
+        return new ExpositionFilter();
+    }
+
+    @Produces
+    @Singleton
+    GenerationService generationService(ModelBootstrap bootstrap, SpindleConfig config, SpindleMetrics metrics) {
         int threads = config.api().textThreads() > 0 ? config.api().textThreads()
                 : Runtime.getRuntime().availableProcessors();
         textPool = Executors.newFixedThreadPool(threads, Thread.ofPlatform().name("spindle-text-", 0).daemon(true).factory());
@@ -29,7 +46,7 @@ public class Producers {
         // at once rather than when they would have fired.
         t.setRemoveOnCancelPolicy(true);
         ticker = t;
-        return new GenerationService(bootstrap.registry(), textPool, ticker, config.api().sseKeepAlive());
+        return new GenerationService(bootstrap.registry(), textPool, ticker, config.api().sseKeepAlive(), metrics);
     }
 
     /** Keep-alive timers still scheduled; 0 once no generation waits for its first token. */

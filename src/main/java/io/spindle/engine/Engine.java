@@ -8,6 +8,7 @@ import io.spindle.engine.request.EngineRequest;
 import io.spindle.engine.request.ErrorKind;
 import io.spindle.engine.request.FinishReason;
 import io.spindle.engine.request.Sequence;
+import io.spindle.engine.request.SequenceStats;
 import io.spindle.engine.request.SpindleException;
 import io.spindle.engine.request.TokenEvent;
 import io.spindle.engine.request.TokenListener;
@@ -67,6 +68,7 @@ public final class Engine implements EngineClient, AutoCloseable {
     private volatile int retryAfterSeconds = 1;
     /** Generated tokens per second, smoothed over steps (EWMA). Confined to the engine thread. */
     private double tokensPerSecond;
+    private volatile EngineObserver observer = EngineObserver.NONE;
 
     public Engine(String name, ModelRunner runner, EngineConfig config) {
         this.name = name;
@@ -87,6 +89,16 @@ public final class Engine implements EngineClient, AutoCloseable {
 
     public int contextLength() {
         return runner.contextLength();
+    }
+
+    /** Bytes of KV cache one token takes, for sizing and metrics. */
+    public long kvBytesPerToken() {
+        return runner.kvBytesPerToken();
+    }
+
+    /** Starts reporting to {@code observer} (from the next step on); set after warm-up so metrics see only traffic. */
+    public void observe(EngineObserver observer) {
+        this.observer = observer;
     }
 
     @Override
@@ -122,10 +134,12 @@ public final class Engine implements EngineClient, AutoCloseable {
 
     @Override
     public void abort(long sequenceId) {
+        long asked = System.nanoTime();
         commands.add(() -> {
             Sequence seq = sequences.get(sequenceId);
             if (seq != null) {
                 finish(seq, new TokenEvent.Finished(FinishReason.CANCELLED, seq.stats()));
+                observer.abortCompleted(System.nanoTime() - asked);
             }
         });
     }
@@ -185,9 +199,13 @@ public final class Engine implements EngineClient, AutoCloseable {
     private void step(StepPlan plan) {
         List<ScheduledChunk> chunks = plan.chunks();
         batch.clear();
+        int promptTokens = 0;
         for (ScheduledChunk c : chunks) {
             Sequence s = c.sequence();
             batch.add(new StepInput(s.id(), s.tokens(), s.numComputed(), s.numComputed() + c.numTokens()));
+            if (s.isPrefilling()) {
+                promptTokens += c.numTokens();
+            }
         }
         StepOutput out;
         long t0 = System.nanoTime();
@@ -216,7 +234,9 @@ public final class Engine implements EngineClient, AutoCloseable {
                 sampled++;
             }
         }
-        updateRetryAfter(sampled, System.nanoTime() - t0);
+        long nanos = System.nanoTime() - t0;
+        updateRetryAfter(sampled, nanos);
+        observer.stepCompleted(chunks.size(), promptTokens, sampled, nanos);
     }
 
     /**
@@ -241,7 +261,13 @@ public final class Engine implements EngineClient, AutoCloseable {
 
     private void emitToken(Sequence s, SampledToken token, long now) {
         int index = s.numGenerated();
+        long previous = s.lastTokenNanos();
         s.append(token.tokenId(), now);
+        if (index == 0) {
+            observer.firstToken(now - s.arrivalNanos());
+        } else {
+            observer.nextToken(now - previous);
+        }
         FinishReason end = null;
         if (s.request().isStopToken(token.tokenId())) {
             end = FinishReason.STOP_TOKEN;
@@ -263,6 +289,8 @@ public final class Engine implements EngineClient, AutoCloseable {
         runner.release(s.id());
         numInFlight.decrementAndGet();
         publishStats();
+        SequenceStats stats = s.stats();
+        observer.sequenceEnded(stats, s.wasAdmitted(), System.nanoTime() - s.arrivalNanos());
         try {
             s.listener().onEvent(last);
         } catch (RuntimeException e) {

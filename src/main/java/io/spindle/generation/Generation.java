@@ -15,6 +15,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * One running generation: turns the engine's token events into {@link GenerationEvent}s (UTF-8-safe
@@ -31,6 +32,7 @@ public final class Generation {
     private final IncrementalDetokenizer detokenizer;
     private final StopStringMatcher stops;
     private final long startNanos = System.nanoTime();
+    private final Consumer<Ending> onEnd;
     private volatile SequenceHandle handle;
     private volatile boolean cancelRequested;
     private volatile ScheduledFuture<?> keepAlive;
@@ -45,8 +47,13 @@ public final class Generation {
     /** The token that ends the generation, held for the {@link GenerationEvent.Done} that carries it. */
     private GenerationEvent.Token lastToken;
 
+    /** How the generation ended, reported once. */
+    record Ending(RequestOutcome outcome, GenerationFinish finish) {
+    }
+
     Generation(ServedModel model, int[] promptTokens, String promptText, long seed, List<String> stopStrings,
-               Executor pool) {
+               Executor pool, Consumer<Ending> onEnd) {
+        this.onEnd = onEnd;
         this.model = model;
         this.promptTokens = promptTokens;
         this.promptText = promptText;
@@ -136,6 +143,7 @@ public final class Generation {
                 done = true;
                 finished = true;
                 stopKeepAlive();
+                onEnd.accept(new Ending(RequestOutcome.FAILED, null));
                 events.onError(f.error());
             }
         }
@@ -179,6 +187,8 @@ public final class Generation {
         double totalMs = (System.nanoTime() - startNanos) / 1e6;
         GenerationEvent.Timings timings = new GenerationEvent.Timings(stats.queueNanos() / 1e6,
                 stats.firstTokenNanos() / 1e6, totalMs, stats.decodeTokensPerSecond());
+        onEnd.accept(reason == GenerationFinish.CANCELLED ? new Ending(RequestOutcome.CANCELLED, null)
+                : new Ending(RequestOutcome.FINISHED, reason));
         events.onNext(new GenerationEvent.Done(reason, lastToken, tail,
                 new GenerationEvent.Usage(promptTokens.length, generated), timings));
         events.onComplete();

@@ -28,20 +28,36 @@ public final class GenerationService {
     private final Executor textPool;
     private final ScheduledExecutorService ticker;
     private final Duration keepAliveEvery;
+    private final RequestObserver observer;
 
     public GenerationService(ModelRegistry registry, Executor textPool, ScheduledExecutorService ticker,
-                             Duration keepAliveEvery) {
+                             Duration keepAliveEvery, RequestObserver observer) {
         this.registry = registry;
         this.textPool = textPool;
         this.ticker = ticker;
         this.keepAliveEvery = keepAliveEvery;
+        this.observer = observer;
     }
 
     public ModelRegistry models() {
         return registry;
     }
 
-    public Generation start(GenerationRequest req) {
+    /**
+     * Validates and queues a request; throws {@link SpindleException} (and counts the request as
+     * rejected) when it cannot be served.
+     */
+    public Generation start(GenerationRequest req, Transport transport) {
+        try {
+            return submit(req, transport);
+        } catch (SpindleException e) {
+            observer.requestEnded(registry.isServed(req.model()) ? req.model() : null, transport,
+                    RequestOutcome.REJECTED, null);
+            throw e;
+        }
+    }
+
+    private Generation submit(GenerationRequest req, Transport transport) {
         ServedModel model = registry.require(req.model());
         String promptText;
         int[] prompt;
@@ -84,7 +100,8 @@ public final class GenerationService {
         SamplingParams sampling = sampling(req, seed);
         int[] stopIds = stopTokenIds(model, req);
 
-        Generation gen = new Generation(model, prompt, promptText, seed, stop, textPool);
+        Generation gen = new Generation(model, prompt, promptText, seed, stop, textPool,
+                outcome -> observer.requestEnded(model.id(), transport, outcome.outcome(), outcome.finish()));
         EngineRequest er = new EngineRequest(req.model(), prompt, sampling, maxNew, stopIds, req.logprobs());
         SequenceHandle handle = model.engine().submit(er, gen::onEngineEvent);
         gen.attach(handle, ticker, keepAliveEvery);

@@ -30,6 +30,10 @@ public final class ModelRegistry {
         return Map.copyOf(failures);
     }
 
+    public boolean isServed(String id) {
+        return id != null && models.containsKey(id);
+    }
+
     public ServedModel require(String id) {
         if (id == null || id.isBlank()) {
             throw SpindleException.invalid("model", "'model' is required; served models: " + models.keySet());

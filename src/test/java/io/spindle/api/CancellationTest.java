@@ -1,5 +1,7 @@
 package io.spindle.api;
 
+import io.spindle.testing.WsClient;
+
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import io.spindle.app.ModelBootstrap;

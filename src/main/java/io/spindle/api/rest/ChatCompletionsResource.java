@@ -37,7 +37,7 @@ public class ChatCompletionsResource {
     @Produces(MediaType.TEXT_PLAIN)
     public Multi<String> create(String body) {
         ChatCompletionRequest req = Json.read(body, ChatCompletionRequest.class);
-        Generation gen = service.start(OpenAiMapping.chat(req));
+        Generation gen = service.start(OpenAiMapping.chat(req), HttpReply.transport(req.stream()));
         Shape shape = new Shape(OpenAiMapping.newId("chatcmpl-"), Instant.now().getEpochSecond(), gen.model().id(),
                 gen, Boolean.TRUE.equals(req.returnTokenIds()), Boolean.TRUE.equals(req.logprobs()));
         boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());

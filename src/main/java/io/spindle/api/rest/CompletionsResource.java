@@ -29,7 +29,7 @@ public class CompletionsResource {
     @Produces(MediaType.TEXT_PLAIN)
     public Multi<String> create(String body) {
         CompletionRequest req = Json.read(body, CompletionRequest.class);
-        Generation gen = service.start(OpenAiMapping.completion(req));
+        Generation gen = service.start(OpenAiMapping.completion(req), HttpReply.transport(req.stream()));
         Shape shape = new Shape(OpenAiMapping.newId("cmpl-"), Instant.now().getEpochSecond(), gen.model().id(), gen,
                 Boolean.TRUE.equals(req.echo()), Boolean.TRUE.equals(req.returnTokenIds()), req.logprobs() != null);
         boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());

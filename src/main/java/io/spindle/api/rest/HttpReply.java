@@ -10,6 +10,7 @@ import org.jboss.resteasy.reactive.RestMulti;
 
 import io.spindle.generation.Generation;
 import io.spindle.generation.GenerationEvent;
+import io.spindle.generation.Transport;
 
 import java.util.List;
 import java.util.Map;
@@ -60,6 +61,11 @@ public record HttpReply(int status, Map<String, List<String>> headers, Multi<Str
         }
         return toMulti(gen.events().collect().asList().map(whole)
                 .onFailure().recoverWithItem(t -> error(dialect, t)));
+    }
+
+    /** The transport an OpenAI-style {@code stream} flag selects. */
+    public static Transport transport(Boolean stream) {
+        return Boolean.TRUE.equals(stream) ? Transport.SSE : Transport.HTTP;
     }
 
     /** SSE data frame of an error that happened after the stream started. */

@@ -12,6 +12,7 @@ import io.spindle.generation.GenerationRequest;
 import io.spindle.generation.GenerationService;
 import io.spindle.generation.Prompt;
 import io.spindle.generation.ServedModel;
+import io.spindle.generation.Transport;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.HeaderParam;
@@ -40,7 +41,7 @@ public class TgiResource {
     @Consumes(MediaType.WILDCARD)
     @Produces(MediaType.TEXT_PLAIN)
     public Multi<String> generate(String body, @HeaderParam("X-Model") String model) {
-        Shape shape = start(Json.read(body, TgiRequest.class), model);
+        Shape shape = start(Json.read(body, TgiRequest.class), model, Transport.HTTP);
         return HttpReply.of(ApiDialect.TGI, shape.gen, false, shape::stream, shape::whole);
     }
 
@@ -49,11 +50,11 @@ public class TgiResource {
     @Consumes(MediaType.WILDCARD)
     @Produces(MediaType.TEXT_PLAIN)
     public Multi<String> generateStream(String body, @HeaderParam("X-Model") String model) {
-        Shape shape = start(Json.read(body, TgiRequest.class), model);
+        Shape shape = start(Json.read(body, TgiRequest.class), model, Transport.SSE);
         return HttpReply.of(ApiDialect.TGI, shape.gen, true, shape::stream, shape::whole);
     }
 
-    private Shape start(TgiRequest req, String modelHeader) {
+    private Shape start(TgiRequest req, String modelHeader, Transport transport) {
         if (req.inputs() == null) {
             throw SpindleException.invalid("inputs", "'inputs' is required");
         }
@@ -69,7 +70,7 @@ public class TgiResource {
         GenerationRequest gr = new GenerationRequest(model, new Prompt.Text(req.inputs()),
                 p.maxNewTokens() == null ? DEFAULT_MAX_NEW_TOKENS : p.maxNewTokens(), temperature, p.topK(), p.topP(),
                 p.repetitionPenalty(), null, p.frequencyPenalty(), p.seed(), p.stop(), null, false, true);
-        Generation gen = service.start(gr);
+        Generation gen = service.start(gr, transport);
         return new Shape(gen, Boolean.TRUE.equals(p.details()), Boolean.TRUE.equals(p.returnFullText()));
     }
 

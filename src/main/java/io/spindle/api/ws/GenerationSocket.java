@@ -14,6 +14,7 @@ import io.spindle.generation.Generation;
 import io.spindle.generation.GenerationEvent;
 import io.spindle.generation.GenerationFinish;
 import io.spindle.generation.GenerationService;
+import io.spindle.generation.Transport;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
@@ -76,7 +77,7 @@ public class GenerationSocket {
         if (gens.size() >= MAX_ACTIVE_PER_SOCKET) {
             throw SpindleException.invalid("id", "at most " + MAX_ACTIVE_PER_SOCKET + " generations may run on one socket");
         }
-        Generation gen = service.start(OpenAiMapping.ws(msg));
+        Generation gen = service.start(OpenAiMapping.ws(msg), Transport.WS);
         gens.put(id, gen);
         gen.events().subscribe().with(
                 ev -> {

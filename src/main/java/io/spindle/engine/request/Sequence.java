@@ -88,6 +88,19 @@ public final class Sequence {
         numComputed += count;
     }
 
+    public long arrivalNanos() {
+        return arrivalNanos;
+    }
+
+    /** When the latest token was generated; 0 before the first. */
+    public long lastTokenNanos() {
+        return lastTokenNanos;
+    }
+
+    public boolean wasAdmitted() {
+        return admittedNanos != 0;
+    }
+
     public void markAdmitted(long nanos) {
         admittedNanos = nanos;
     }

@@ -1,4 +1,4 @@
-package io.spindle.api;
+package io.spindle.testing;
 
 import io.restassured.path.json.JsonPath;
 
@@ -14,17 +14,17 @@ import java.util.function.Predicate;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /** A real WebSocket client (the JDK's) that collects every text frame the server sends. */
-final class WsClient implements WebSocket.Listener, AutoCloseable {
-    final List<JsonPath> frames = new CopyOnWriteArrayList<>();
+public final class WsClient implements WebSocket.Listener, AutoCloseable {
+    public final List<JsonPath> frames = new CopyOnWriteArrayList<>();
     private final StringBuilder partial = new StringBuilder();
     private final WebSocket socket;
 
-    WsClient(int port) throws Exception {
+    public WsClient(int port) throws Exception {
         socket = HttpClient.newHttpClient().newWebSocketBuilder()
                 .buildAsync(URI.create("ws://localhost:" + port + "/v1/ws"), this).get(10, TimeUnit.SECONDS);
     }
 
-    void send(String json) throws Exception {
+    public void send(String json) throws Exception {
         socket.sendText(json, true).get(10, TimeUnit.SECONDS);
     }
 
@@ -39,11 +39,11 @@ final class WsClient implements WebSocket.Listener, AutoCloseable {
         return null;
     }
 
-    List<JsonPath> of(String id) {
+    public List<JsonPath> of(String id) {
         return frames.stream().filter(f -> id.equals(f.getString("id"))).toList();
     }
 
-    JsonPath await(String what, Predicate<JsonPath> match) {
+    public JsonPath await(String what, Predicate<JsonPath> match) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (System.nanoTime() < deadline) {
             for (JsonPath f : frames) {

@@ -1,0 +1,16 @@
+package io.spindle.generation;
+
+/**
+ * Told once about every generation request when it ends, for metrics. Called from request and text
+ * threads: implementations must be thread-safe and return at once.
+ */
+public interface RequestObserver {
+    RequestObserver NONE = (model, transport, outcome, finish) -> {
+    };
+
+    /**
+     * @param model  the served model's id, or {@code null} when the request named no served model
+     * @param finish why a FINISHED request ended; {@code null} for the other outcomes
+     */
+    void requestEnded(String model, Transport transport, RequestOutcome outcome, GenerationFinish finish);
+}

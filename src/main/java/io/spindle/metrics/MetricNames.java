@@ -1,0 +1,66 @@
+package io.spindle.metrics;
+
+/**
+ * Every Spindle metric name (Micrometer's dotted form; the Prometheus name, with its unit and
+ * {@code _total} suffix, is in the comment) and label. docs/metrics.md is the catalogue.
+ */
+public final class MetricNames {
+    private MetricNames() {
+    }
+
+    // Labels: all bounded.
+    /** A served model's id, or "unknown" for requests naming none. */
+    public static final String MODEL = "model";
+    /** http | sse | ws. */
+    public static final String TRANSPORT = "transport";
+    /** finished | cancelled | rejected | failed. */
+    public static final String OUTCOME = "outcome";
+    /** eos_token | stop_sequence | length for finished requests, none otherwise. */
+    public static final String FINISH_REASON = "finish_reason";
+
+    // Gauges.
+    /** spindle_requests_waiting: requests queued for admission. */
+    public static final String REQUESTS_WAITING = "spindle.requests.waiting";
+    /** spindle_requests_running: sequences in the running batch (prefilling or decoding). */
+    public static final String REQUESTS_RUNNING = "spindle.requests.running";
+    /** spindle_kv_cache_usage_ratio: reserved share of the KV-cache budget, 0 to 1. */
+    public static final String KV_CACHE_USAGE = "spindle.kv.cache.usage";
+    /** spindle_kv_cache_capacity_bytes: the KV-cache budget. */
+    public static final String KV_CACHE_CAPACITY = "spindle.kv.cache.capacity";
+
+    // Histograms.
+    /** spindle_time_to_first_token_seconds: from arrival to the first generated token. */
+    public static final String TIME_TO_FIRST_TOKEN = "spindle.time.to.first.token";
+    /** spindle_inter_token_latency_seconds: between consecutive tokens of a sequence. */
+    public static final String INTER_TOKEN_LATENCY = "spindle.inter.token.latency";
+    /** spindle_request_duration_seconds: from arrival to leaving the engine. */
+    public static final String REQUEST_DURATION = "spindle.request.duration";
+    /** spindle_request_queue_time_seconds: from arrival to admission into the batch. */
+    public static final String REQUEST_QUEUE_TIME = "spindle.request.queue.time";
+    /** spindle_prefill_step_duration_seconds: engine steps that computed prompt tokens. */
+    public static final String PREFILL_STEP_DURATION = "spindle.prefill.step.duration";
+    /** spindle_decode_step_duration_seconds: engine steps that only decoded. */
+    public static final String DECODE_STEP_DURATION = "spindle.decode.step.duration";
+    /** spindle_batch_size: sequences per engine step. */
+    public static final String BATCH_SIZE = "spindle.batch.size";
+    /** spindle_request_prompt_tokens: prompt length per request. */
+    public static final String REQUEST_PROMPT_TOKENS = "spindle.request.prompt";
+    /** spindle_request_generation_tokens: tokens generated per request. */
+    public static final String REQUEST_GENERATION_TOKENS = "spindle.request.generation";
+    /** spindle_cancellation_latency_seconds: from cancel or disconnect to the sequence leaving the batch. */
+    public static final String CANCELLATION_LATENCY = "spindle.cancellation.latency";
+
+    // Counters.
+    /** spindle_prompt_tokens_total: prompt tokens computed. */
+    public static final String PROMPT_TOKENS = "spindle.prompt.tokens";
+    /** spindle_generation_tokens_total: tokens generated. */
+    public static final String GENERATION_TOKENS = "spindle.generation.tokens";
+    /** spindle_requests_total: generation requests by model, transport, outcome and finish reason. */
+    public static final String REQUESTS = "spindle.requests";
+
+    /** process_cpu_seconds_total: CPU time of the server process (replaces Micrometer's nanosecond counter). */
+    public static final String PROCESS_CPU = "process.cpu";
+
+    /** The unit Micrometer appends for token counts. */
+    static final String TOKENS = "tokens";
+}

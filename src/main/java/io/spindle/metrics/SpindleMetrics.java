@@ -1,0 +1,73 @@
+package io.spindle.metrics;
+
+import com.sun.management.OperatingSystemMXBean;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.spindle.engine.EngineObserver;
+import io.spindle.engine.EngineStats;
+import io.spindle.generation.GenerationFinish;
+import io.spindle.generation.RequestObserver;
+import io.spindle.generation.RequestOutcome;
+import io.spindle.generation.Transport;
+
+import java.lang.management.ManagementFactory;
+import java.util.Locale;
+import java.util.function.Supplier;
+
+/** Spindle's meters in one registry: per-model engine meters, and request counts by outcome. Thread-safe. */
+public final class SpindleMetrics implements RequestObserver {
+    static final String UNKNOWN_MODEL = "unknown";
+    static final String NO_FINISH_REASON = "none";
+
+    private final MeterRegistry registry;
+
+    public SpindleMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof OperatingSystemMXBean os) {
+            FunctionCounter.builder(MetricNames.PROCESS_CPU, os, o -> o.getProcessCpuTime() / 1e9)
+                    .baseUnit("seconds").description("CPU time used by the server process")
+                    .register(registry);
+        }
+    }
+
+    /**
+     * Registers a model's gauges and meters, with every request-count series at zero so that rates
+     * read 0 rather than nothing, and returns what its engine should report to.
+     */
+    public EngineObserver registerModel(String model, Supplier<EngineStats> stats, long kvBytesPerToken) {
+        ModelMetrics meters = new ModelMetrics(registry, model, stats, kvBytesPerToken);
+        for (Transport t : Transport.values()) {
+            for (GenerationFinish f : GenerationFinish.values()) {
+                if (f != GenerationFinish.CANCELLED) {
+                    requests(model, t, RequestOutcome.FINISHED, f);
+                }
+            }
+            for (RequestOutcome o : RequestOutcome.values()) {
+                if (o != RequestOutcome.FINISHED) {
+                    requests(model, t, o, null);
+                }
+            }
+        }
+        return meters;
+    }
+
+    @Override
+    public void requestEnded(String model, Transport transport, RequestOutcome outcome, GenerationFinish finish) {
+        requests(model == null ? UNKNOWN_MODEL : model, transport, outcome, finish).increment();
+    }
+
+    private Counter requests(String model, Transport transport, RequestOutcome outcome, GenerationFinish finish) {
+        return Counter.builder(MetricNames.REQUESTS)
+                .description("Generation requests by how they ended")
+                .tag(MetricNames.MODEL, model)
+                .tag(MetricNames.TRANSPORT, lower(transport))
+                .tag(MetricNames.OUTCOME, lower(outcome))
+                .tag(MetricNames.FINISH_REASON, finish == null ? NO_FINISH_REASON : lower(finish))
+                .register(registry);
+    }
+
+    private static String lower(Enum<?> e) {
+        return e.name().toLowerCase(Locale.ROOT);
+    }
+}
