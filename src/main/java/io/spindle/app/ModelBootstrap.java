@@ -6,6 +6,7 @@ import io.spindle.engine.Engine;
 import io.spindle.engine.EngineConfig;
 import io.spindle.engine.EngineStats;
 import io.spindle.engine.request.EngineRequest;
+import io.spindle.engine.request.SpindleException;
 import io.spindle.engine.request.TokenEvent;
 import io.spindle.generation.ModelRegistry;
 import io.spindle.metrics.SpindleMetrics;
@@ -85,6 +86,13 @@ public class ModelBootstrap {
     public String provider() {
         OrtRuntime o = ort;
         return o == null ? "unknown" : o.provider().name().toLowerCase();
+    }
+
+    /** Ends every sequence of every model with {@code reason}; for the end of a drain. */
+    public void abortAll(SpindleException reason) {
+        for (ModelLoader.Loaded l : loaded) {
+            l.engine().abortAll(reason);
+        }
     }
 
     public Map<String, EngineStats> engineStats() {

@@ -21,6 +21,17 @@ public interface SpindleConfig {
 
     Api api();
 
+    Shutdown shutdown();
+
+    interface Shutdown {
+        /**
+         * On SIGTERM, how long in-flight generations may run on before they are ended with an error
+         * event; new requests get 503 meanwhile. Keep it below Kubernetes' terminationGracePeriodSeconds.
+         */
+        @WithDefault("30s")
+        Duration drainTimeout();
+    }
+
     interface Models {
         /** Folder of model directories, one per model; the folder name is the model id. */
         @WithDefault("onnx-models")
@@ -65,6 +76,10 @@ public interface SpindleConfig {
         /** Requests that may wait for admission per model before new ones are refused with 429. */
         @WithDefault("64")
         int maxWaiting();
+
+        /** Liveness turns DOWN when an engine with work has not finished a step for this long (a hung forward pass). */
+        @WithDefault("60s")
+        Duration watchdogTimeout();
     }
 
     interface Runtime {

@@ -115,7 +115,7 @@ public final class Engine implements EngineClient, AutoCloseable {
                     + config.kvCacheBytes() / (1 << 20) + " MiB at " + runner.kvBytesPerToken() + " bytes per token)");
         }
         if (!running) {
-            throw new SpindleException(ErrorKind.OVERLOADED, "engine '" + name + "' is shutting down");
+            throw new SpindleException(ErrorKind.UNAVAILABLE, "engine '" + name + "' is shutting down");
         }
         if (numInFlight.incrementAndGet() > config.maxWaiting() + config.maxBatchSize()) {
             numInFlight.decrementAndGet();
@@ -140,6 +140,15 @@ public final class Engine implements EngineClient, AutoCloseable {
             if (seq != null) {
                 finish(seq, new TokenEvent.Finished(FinishReason.CANCELLED, seq.stats()));
                 observer.abortCompleted(System.nanoTime() - asked);
+            }
+        });
+    }
+
+    /** Ends every sequence, running or queued, with a Failed event carrying {@code reason}, at the next step boundary. */
+    public void abortAll(SpindleException reason) {
+        commands.add(() -> {
+            for (Sequence s : List.copyOf(sequences.values())) {
+                finish(s, new TokenEvent.Failed(reason, s.stats()));
             }
         });
     }

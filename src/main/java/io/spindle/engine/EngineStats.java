@@ -1,11 +1,18 @@
 package io.spindle.engine;
 
-/** A point-in-time view of an engine, safe to read from any thread. */
 /**
+ * A point-in-time view of an engine, safe to read from any thread.
+ *
  * @param stepNanos    total time spent in steps (schedule, forward pass, sampling, events)
  * @param forwardNanos the part of {@code stepNanos} spent in the model runner's forward passes
+ * @param nanosSinceProgress since the loop last began an iteration (an idle loop begins one every half second)
  */
 public record EngineStats(int numWaiting, int numRunning, int kvUsedTokens, int kvCapacityTokens,
                           int numCachedSequences, long numSteps, long stepNanos, long forwardNanos,
                           boolean loopAlive, long nanosSinceProgress) {
+
+    /** The loop has had work and made no progress for longer than {@code timeout}: a hung step. */
+    public boolean stalled(java.time.Duration timeout) {
+        return numRunning + numWaiting > 0 && nanosSinceProgress > timeout.toNanos();
+    }
 }

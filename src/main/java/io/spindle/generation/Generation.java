@@ -143,8 +143,8 @@ public final class Generation {
                 done = true;
                 finished = true;
                 stopKeepAlive();
-                onEnd.accept(new Ending(RequestOutcome.FAILED, null));
                 events.onError(f.error());
+                onEnd.accept(new Ending(RequestOutcome.FAILED, null));
             }
         }
     }
@@ -187,11 +187,11 @@ public final class Generation {
         double totalMs = (System.nanoTime() - startNanos) / 1e6;
         GenerationEvent.Timings timings = new GenerationEvent.Timings(stats.queueNanos() / 1e6,
                 stats.firstTokenNanos() / 1e6, totalMs, stats.decodeTokensPerSecond());
-        onEnd.accept(reason == GenerationFinish.CANCELLED ? new Ending(RequestOutcome.CANCELLED, null)
-                : new Ending(RequestOutcome.FINISHED, reason));
         events.onNext(new GenerationEvent.Done(reason, lastToken, tail,
                 new GenerationEvent.Usage(promptTokens.length, generated), timings));
         events.onComplete();
+        onEnd.accept(reason == GenerationFinish.CANCELLED ? new Ending(RequestOutcome.CANCELLED, null)
+                : new Ending(RequestOutcome.FINISHED, reason));
     }
 
     private static GenerationFinish map(FinishReason r) {

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The generation use case: validate, tokenize (or render the chat template), submit to the model's
@@ -23,12 +24,17 @@ public final class GenerationService {
     /** How many stop strings a request may carry, and how long each may be. */
     static final int MAX_STOP_STRINGS = 16;
     static final int MAX_STOP_LENGTH = 256;
+    /** A draining replica is about to go; a client should retry soon, elsewhere. */
+    static final int DRAINING_RETRY_AFTER_SECONDS = 1;
 
     private final ModelRegistry registry;
     private final Executor textPool;
     private final ScheduledExecutorService ticker;
     private final Duration keepAliveEvery;
     private final RequestObserver observer;
+    /** Generations started and not yet ended (their last event handed to the transport). */
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private volatile boolean draining;
 
     public GenerationService(ModelRegistry registry, Executor textPool, ScheduledExecutorService ticker,
                              Duration keepAliveEvery, RequestObserver observer) {
@@ -41,6 +47,20 @@ public final class GenerationService {
 
     public ModelRegistry models() {
         return registry;
+    }
+
+    /** From now on every new request is refused with UNAVAILABLE; running ones go on. */
+    public void drain() {
+        draining = true;
+    }
+
+    public boolean isDraining() {
+        return draining;
+    }
+
+    /** Generations whose stream has not yet ended. */
+    public int inFlight() {
+        return inFlight.get();
     }
 
     /**
@@ -58,6 +78,10 @@ public final class GenerationService {
     }
 
     private Generation submit(GenerationRequest req, Transport transport) {
+        if (draining) {
+            throw SpindleException.unavailable("the server is shutting down; retry on another replica",
+                    DRAINING_RETRY_AFTER_SECONDS);
+        }
         ServedModel model = registry.require(req.model());
         String promptText;
         int[] prompt;
@@ -100,10 +124,19 @@ public final class GenerationService {
         SamplingParams sampling = sampling(req, seed);
         int[] stopIds = stopTokenIds(model, req);
 
-        Generation gen = new Generation(model, prompt, promptText, seed, stop, textPool,
-                outcome -> observer.requestEnded(model.id(), transport, outcome.outcome(), outcome.finish()));
+        Generation gen = new Generation(model, prompt, promptText, seed, stop, textPool, ending -> {
+            inFlight.decrementAndGet();
+            observer.requestEnded(model.id(), transport, ending.outcome(), ending.finish());
+        });
         EngineRequest er = new EngineRequest(req.model(), prompt, sampling, maxNew, stopIds, req.logprobs());
-        SequenceHandle handle = model.engine().submit(er, gen::onEngineEvent);
+        inFlight.incrementAndGet();
+        SequenceHandle handle;
+        try {
+            handle = model.engine().submit(er, gen::onEngineEvent);
+        } catch (RuntimeException e) {
+            inFlight.decrementAndGet();
+            throw e;
+        }
         gen.attach(handle, ticker, keepAliveEvery);
         return gen;
     }

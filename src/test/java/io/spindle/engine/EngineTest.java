@@ -317,4 +317,48 @@ class EngineTest {
         }
         return -1;
     }
+
+    @Test
+    void aStepThatHangsLooksStalledToTheWatchdogAndAnIdleLoopDoesNot() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 64);
+        start(runner, 4, 64, 1000, 8);
+        Thread.sleep(700);
+        assertTrue(!engine.stats().stalled(java.time.Duration.ofMillis(300)), "an idle loop proves it is alive");
+        runner.stepMillis = 1500;
+        RecordingListener l = new RecordingListener();
+        engine.submit(req(new int[] {1, 2}, 2), l);
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        boolean stalled = false;
+        while (!stalled && System.nanoTime() < deadline) {
+            stalled = engine.stats().stalled(java.time.Duration.ofMillis(300));
+            Thread.sleep(20);
+        }
+        assertTrue(stalled, "a step longer than the timeout, with work, reads as stalled");
+        runner.stepMillis = 0;
+        assertInstanceOf(TokenEvent.Finished.class, l.awaitEnd());
+    }
+
+    @Test
+    void abortAllEndsRunningAndQueuedSequencesWithTheGivenErrorAndFreesEverything() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 64);
+        runner.stepMillis = 20;
+        start(runner, 1, 64, 1000, 8);
+        RecordingListener running = new RecordingListener();
+        RecordingListener queued = new RecordingListener();
+        engine.submit(req(new int[] {1, 2}, 50), running);
+        engine.submit(req(new int[] {3}, 50), queued);
+        running.firstToken.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        engine.abortAll(SpindleException.unavailable("going away", 1));
+        for (RecordingListener l : List.of(running, queued)) {
+            TokenEvent.Failed f = assertInstanceOf(TokenEvent.Failed.class, l.awaitEnd());
+            assertEquals(ErrorKind.UNAVAILABLE, f.error().kind());
+        }
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (engine.stats().kvUsedTokens() + engine.stats().numRunning() + engine.stats().numWaiting() > 0
+                && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(0, engine.stats().kvUsedTokens());
+        assertEquals(0, runner.numCachedSequences());
+    }
 }

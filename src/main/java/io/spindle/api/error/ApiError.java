@@ -19,7 +19,7 @@ import java.util.logging.Logger;
  */
 public final class ApiError {
     private static final Logger LOG = Logger.getLogger(ApiError.class.getName());
-    /** Seconds a client is told to wait after OVERLOADED when the engine has no estimate. */
+    /** Seconds a client is told to wait after OVERLOADED or UNAVAILABLE when the server has no estimate. */
     private static final int DEFAULT_RETRY_AFTER_SECONDS = 1;
 
     private ApiError() {
@@ -76,7 +76,12 @@ public final class ApiError {
         return "an object";
     }
 
-    /** The Retry-After value for an OVERLOADED error: the engine's estimate, else a second. */
+    /** Whether an error of this kind tells the client when to retry (429 and 503). */
+    public static boolean hasRetryAfter(ErrorKind kind) {
+        return kind == ErrorKind.OVERLOADED || kind == ErrorKind.UNAVAILABLE;
+    }
+
+    /** The Retry-After value for an OVERLOADED or UNAVAILABLE error: the server's estimate, else a second. */
     public static int retryAfter(SpindleException e) {
         return e.retryAfterSeconds() > 0 ? e.retryAfterSeconds() : DEFAULT_RETRY_AFTER_SECONDS;
     }
@@ -86,6 +91,7 @@ public final class ApiError {
             case INVALID_REQUEST -> 400;
             case NOT_FOUND -> 404;
             case OVERLOADED -> 429;
+            case UNAVAILABLE -> 503;
             case CANCELLED -> 499;
             case MODEL_FAILURE -> 500;
         };
@@ -97,6 +103,7 @@ public final class ApiError {
             case INVALID_REQUEST -> "invalid_request_error";
             case NOT_FOUND -> "not_found_error";
             case OVERLOADED -> "overloaded_error";
+            case UNAVAILABLE -> "unavailable_error";
             case CANCELLED -> "cancelled";
             case MODEL_FAILURE -> "server_error";
         };
@@ -108,6 +115,7 @@ public final class ApiError {
             case INVALID_REQUEST -> "validation";
             case NOT_FOUND -> "not_found";
             case OVERLOADED -> "overloaded";
+            case UNAVAILABLE -> "unavailable";
             case CANCELLED -> "cancelled";
             case MODEL_FAILURE -> "generation";
         };

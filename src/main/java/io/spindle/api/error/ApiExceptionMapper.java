@@ -13,7 +13,7 @@ public class ApiExceptionMapper {
         Response.ResponseBuilder r = Response.status(ApiError.status(e.kind()))
                 .type(MediaType.APPLICATION_JSON)
                 .entity(ApiError.body(ApiDialect.forPath(request.path()), e));
-        if (e.kind() == io.spindle.engine.request.ErrorKind.OVERLOADED) {
+        if (ApiError.hasRetryAfter(e.kind())) {
             r.header("Retry-After", ApiError.retryAfter(e));
         }
         return r.build();

@@ -4,7 +4,6 @@ import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.spindle.api.error.ApiDialect;
 import io.spindle.api.error.ApiError;
-import io.spindle.engine.request.ErrorKind;
 import io.spindle.engine.request.SpindleException;
 import org.jboss.resteasy.reactive.RestMulti;
 
@@ -39,7 +38,7 @@ public record HttpReply(int status, Map<String, List<String>> headers, Multi<Str
 
     public static HttpReply error(ApiDialect dialect, Throwable t) {
         SpindleException e = ApiError.classify(t);
-        Map<String, List<String>> headers = e.kind() == ErrorKind.OVERLOADED
+        Map<String, List<String>> headers = ApiError.hasRetryAfter(e.kind())
                 ? Map.of("Content-Type", List.of("application/json"), "Retry-After", List.of(String.valueOf(ApiError.retryAfter(e))))
                 : Map.of("Content-Type", List.of("application/json"));
         return new HttpReply(ApiError.status(e.kind()), headers,

@@ -5,6 +5,8 @@ public enum ErrorKind {
     INVALID_REQUEST,
     NOT_FOUND,
     OVERLOADED,
+    /** The server is shutting down (draining) and takes no new work; retry on another replica. */
+    UNAVAILABLE,
     CANCELLED,
     MODEL_FAILURE
 }

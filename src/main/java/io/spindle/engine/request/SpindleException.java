@@ -34,6 +34,13 @@ public class SpindleException extends RuntimeException {
         return e;
     }
 
+    /** An UNAVAILABLE error (the server is going away) that says when to try again. */
+    public static SpindleException unavailable(String message, int retryAfterSeconds) {
+        SpindleException e = new SpindleException(ErrorKind.UNAVAILABLE, message);
+        e.retryAfterSeconds = retryAfterSeconds;
+        return e;
+    }
+
     /** Seconds after which a retry is likely to be admitted; 0 when not known. */
     public int retryAfterSeconds() {
         return retryAfterSeconds;
