@@ -15,6 +15,7 @@ import java.util.List;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItems;
+import static org.hamcrest.Matchers.startsWith;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -45,6 +46,18 @@ class OpenAiApiTest {
                 .body("data.find { it.id == 'demo-gpt2' }.max_model_len", equalTo(512));
         Server.conformsToOpenAi("ListModelsResponse", r.asString(), false);
         given().get("/v1/models/" + Server.MODEL).then().statusCode(200).body("id", equalTo(Server.MODEL));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"/v1/completions", "/v1/chat/completions", "/generate_stream"})
+    void sseClientsThatAcceptOnlyEventStreamsGetTheStream(String path) {
+        String body = path.equals("/generate_stream")
+                ? "{\"inputs\":\"Hello\",\"parameters\":{\"max_new_tokens\":3}}"
+                : "{\"model\":\"" + Server.MODEL + "\",\"max_tokens\":3,\"stream\":true,"
+                + (path.contains("chat") ? "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}" : "\"prompt\":\"Hi\"}");
+        Response r = given().contentType(ContentType.JSON).accept("text/event-stream").body(body).post(path);
+        r.then().statusCode(200).contentType(startsWith("text/event-stream"));
+        assertTrue(Server.sseData(r.asString()).size() >= 3, r.asString());
     }
 
     @ParameterizedTest
