@@ -135,6 +135,72 @@ class Gpt2RunnerTest {
         assertEquals(0, runner.numCachedSequences());
     }
 
+    /**
+     * A prompt fed in chunks beside decoding rows (each such step runs the chunk in a batch of its
+     * own) continues where its last chunk left off, then joins the decoding rows; every logit equals
+     * a full recompute.
+     */
+    @ParameterizedTest
+    @EnumSource(DemoLayout.class)
+    void aPromptChunkedBesideDecodingRowsJoinsThemExactly(DemoLayout layout) throws Exception {
+        Gpt2Runner runner = RUNNERS.get(layout);
+        int[] a = new int[32];
+        int[] c = new int[32];
+        int[] b = new int[32];
+        System.arraycopy(new int[] {464, 2068, 7586}, 0, a, 0, 3);
+        System.arraycopy(new int[] {50, 60, 70, 80}, 0, c, 0, 4);
+        System.arraycopy(new int[] {40, 1101, 257, 1332, 286, 262, 3290}, 0, b, 0, 7);
+        long ida = IDS.getAndIncrement();
+        long idc = IDS.getAndIncrement();
+        long idb = IDS.getAndIncrement();
+        StepOutput first = runner.execute(List.of(new StepInput(ida, a, 0, 3), new StepInput(idc, c, 0, 4)));
+        int la = 3;
+        int lc = 4;
+        a[la++] = argmax(logits(first, 0));
+        c[lc++] = argmax(logits(first, 1));
+        // Chunk 1 of b beside a and c decoding.
+        // (A step's logits are valid until the runner's next call: read them all before recomputing.)
+        StepOutput s1 = runner.execute(List.of(new StepInput(ida, a, la - 1, la), new StepInput(idb, b, 0, 3),
+                new StepInput(idc, c, lc - 1, lc)));
+        float[] a1 = logits(s1, 0);
+        float[] c1 = logits(s1, 2);
+        assertClose(recompute(runner, a, la), a1, "a beside chunk 1");
+        assertClose(recompute(runner, c, lc), c1, "c beside chunk 1");
+        a[la++] = argmax(a1);
+        c[lc++] = argmax(c1);
+        // Chunk 2 (the rest of the prompt): its logits are those of the whole prompt.
+        StepOutput s2 = runner.execute(List.of(new StepInput(idb, b, 3, 7), new StepInput(ida, a, la - 1, la),
+                new StepInput(idc, c, lc - 1, lc)));
+        float[] b2 = logits(s2, 0);
+        float[] a2 = logits(s2, 1);
+        float[] c2 = logits(s2, 2);
+        assertClose(recompute(runner, b, 7), b2, "b after its second chunk");
+        assertClose(recompute(runner, a, la), a2, "a beside chunk 2");
+        assertClose(recompute(runner, c, lc), c2, "c beside chunk 2");
+        int lb = 7;
+        b[lb++] = argmax(b2);
+        a[la++] = argmax(a2);
+        c[lc++] = argmax(c2);
+        // b now decodes with the others, twice (the second step reuses the presents).
+        for (int k = 0; k < 2; k++) {
+            StepOutput d = runner.execute(List.of(new StepInput(ida, a, la - 1, la), new StepInput(idb, b, lb - 1, lb),
+                    new StepInput(idc, c, lc - 1, lc)));
+            float[] ad = logits(d, 0);
+            float[] bd = logits(d, 1);
+            float[] cd = logits(d, 2);
+            assertClose(recompute(runner, a, la), ad, "a decoding with b, step " + k);
+            assertClose(recompute(runner, b, lb), bd, "b decoding with a and c, step " + k);
+            assertClose(recompute(runner, c, lc), cd, "c decoding with a and b, step " + k);
+            a[la++] = argmax(ad);
+            b[lb++] = argmax(bd);
+            c[lc++] = argmax(cd);
+        }
+        for (long id : List.of(ida, idb, idc)) {
+            runner.release(id);
+        }
+        assertEquals(0, runner.numCachedSequences());
+    }
+
     /** Greedy-generates the prompts together; returns, per sequence, the logits of every step. */
     private List<List<float[]>> generate(Gpt2Runner runner, List<int[]> prompts, int steps) throws Exception {
         int n = prompts.size();

@@ -1,0 +1,401 @@
+package io.spindle.runtime.family.gpt2;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import io.spindle.engine.exec.StepInput;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One batch's KV cache and the forward pass over it (the layout is described on {@link Gpt2Runner}):
+ * two alternating sets of Spindle-owned direct buffers, the rows they hold, and the attention mask.
+ * Confined to the engine thread.
+ */
+final class BatchCache {
+    /** Where sequences that are not in this batch keep their cache: detached blocks, or another batch. */
+    interface Elsewhere {
+        /** Takes sequence {@code in}'s cache out of wherever it is; null when it has none; checks its length. */
+        byte[][] take(StepInput in);
+
+        /** Keeps a sequence that leaves this batch alive. */
+        void keep(long id, byte[][] blocks, int length);
+    }
+
+    private final Gpt2Runner.Shared s;
+    private final Elsewhere elsewhere;
+    private final ByteBuffer[][] sets;
+    private int cur = -1;
+    /** Tensor views of the cache as the last pass wrote it; they become the next pass's past. */
+    private OnnxTensor[] curTensors;
+    // Rows (-1 once released), real lengths, total length T, 0/1 mask [rows × T].
+    private long[] rowIds = new long[0];
+    private int[] rowValid = new int[0];
+    private int total;
+    private byte[] mask = new byte[0];
+
+    private final Map<String, OnnxTensor> inputs = new HashMap<>();
+    private final Map<String, OnnxTensor> pinned = new HashMap<>();
+    private ByteBuffer logits = ByteBuffer.allocateDirect(0);
+    private int logitsRowStride;
+    private int logitsSeq;
+
+    BatchCache(Gpt2Runner.Shared shared, Elsewhere elsewhere) {
+        this.s = shared;
+        this.elsewhere = elsewhere;
+        this.sets = new ByteBuffer[2][shared.graph().pastNames().size()];
+    }
+
+    /** One forward pass over {@code batch}; afterwards this cache holds exactly its rows. */
+    void forward(List<StepInput> batch) throws OrtException {
+        Gpt2Graph graph = s.graph();
+        OrtEnvironment env = s.env();
+        List<OnnxTensor> owned = new ArrayList<>();
+        OnnxTensor[] presents = null;
+        try {
+            int rows = batch.size();
+            int seq = 0;
+            for (StepInput in : batch) {
+                seq = Math.max(seq, in.length());
+            }
+            OnnxTensor[] past;
+            int pastLen;
+            byte[] newMask;
+            int pastSet;
+            if (canReusePresents(batch, seq)) {
+                past = curTensors;
+                owned.addAll(Arrays.asList(past));
+                curTensors = null;
+                pastLen = total;
+                newMask = extendMask(rows);
+                pastSet = cur;
+            } else {
+                pastSet = cur == 0 ? 1 : 0;
+                pastLen = repack(batch, pastSet);
+                past = views(pastSet, rows, pastLen);
+                owned.addAll(Arrays.asList(past));
+                newMask = newMask(batch, pastLen, seq);
+            }
+            int newTotal = pastLen + seq;
+            fillIdsAndPositions(batch, seq);
+            OrtSession session = pastLen == 0 && s.noPast() != null ? s.noPast() : s.withPast();
+            inputs.clear();
+            OnnxTensor idsTensor = s.ids().tensor(env, rows, seq);
+            owned.add(idsTensor);
+            inputs.put("input_ids", idsTensor);
+            HostBuffer maskInput = s.maskInput();
+            maskInput.reset(rows * newTotal);
+            for (int i = 0; i < rows * newTotal; i++) {
+                maskInput.put(i, newMask[i]);
+            }
+            OnnxTensor maskTensor = maskInput.tensor(env, rows, newTotal);
+            owned.add(maskTensor);
+            inputs.put("attention_mask", maskTensor);
+            if (graph.hasPositionIds()) {
+                OnnxTensor pos = s.positions().tensor(env, rows, seq);
+                owned.add(pos);
+                inputs.put("position_ids", pos);
+            }
+            if (session == s.withPast()) {
+                for (int i = 0; i < past.length; i++) {
+                    inputs.put(graph.pastNames().get(i), past[i]);
+                }
+                if (graph.hasUseCacheBranch()) {
+                    OnnxTensor branch = OnnxTensor.createTensor(env, new boolean[] {pastLen > 0});
+                    owned.add(branch);
+                    inputs.put("use_cache_branch", branch);
+                }
+            }
+            int presentSet = 1 - pastSet;
+            presents = views(presentSet, rows, newTotal);
+            OnnxTensor logitsTensor = pinLogits(rows, seq);
+            owned.add(logitsTensor);
+            pinned.clear();
+            pinned.put("logits", logitsTensor);
+            for (int i = 0; i < presents.length; i++) {
+                pinned.put(graph.presentNames().get(i), presents[i]);
+            }
+            session.run(inputs, Set.of(), pinned).close();
+
+            cur = presentSet;
+            curTensors = presents;
+            presents = null;
+            total = newTotal;
+            mask = newMask;
+            rowIds = new long[rows];
+            rowValid = new int[rows];
+            for (int r = 0; r < rows; r++) {
+                rowIds[r] = batch.get(r).sequenceId();
+                rowValid[r] = batch.get(r).to();
+            }
+        } catch (OrtException | RuntimeException e) {
+            closeAll(presents);
+            drop();
+            throw e;
+        } finally {
+            for (OnnxTensor t : owned) {
+                t.close();
+            }
+        }
+    }
+
+    private boolean canReusePresents(List<StepInput> batch, int seq) {
+        if (curTensors == null || seq != 1 || batch.size() != rowIds.length) {
+            return false;
+        }
+        for (int r = 0; r < rowIds.length; r++) {
+            StepInput in = batch.get(r);
+            if (rowIds[r] != in.sequenceId() || rowValid[r] != in.from() || in.length() != 1) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private byte[] extendMask(int rows) {
+        int t = total + 1;
+        byte[] m = new byte[rows * t];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(mask, r * total, m, r * t, total);
+            m[r * t + total] = 1;
+        }
+        return m;
+    }
+
+    private static byte[] newMask(List<StepInput> batch, int pastLen, int seq) {
+        int rows = batch.size();
+        int t = pastLen + seq;
+        byte[] m = new byte[rows * t];
+        for (int r = 0; r < rows; r++) {
+            StepInput in = batch.get(r);
+            Arrays.fill(m, r * t + pastLen - in.from(), r * t + pastLen, (byte) 1);
+            Arrays.fill(m, r * t + t - in.length(), r * t + t, (byte) 1);
+        }
+        return m;
+    }
+
+    /**
+     * Lays the past of a new batch composition out in buffer set {@code target} and returns its
+     * length. Rows of the old batch that do not continue are kept elsewhere; rows new to this batch
+     * come from elsewhere. Afterwards the other set is free to receive the presents.
+     */
+    private int repack(List<StepInput> batch, int target) {
+        int rows = batch.size();
+        int pastLen = 0;
+        for (StepInput in : batch) {
+            pastLen = Math.max(pastLen, in.from());
+        }
+        Map<Long, Integer> oldRow = new HashMap<>();
+        for (int r = 0; r < rowIds.length; r++) {
+            if (rowIds[r] >= 0) {
+                oldRow.put(rowIds[r], r);
+            }
+        }
+        Set<Long> next = new HashSet<>();
+        for (StepInput in : batch) {
+            next.add(in.sequenceId());
+        }
+        for (Map.Entry<Long, Integer> e : oldRow.entrySet()) {
+            if (!next.contains(e.getKey())) {
+                elsewhere.keep(e.getKey(), gather(e.getValue()), rowValid[e.getValue()]);
+            }
+        }
+        int numTensors = sets[0].length;
+        KvLayout kv = s.kvLayout();
+        for (int c = 0; c < numTensors; c++) {
+            ensure(target, c, kv.batchBytes(rows, pastLen));
+        }
+        for (int r = 0; r < rows; r++) {
+            StepInput in = batch.get(r);
+            Integer o = oldRow.get(in.sequenceId());
+            if (o != null) {
+                if (rowValid[o] != in.from()) {
+                    throw new IllegalStateException("sequence " + in.sequenceId() + " has " + rowValid[o]
+                            + " cached tokens but the step starts at " + in.from());
+                }
+                for (int c = 0; c < numTensors; c++) {
+                    kv.move(sets[cur][c], rowIds.length, o, total, mask, o * total, sets[target][c], rows, r,
+                            pastLen, in.from());
+                }
+            } else {
+                byte[][] block = elsewhere.take(in);
+                for (int c = 0; c < numTensors; c++) {
+                    kv.scatter(block == null ? null : block[c], in.from(), sets[target][c], rows, r, pastLen);
+                }
+            }
+        }
+        closeAll(curTensors);
+        curTensors = null;
+        return pastLen;
+    }
+
+    /** Copies row {@code row}'s real positions into compact blocks, one per cache tensor. */
+    private byte[][] gather(int row) {
+        byte[][] compact = new byte[sets[cur].length][];
+        for (int c = 0; c < compact.length; c++) {
+            compact[c] = s.kvLayout().gather(sets[cur][c], rowIds.length, row, total, mask, row * total, rowValid[row]);
+        }
+        return compact;
+    }
+
+    /** Whether this batch holds sequence {@code id}. */
+    boolean holds(long id) {
+        return rowOf(id) >= 0;
+    }
+
+    /** The cached length of a held sequence. */
+    int lengthOf(long id) {
+        return rowValid[rowOf(id)];
+    }
+
+    /** Takes a held sequence out of this batch as compact blocks (the batch keeps its other rows). */
+    byte[][] remove(long id) {
+        int row = rowOf(id);
+        byte[][] blocks = gather(row);
+        release(id);
+        return blocks;
+    }
+
+    private int rowOf(long id) {
+        for (int r = 0; r < rowIds.length; r++) {
+            if (rowIds[r] == id) {
+                return r;
+            }
+        }
+        return -1;
+    }
+
+    /** Forgets a sequence's row; once no row is live, the buffers go. */
+    void release(long id) {
+        boolean anyLive = false;
+        for (int r = 0; r < rowIds.length; r++) {
+            if (rowIds[r] == id) {
+                rowIds[r] = -1;
+            }
+            anyLive |= rowIds[r] >= 0;
+        }
+        if (!anyLive) {
+            drop();
+        }
+    }
+
+    int numLive() {
+        int n = 0;
+        for (long id : rowIds) {
+            n += id >= 0 ? 1 : 0;
+        }
+        return n;
+    }
+
+    /** Forgets the cache and lets its buffers go, so an idle model holds no cache memory. */
+    void drop() {
+        closeAll(curTensors);
+        curTensors = null;
+        cur = -1;
+        rowIds = new long[0];
+        rowValid = new int[0];
+        total = 0;
+        mask = new byte[0];
+        for (ByteBuffer[] set : sets) {
+            Arrays.fill(set, null);
+        }
+    }
+
+    /** Grows buffer {@code c} of set {@code set} to at least {@code bytes}; contents are not kept. */
+    private void ensure(int set, int c, long bytes) {
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalStateException("a KV-cache tensor of " + bytes + " bytes exceeds what one buffer holds");
+        }
+        ByteBuffer b = sets[set][c];
+        if (b == null || b.capacity() < bytes) {
+            long grown = Math.min(Integer.MAX_VALUE, Math.max(bytes, b == null ? 0 : b.capacity() * 3L / 2));
+            sets[set][c] = ByteBuffer.allocateDirect((int) grown).order(ByteOrder.nativeOrder());
+        }
+    }
+
+    /** Tensor views, shaped for {@code rows} × {@code len}, over the buffers of a set (grown as needed). */
+    private OnnxTensor[] views(int set, int rows, int len) throws OrtException {
+        Gpt2Graph graph = s.graph();
+        int numTensors = sets[set].length;
+        OnnxTensor[] out = new OnnxTensor[numTensors];
+        long bytes = s.kvLayout().batchBytes(rows, len);
+        long[] shape = graph.cacheOuter() == 1
+                ? new long[] {rows, graph.numHeads(), len, graph.headDim()}
+                : new long[] {2, rows, graph.numHeads(), len, graph.headDim()};
+        try {
+            for (int c = 0; c < numTensors; c++) {
+                ensure(set, c, bytes);
+                ByteBuffer view = sets[set][c].duplicate().order(ByteOrder.nativeOrder()).position(0).limit((int) bytes);
+                out[c] = OnnxTensor.createTensor(s.env(), view, shape, graph.kvType());
+            }
+            return out;
+        } catch (OrtException | RuntimeException e) {
+            closeAll(out);
+            throw e;
+        }
+    }
+
+    private void fillIdsAndPositions(List<StepInput> batch, int seq) {
+        int rows = batch.size();
+        HostBuffer ids = s.ids();
+        HostBuffer positions = s.positions();
+        ids.reset(rows * seq);
+        positions.reset(rows * seq);
+        for (int r = 0; r < rows; r++) {
+            StepInput in = batch.get(r);
+            int pad = seq - in.length();
+            for (int j = 0; j < seq; j++) {
+                boolean real = j >= pad;
+                ids.put(r * seq + j, real ? in.tokens()[in.from() + j - pad] : 0);
+                positions.put(r * seq + j, real ? in.from() + j - pad : 0);
+            }
+        }
+    }
+
+    private OnnxTensor pinLogits(int rows, int seq) throws OrtException {
+        Gpt2Graph graph = s.graph();
+        int width = graph.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
+        int bytes = rows * seq * graph.vocabSize() * width;
+        if (logits.capacity() < bytes) {
+            logits = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+        }
+        logitsSeq = seq;
+        logitsRowStride = seq * graph.vocabSize();
+        ByteBuffer view = logits.duplicate().order(ByteOrder.nativeOrder()).position(0).limit(bytes);
+        return OnnxTensor.createTensor(s.env(), view, new long[] {rows, seq, graph.vocabSize()}, graph.logitsType());
+    }
+
+    /** The last fed position's logits of row {@code row} of the last pass. */
+    void copyLogits(int row, float[] dst) {
+        Gpt2Graph graph = s.graph();
+        int v = graph.vocabSize();
+        int offset = row * logitsRowStride + (logitsSeq - 1) * v;
+        if (graph.logitsType() == OnnxJavaType.FLOAT16) {
+            for (int i = 0; i < v; i++) {
+                dst[i] = Float.float16ToFloat(logits.getShort((offset + i) * 2));
+            }
+        } else {
+            logits.asFloatBuffer().get(offset, dst, 0, v);
+        }
+    }
+
+    static void closeAll(OnnxTensor[] tensors) {
+        if (tensors != null) {
+            for (OnnxTensor t : tensors) {
+                if (t != null) {
+                    t.close();
+                }
+            }
+        }
+    }
+}
