@@ -1,0 +1,102 @@
+package io.spindle.load;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The documented command against the packaged server: every transport, closed and open loop; no
+ * errors; reports written; the client's counts reconcile with the server's metrics.
+ */
+class SmokeIT {
+    @Test
+    void aShortRunOverEveryTransportReconcilesWithTheServer() throws Exception {
+        Path serverJar = Path.of(System.getProperty("spindle.server.jar", "../target/quarkus-app/quarkus-run.jar"));
+        Path loadJar = Path.of(System.getProperty("spindle.load.jar", "target/spindle-load.jar"));
+        assertTrue(Files.isRegularFile(serverJar), "build the server first (./mvnw -B verify): " + serverJar);
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        String java = ProcessHandle.current().info().command().orElse("java");
+        Path root = serverJar.toAbsolutePath().getParent().getParent().getParent();
+        Process server = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
+                "-Dquarkus.http.port=" + port, "-Dspindle.demo.cache-dir=" + root.resolve("target/test-models"),
+                "-Dspindle.models.dir=target/no-models", "-jar", serverJar.toString())
+                .redirectErrorStream(true).redirectOutput(Path.of("target", "smoke-server.log").toFile()).start();
+        try {
+            awaitReady(port, server);
+            Path out = Path.of("target", "smoke-report");
+            for (String[] args : List.of(
+                    new String[] {"--mode", "closed", "--concurrency", "1,3", "--requests", "9"},
+                    new String[] {"--mode", "open", "--rate", "20", "--requests", "9"})) {
+                List<String> cmd = new java.util.ArrayList<>(List.of(java, "-jar", loadJar.toString(),
+                        "--url", "http://127.0.0.1:" + port, "--transport", "openai,tgi,ws", "--output-tokens", "8",
+                        "--input-tokens", "16", "--slo", "ttft=60000", "--no-progress", "--fail-on-errors",
+                        "--out", out.toString()));
+                cmd.addAll(List.of(args));
+                Process load = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+                String output = new String(load.getInputStream().readAllBytes());
+                assertTrue(load.waitFor(5, TimeUnit.MINUTES), "load tool hung");
+                assertEquals(0, load.exitValue(), output);
+
+                JsonNode doc = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+                for (JsonNode level : doc.get("levels")) {
+                    JsonNode c = level.get("client");
+                    JsonNode s = level.get("server");
+                    assertEquals(9, c.get("succeeded").asInt(), level.toString());
+                    assertEquals(0, c.get("failed").asInt());
+                    assertEquals(9 * 8, c.get("outputTokens").asInt(), "ignore_eos + max_tokens fix the length");
+                    assertEquals(9, s.get("finishedRequests").asDouble(), 0, "server saw the same requests finish");
+                    assertEquals(c.get("outputTokens").asDouble(), s.get("generatedTokens").asDouble(), 0);
+                    assertTrue(c.get("ttft").get("p50").asDouble() > 0);
+                    assertTrue(c.get("itl").get("n").asInt() >= 9 * 7 - 9, "token gaps were timed");
+                    assertEquals(c.get("requestsPerSecond").asDouble(), c.get("goodput").asDouble(), 1e-9,
+                            "a one-minute TTFT objective is met by every request");
+                }
+                assertTrue(Files.readString(out.resolve("summary.md")).contains("Server vs. client"));
+                assertTrue(Files.readString(out.resolve("report.html")).contains("<svg"));
+            }
+        } finally {
+            server.destroy();
+            if (!server.waitFor(60, TimeUnit.SECONDS)) {
+                server.destroyForcibly();
+            }
+        }
+    }
+
+    private static void awaitReady(int port, Process server) throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        while (System.nanoTime() < deadline) {
+            if (!server.isAlive()) {
+                fail("server exited: " + Files.readString(Path.of("target", "smoke-server.log")));
+            }
+            try {
+                if (http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/q/health/ready")).build(),
+                        HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException notYet) {
+                // not listening yet
+            }
+            Thread.sleep(200);
+        }
+        fail("server not ready");
+    }
+}
