@@ -11,6 +11,7 @@ import io.spindle.engine.request.TokenEvent;
 import io.spindle.generation.ModelRegistry;
 import io.spindle.metrics.SpindleMetrics;
 import io.spindle.runtime.demo.DemoLayout;
+import io.spindle.runtime.family.bert.BundledMiniLm;
 import io.spindle.runtime.demo.DemoModelWriter;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.onnx.NoTelemetry;
@@ -65,8 +66,7 @@ public class ModelBootstrap {
 
     void onStop(@Observes ShutdownEvent event) {
         for (ModelLoader.Loaded l : loaded) {
-            l.engine().close();
-            l.tokenizer().close();
+            l.close();
         }
     }
 
@@ -91,14 +91,18 @@ public class ModelBootstrap {
     /** Ends every sequence of every model with {@code reason}; for the end of a drain. */
     public void abortAll(SpindleException reason) {
         for (ModelLoader.Loaded l : loaded) {
-            l.engine().abortAll(reason);
+            if (l.engine() != null) {
+                l.engine().abortAll(reason);
+            }
         }
     }
 
     public Map<String, EngineStats> engineStats() {
         Map<String, EngineStats> out = new java.util.TreeMap<>();
         for (ModelLoader.Loaded l : loaded) {
-            out.put(l.model().id(), l.engine().stats());
+            if (l.engine() != null) {
+                out.put(l.model().id(), l.engine().stats());
+            }
         }
         return out;
     }
@@ -109,15 +113,21 @@ public class ModelBootstrap {
                     config.runtime().allowSpinning());
             SpindleConfig.EngineLimits e = config.engine();
             ModelLoader loader = new ModelLoader(ort, new EngineConfig(e.maxBatchSize(), e.maxTokensPerStep(),
-                    e.kvCacheMemory().asLongValue(), e.maxWaiting(), e.maxPrefillTokensWhileDecoding()));
+                    e.kvCacheMemory().asLongValue(), e.maxWaiting(), e.maxPrefillTokensWhileDecoding()),
+                    config.embeddings().maxBatchSize(), config.embeddings().maxQueuedInputs());
             if (config.demo().enabled()) {
                 loadDemos(loader);
+            }
+            if (config.embeddings().bundledModel()) {
+                loadBundledEmbeddings(loader);
             }
             loadDirectory(loader, Path.of(config.models().dir()));
             for (ModelLoader.Loaded l : loaded) {
                 warmUp(l);
                 Engine engine = l.engine();
-                engine.observe(metrics.registerModel(l.model().id(), engine::stats, engine.kvBytesPerToken()));
+                if (engine != null) {
+                    engine.observe(metrics.registerModel(l.model().id(), engine::stats, engine.kvBytesPerToken()));
+                }
             }
             if (registry.all().isEmpty()) {
                 state = State.FAILED;
@@ -137,8 +147,7 @@ public class ModelBootstrap {
 
     private void loadDemos(ModelLoader loader) throws IOException {
         DemoPreset preset = DemoPreset.parse(config.demo().preset());
-        Path cache = Path.of(config.demo().cacheDir()
-                .orElse(System.getProperty("user.home") + "/.cache/spindle/models"));
+        Path cache = cacheRoot();
         for (String name : config.demo().layouts()) {
             DemoLayout layout = DemoLayout.parse(name);
             String id = layout == DemoLayout.OPTIMUM ? DEMO_ID : DEMO_ID + "-" + layout.id();
@@ -150,6 +159,23 @@ public class ModelBootstrap {
                     layout.id(), dir, (System.nanoTime() - t0) / 1_000_000);
             loadOne(loader, id, dir);
         }
+    }
+
+    /** all-MiniLM-L6-v2 from the classpath, copied once into the model cache: real embeddings, no download. */
+    private void loadBundledEmbeddings(ModelLoader loader) throws IOException {
+        if (!BundledMiniLm.available()) {
+            LOG.warn("the bundled embedding model is not on the classpath; serving no embeddings by default");
+            return;
+        }
+        long t0 = System.nanoTime();
+        Path dir = BundledMiniLm.ensure(cacheRoot());
+        LOG.infof("embedding model %s (trained weights) ready at %s in %d ms", BundledMiniLm.ID, dir,
+                (System.nanoTime() - t0) / 1_000_000);
+        loadOne(loader, BundledMiniLm.ID, dir);
+    }
+
+    private Path cacheRoot() {
+        return Path.of(config.demo().cacheDir().orElse(System.getProperty("user.home") + "/.cache/spindle/models"));
     }
 
     private void loadDirectory(ModelLoader loader, Path root) throws IOException {
@@ -182,6 +208,10 @@ public class ModelBootstrap {
 
     /** Runs a two-token greedy generation so the first client does not pay for ONNX Runtime's first run. */
     private void warmUp(ModelLoader.Loaded l) throws Exception {
+        if (l.encoder() != null) {
+            l.encoder().embed(List.of(l.tokenizer().encode("Hello", true))).get(5, TimeUnit.MINUTES);
+            return;
+        }
         Engine engine = l.engine();
         int[] prompt = l.tokenizer().encode("Hello");
         CompletableFuture<TokenEvent> end = new CompletableFuture<>();

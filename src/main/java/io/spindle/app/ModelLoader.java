@@ -1,11 +1,13 @@
 package io.spindle.app;
 
 import io.spindle.engine.Engine;
+import io.spindle.engine.EncoderEngine;
 import io.spindle.engine.EngineConfig;
 import io.spindle.generation.ServedModel;
 import io.spindle.model.ModelCard;
 import io.spindle.model.ModelConfig;
 import io.spindle.model.ModelConfigException;
+import io.spindle.runtime.family.bert.BertLoader;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
 import io.spindle.runtime.family.gpt2.Gpt2Runner;
 import io.spindle.runtime.onnx.ModelLoadException;
@@ -23,21 +25,30 @@ import java.util.Set;
 final class ModelLoader {
     /** Hugging Face model types served by the GPT-2-family decoder runner. */
     private static final Set<String> DECODER_TYPES = Set.of("gpt2");
+    /** Hugging Face model types served by the BERT-family encoder runner (feature extraction). */
+    private static final Set<String> ENCODER_TYPES = Set.of("bert");
 
     private final OrtRuntime ort;
     private final EngineConfig engineConfig;
+    private final int encoderBatchSize;
+    private final int encoderQueuedInputs;
 
-    ModelLoader(OrtRuntime ort, EngineConfig engineConfig) {
+    ModelLoader(OrtRuntime ort, EngineConfig engineConfig, int encoderBatchSize, int encoderQueuedInputs) {
         this.ort = ort;
         this.engineConfig = engineConfig;
+        this.encoderBatchSize = encoderBatchSize;
+        this.encoderQueuedInputs = encoderQueuedInputs;
     }
 
     /** Loads and starts a model; the caller closes the engine. Throws with a message naming the file at fault. */
     Loaded load(String id, Path dir) throws ModelLoadException, ModelConfigException, IOException {
         ModelConfig config = ModelConfig.read(dir);
+        if (ENCODER_TYPES.contains(config.modelType())) {
+            return loadEncoder(id, dir, config);
+        }
         if (!DECODER_TYPES.contains(config.modelType())) {
             throw new ModelConfigException(dir.resolve("config.json"), "model_type '" + config.modelType()
-                    + "' is not served yet (supported: " + DECODER_TYPES + ")");
+                    + "' is not served yet (supported: " + DECODER_TYPES + ", " + ENCODER_TYPES + ")");
         }
         TextTokenizer tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
         Gpt2Runner runner;
@@ -51,11 +62,38 @@ final class ModelLoader {
         ModelCard card = new ModelCard(id, "gpt2", List.of("text-generation", "chat"), config.contextLength(),
                 runner.vocabSize(), runner.graph().layoutName(), config.randomWeights(), config.chatTemplate() != null,
                 ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond());
-        ServedModel served = new ServedModel(card, engine, tokenizer,
+        ServedModel served = new ServedModel(card, engine, null, tokenizer,
                 new ChatTemplate(config.chatTemplate(), config.bosToken(), config.eosToken()), config.eosTokenIds());
-        return new Loaded(served, engine, tokenizer);
+        return new Loaded(served, engine, null, tokenizer);
     }
 
-    record Loaded(ServedModel model, Engine engine, TextTokenizer tokenizer) {
+    private Loaded loadEncoder(String id, Path dir, ModelConfig config) throws ModelLoadException, IOException {
+        TextTokenizer tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
+        EncoderEngine encoder;
+        try {
+            encoder = new EncoderEngine(id, BertLoader.load(ort, dir, config.contextLength()), encoderBatchSize,
+                    encoderQueuedInputs).start();
+        } catch (ModelLoadException | RuntimeException e) {
+            tokenizer.close();
+            throw e;
+        }
+        ModelCard card = new ModelCard(id, "bert", List.of("embeddings"), config.contextLength(),
+                config.vocabSize(), "encoder", config.randomWeights(), false,
+                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond());
+        ServedModel served = new ServedModel(card, null, encoder, tokenizer, new ChatTemplate(null, null, null), new int[0]);
+        return new Loaded(served, null, encoder, tokenizer);
+    }
+
+    /** A loaded model: exactly one of {@code engine} (decoder) and {@code encoder} is set. */
+    record Loaded(ServedModel model, Engine engine, EncoderEngine encoder, TextTokenizer tokenizer) {
+        void close() {
+            if (engine != null) {
+                engine.close();
+            }
+            if (encoder != null) {
+                encoder.close();
+            }
+            tokenizer.close();
+        }
     }
 }

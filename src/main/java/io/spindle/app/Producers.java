@@ -2,6 +2,7 @@ package io.spindle.app;
 
 import io.quarkus.runtime.ShutdownEvent;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.spindle.generation.EmbeddingService;
 import io.spindle.generation.GenerationService;
 import io.spindle.metrics.ExpositionFilter;
 import io.spindle.metrics.SpindleMetrics;
@@ -47,6 +48,12 @@ public class Producers {
         t.setRemoveOnCancelPolicy(true);
         ticker = t;
         return new GenerationService(bootstrap.registry(), textPool, ticker, config.api().sseKeepAlive(), metrics);
+    }
+
+    @Produces
+    @Singleton
+    EmbeddingService embeddingService(ModelBootstrap bootstrap, GenerationService generation) {
+        return new EmbeddingService(bootstrap.registry(), generation);
     }
 
     /** Keep-alive timers still scheduled; 0 once no generation waits for its first token. */

@@ -23,6 +23,22 @@ public interface SpindleConfig {
 
     Shutdown shutdown();
 
+    Embeddings embeddings();
+
+    interface Embeddings {
+        /** Serve the bundled all-MiniLM-L6-v2 (trained weights, from the classpath) as {@code all-minilm-l6-v2}. */
+        @WithDefault("true")
+        boolean bundledModel();
+
+        /** Inputs per encoder forward pass; concurrent requests share a pass when they fit. */
+        @WithDefault("32")
+        int maxBatchSize();
+
+        /** Inputs that may wait per encoder model before new requests are refused with 429. */
+        @WithDefault("1024")
+        int maxQueuedInputs();
+    }
+
     interface Shutdown {
         /**
          * On SIGTERM, how long in-flight generations may run on before they are ended with an error

@@ -1,5 +1,6 @@
 package io.spindle.generation;
 
+import io.spindle.engine.EngineClient;
 import io.spindle.engine.SequenceHandle;
 import io.spindle.engine.request.EngineRequest;
 import io.spindle.engine.request.SpindleException;
@@ -83,6 +84,7 @@ public final class GenerationService {
                     DRAINING_RETRY_AFTER_SECONDS);
         }
         ServedModel model = registry.require(req.model());
+        EngineClient engine = model.requireGenerator("this endpoint");
         String promptText;
         int[] prompt;
         switch (req.prompt()) {
@@ -132,7 +134,7 @@ public final class GenerationService {
         inFlight.incrementAndGet();
         SequenceHandle handle;
         try {
-            handle = model.engine().submit(er, gen::onEngineEvent);
+            handle = engine.submit(er, gen::onEngineEvent);
         } catch (RuntimeException e) {
             inFlight.decrementAndGet();
             throw e;

@@ -1,18 +1,42 @@
 package io.spindle.generation;
 
+import io.spindle.engine.EmbeddingClient;
 import io.spindle.engine.EngineClient;
+import io.spindle.engine.request.SpindleException;
 import io.spindle.model.ModelCard;
 import io.spindle.text.ChatTemplate;
 import io.spindle.text.TextTokenizer;
 
-/** A model that is loaded and serving: its card, its engine, and the text side of it. */
-public record ServedModel(ModelCard card, EngineClient engine, TextTokenizer tokenizer, ChatTemplate chatTemplate,
-                          int[] eosTokenIds) {
+/**
+ * A model that is loaded and serving: its card, what runs it, and the text side of it. A decoder
+ * (text generation) has an {@code engine}; an encoder (embeddings) has an {@code embedder}; the
+ * other is null.
+ */
+public record ServedModel(ModelCard card, EngineClient engine, EmbeddingClient embedder, TextTokenizer tokenizer,
+                          ChatTemplate chatTemplate, int[] eosTokenIds) {
     public String id() {
         return card.id();
     }
 
     public int contextLength() {
         return card.contextLength();
+    }
+
+    /** This model's decode engine; a 400 naming the model's family when it does not generate text. */
+    public EngineClient requireGenerator(String endpoint) {
+        if (engine == null) {
+            throw SpindleException.invalid("model", "model '" + id() + "' is a " + card.family() + " model ("
+                    + String.join(", ", card.tasks()) + "); " + endpoint + " needs a text-generation model");
+        }
+        return engine;
+    }
+
+    /** This model's encoder; a 400 naming the model's family when it does not embed. */
+    public EmbeddingClient requireEmbedder(String endpoint) {
+        if (embedder == null) {
+            throw SpindleException.invalid("model", "model '" + id() + "' is a " + card.family() + " model ("
+                    + String.join(", ", card.tasks()) + "); " + endpoint + " needs an embedding model");
+        }
+        return embedder;
     }
 }

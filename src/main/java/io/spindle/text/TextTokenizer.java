@@ -54,7 +54,15 @@ public final class TextTokenizer implements AutoCloseable {
     }
 
     public int[] encode(String text) {
-        Encoding enc = tokenizer.encode(text, false, false);
+        return encode(text, false);
+    }
+
+    /**
+     * Token ids of {@code text}; with {@code addSpecialTokens}, wrapped as the tokenizer's
+     * post-processor says (for BERT: [CLS] … [SEP]), as encoders expect their input.
+     */
+    public int[] encode(String text, boolean addSpecialTokens) {
+        Encoding enc = tokenizer.encode(text, addSpecialTokens, false);
         long[] ids = enc.getIds();
         int[] out = new int[ids.length];
         for (int i = 0; i < ids.length; i++) {

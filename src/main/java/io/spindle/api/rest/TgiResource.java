@@ -75,8 +75,8 @@ public class TgiResource {
     }
 
     private String defaultModel() {
-        return service.models().all().stream().findFirst().map(ServedModel::id)
-                .orElseThrow(() -> SpindleException.invalid("model", "no model is loaded yet"));
+        return service.models().all().stream().filter(m -> m.engine() != null).findFirst().map(ServedModel::id)
+                .orElseThrow(() -> SpindleException.invalid("model", "no text-generation model is loaded yet"));
     }
 
     static String finishReason(GenerationFinish f) {

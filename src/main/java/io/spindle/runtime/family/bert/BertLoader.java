@@ -1,0 +1,89 @@
+package io.spindle.runtime.family.bert;
+
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.spindle.runtime.onnx.ModelLoadException;
+import io.spindle.runtime.onnx.OrtRuntime;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Opens a BERT-family encoder directory: {@code model.onnx} (or {@code onnx/model.onnx}) and,
+ * when present, sentence-transformers' {@code 1_Pooling/config.json} (pooling mode) and
+ * {@code modules.json} (a Normalize module); without them, mean pooling and L2 normalisation.
+ */
+public final class BertLoader {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private BertLoader() {
+    }
+
+    public static BertEncoder load(OrtRuntime ort, Path dir, int contextLength) throws ModelLoadException {
+        Path graph = Files.isRegularFile(dir.resolve("model.onnx")) ? dir.resolve("model.onnx")
+                : dir.resolve("onnx").resolve("model.onnx");
+        if (!Files.isRegularFile(graph)) {
+            throw new ModelLoadException(dir, "no encoder graph: expected model.onnx or onnx/model.onnx");
+        }
+        Pooling pooling = pooling(dir);
+        OrtSession session = ort.open(graph);
+        try {
+            if (!session.getInputNames().containsAll(java.util.List.of("input_ids", "attention_mask"))) {
+                throw new ModelLoadException(graph, "an encoder graph needs inputs input_ids and attention_mask, has "
+                        + session.getInputNames());
+            }
+            String out = BertEncoder.tokenOutput(session);
+            long[] shape = ((ai.onnxruntime.TensorInfo) session.getOutputInfo().get(out).getInfo()).getShape();
+            int hidden = shape[2] > 0 ? (int) shape[2] : hiddenFromConfig(dir);
+            return new BertEncoder(ort.env(), session, hidden, contextLength, pooling);
+        } catch (OrtException | IOException e) {
+            closeQuietly(session);
+            throw new ModelLoadException(graph, String.valueOf(e.getMessage()), e);
+        } catch (ModelLoadException | RuntimeException e) {
+            closeQuietly(session);
+            throw e;
+        }
+    }
+
+    private static int hiddenFromConfig(Path dir) throws IOException {
+        int h = JSON.readTree(dir.resolve("config.json").toFile()).path("hidden_size").asInt(0);
+        if (h <= 0) {
+            throw new IOException("the graph's hidden size is dynamic and config.json has no hidden_size");
+        }
+        return h;
+    }
+
+    static Pooling pooling(Path dir) throws ModelLoadException {
+        try {
+            Pooling.Mode mode = Pooling.Mode.MEAN;
+            Path poolingConfig = dir.resolve("1_Pooling").resolve("config.json");
+            if (Files.isRegularFile(poolingConfig)) {
+                JsonNode p = JSON.readTree(poolingConfig.toFile());
+                mode = p.path("pooling_mode_cls_token").asBoolean(false) ? Pooling.Mode.CLS
+                        : p.path("pooling_mode_max_tokens").asBoolean(false) ? Pooling.Mode.MAX : Pooling.Mode.MEAN;
+            }
+            boolean normalize = true;
+            Path modules = dir.resolve("modules.json");
+            if (Files.isRegularFile(modules)) {
+                normalize = false;
+                for (JsonNode m : JSON.readTree(modules.toFile())) {
+                    normalize |= m.path("type").asText("").endsWith("Normalize");
+                }
+            }
+            return new Pooling(mode, normalize);
+        } catch (IOException e) {
+            throw new ModelLoadException(dir, "cannot read the pooling configuration: " + e.getMessage(), e);
+        }
+    }
+
+    private static void closeQuietly(OrtSession s) {
+        try {
+            s.close();
+        } catch (OrtException ignored) {
+            // already failing
+        }
+    }
+}
