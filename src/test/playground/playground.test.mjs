@@ -93,10 +93,10 @@ after(async () => {
   proxy?.close();
 });
 
-for (const transport of ['sse', 'ws']) {
-  test(`tokens stream in incrementally over ${transport}, behind a sub-path proxy`, async () => {
+for (const [transport, mode] of [['sse', 'chat'], ['ws', 'completion']]) {
+  test(`tokens stream in incrementally over ${transport} (${mode}), behind a sub-path proxy`, async () => {
     const page = await openPage();
-    await setUp(page, { transport });
+    await setUp(page, { transport, mode });
     await watchTranscript(page);
     await page.fill('#prompt', 'Once upon a time');
     await page.press('#prompt', 'Enter');
