@@ -103,13 +103,14 @@ public final class Engine implements EngineClient, AutoCloseable {
 
     @Override
     public SequenceHandle submit(EngineRequest request, TokenListener listener) {
-        int total = request.promptTokens().length + request.maxNewTokens();
+        // long: prompt + max_tokens near Integer.MAX_VALUE must not wrap around and pass the checks.
+        long total = (long) request.promptTokens().length + request.maxNewTokens();
         if (total > runner.contextLength()) {
             throw SpindleException.invalid("max_tokens", "prompt (" + request.promptTokens().length
                     + " tokens) + max new tokens (" + request.maxNewTokens() + ") = " + total
                     + " exceeds the model's context length of " + runner.contextLength() + " tokens");
         }
-        if (!kvBudget.canEverFit(total)) {
+        if (!kvBudget.canEverFit((int) total)) {
             throw SpindleException.invalid("max_tokens", "prompt + max new tokens = " + total
                     + " tokens exceeds the KV-cache budget of " + kvBudget.capacityTokens() + " tokens ("
                     + config.kvCacheBytes() / (1 << 20) + " MiB at " + runner.kvBytesPerToken() + " bytes per token)");
@@ -235,12 +236,19 @@ public final class Engine implements EngineClient, AutoCloseable {
         for (int row = 0; row < chunks.size(); row++) {
             ScheduledChunk c = chunks.get(row);
             Sequence s = c.sequence();
-            boolean sample = c.completesSequence();
-            s.markComputed(c.numTokens());
-            if (sample) {
-                out.copyLogits(row, scratch.logits());
-                emitToken(s, s.sampler().sample(scratch, s.request().logprobs()), now);
-                sampled++;
+            try {
+                boolean sample = c.completesSequence();
+                s.markComputed(c.numTokens());
+                if (sample) {
+                    out.copyLogits(row, scratch.logits());
+                    emitToken(s, s.sampler().sample(scratch, s.request().logprobs()), now);
+                    sampled++;
+                }
+            } catch (RuntimeException e) {
+                // A bug that one sequence trips over ends that sequence, not the loop serving everyone.
+                LOG.log(Level.SEVERE, "sequence " + s.id() + " of '" + name + "' failed after its forward pass", e);
+                finish(s, new TokenEvent.Failed(new SpindleException(ErrorKind.MODEL_FAILURE,
+                        "internal error while generating; see the server log"), s.stats()));
             }
         }
         long nanos = System.nanoTime() - t0;

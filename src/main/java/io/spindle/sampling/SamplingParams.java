@@ -15,7 +15,7 @@ public record SamplingParams(double temperature, int topK, double topP, double r
                              double presencePenalty, double frequencyPenalty, long seed) {
 
     public SamplingParams {
-        check(Double.isFinite(temperature) && temperature >= 0, "temperature", "temperature must be >= 0");
+        check(Double.isFinite(temperature) && temperature >= 0, "temperature", "temperature must be a finite number >= 0");
         check(topK >= 0, "top_k", "top_k must be >= 0 (0 disables it)");
         check(topP > 0 && topP <= 1, "top_p", "top_p must be in (0, 1]");
         check(Double.isFinite(repetitionPenalty) && repetitionPenalty > 0, "repetition_penalty", "repetition_penalty must be > 0");

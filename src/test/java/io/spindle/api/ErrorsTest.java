@@ -58,6 +58,10 @@ class ErrorsTest {
             "n above one              | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"n\":2} | 400 | n",
             "top logprobs             | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"logprobs\":3} | 400 | logprobs",
             "prompt + max beyond ctx  | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"max_tokens\":600} | 400 | max_tokens",
+            "max_tokens at int max    | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"max_tokens\":2147483647} | 400 | max_tokens",
+            "max_tokens beyond int    | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"max_tokens\":2147483648} | 400 | max_tokens",
+            "NaN temperature          | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"temperature\":NaN} | 400 | ",
+            "huge exponent            | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"temperature\":1e400} | 400 | temperature",
     })
     void completionsRejectBadInputInOpenAiFormat(String name, String body, int status, String param) {
         Response r = given().contentType(ContentType.JSON).body(body == null ? "" : body).post("/v1/completions");
@@ -158,5 +162,17 @@ class ErrorsTest {
     @Test
     void unknownRoutesAnswerInTheirApisFormat() {
         given().get("/v1/nothing").then().statusCode(404).body("error.type", equalTo("not_found_error"));
+    }
+
+    @Test
+    void anOversizedBodyGets413AndAWrongMethod405InTheApisFormat() {
+        String big = "{\"model\":\"demo-gpt2\",\"prompt\":\"" + "a".repeat(9 * 1024 * 1024) + "\"}";
+        given().contentType(ContentType.JSON).body(big).post("/v1/completions").then().statusCode(413)
+                .contentType(ContentType.JSON).body("error.type", equalTo("invalid_request_error"))
+                .body("error.message", containsString("at most 8388608"));
+        given().contentType(ContentType.JSON).body(big).post("/generate").then().statusCode(413)
+                .body("error_type", equalTo("validation"));
+        given().get("/v1/completions").then().statusCode(405).contentType(ContentType.JSON)
+                .body("error.type", equalTo("invalid_request_error"));
     }
 }

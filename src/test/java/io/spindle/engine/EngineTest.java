@@ -361,4 +361,17 @@ class EngineTest {
         assertEquals(0, engine.stats().kvUsedTokens());
         assertEquals(0, runner.numCachedSequences());
     }
+
+    @Test
+    void maxTokensNearIntegerMaxIsRejectedAndTheLoopKeepsServing() throws Exception {
+        start(new FakeRunner(100, 64), 4, 64, 1000, 8);
+        SpindleException e = assertThrows(SpindleException.class,
+                () -> engine.submit(req(new int[] {1, 2}, Integer.MAX_VALUE), new RecordingListener()));
+        assertEquals(ErrorKind.INVALID_REQUEST, e.kind());
+        assertTrue(e.getMessage().contains("2147483649"), e.getMessage());
+        RecordingListener ok = new RecordingListener();
+        engine.submit(req(new int[] {1, 2}, 3), ok);
+        assertInstanceOf(TokenEvent.Finished.class, ok.awaitEnd());
+        assertTrue(engine.stats().loopAlive());
+    }
 }

@@ -10,7 +10,10 @@ public class ApiExceptionMapper {
     @ServerExceptionMapper(Throwable.class)
     public Response map(Throwable t, HttpServerRequest request) {
         var e = ApiError.classify(t);
-        Response.ResponseBuilder r = Response.status(ApiError.status(e.kind()))
+        // The HTTP layer's own client errors (405 wrong method, 415, ...) keep their status.
+        int status = t instanceof jakarta.ws.rs.WebApplicationException w && w.getResponse().getStatus() >= 400
+                && w.getResponse().getStatus() < 500 ? w.getResponse().getStatus() : ApiError.status(e.kind());
+        Response.ResponseBuilder r = Response.status(status)
                 .type(MediaType.APPLICATION_JSON)
                 .entity(ApiError.body(ApiDialect.forPath(request.path()), e));
         if (ApiError.hasRetryAfter(e.kind())) {
