@@ -109,4 +109,33 @@ class WebSocketApiTest {
         assertEquals(stepsBefore, bootstrap.engineStats().get(Server.MODEL).numSteps(), "the engine stopped stepping");
         assertFalse(ws.frames.stream().anyMatch(f -> "done".equals(f.getString("type")) && "length".equals(f.getString("finish_reason"))));
     }
+
+    @Test
+    void aBinaryFrameGetsAnErrorFrameAndAnOversizedFrameClosesTheSocketWith1009() throws Exception {
+        try (WsClient ws = new WsClient(RestAssured.port)) {
+            ws.sendBinary(new byte[] {1, 2, 3});
+            JsonPath error = ws.await("binary refused", f -> "error".equals(f.getString("type")));
+            org.junit.jupiter.api.Assertions.assertTrue(error.getString("error.message").contains("binary frames"));
+            ws.send("{\"type\":\"generate\",\"id\":\"after\",\"model\":\"demo-gpt2\",\"prompt\":\"Hi\",\"max_tokens\":2}");
+            ws.await("the socket still serves", f -> "done".equals(f.getString("type")));
+        }
+        WsClient big = new WsClient(RestAssured.port);
+        try {
+            big.send("x".repeat(2 * 1024 * 1024));
+        } catch (java.util.concurrent.ExecutionException closedWhileSending) {
+            // the server may close before the whole message is written
+        }
+        // The server closes the socket (1009, message too big; the JDK client may report it as a
+        // protocol error since it was still sending), and goes on serving others.
+        try {
+            Integer status = big.closedWith.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            org.junit.jupiter.api.Assertions.assertEquals(1009, status);
+        } catch (java.util.concurrent.ExecutionException closedUnderTheClient) {
+            org.junit.jupiter.api.Assertions.assertInstanceOf(java.net.ProtocolException.class, closedUnderTheClient.getCause());
+        }
+        try (WsClient after = new WsClient(RestAssured.port)) {
+            after.send("{\"type\":\"generate\",\"id\":\"g\",\"model\":\"demo-gpt2\",\"prompt\":\"Hi\",\"max_tokens\":2}");
+            after.await("a new socket is served", f -> "done".equals(f.getString("type")));
+        }
+    }
 }

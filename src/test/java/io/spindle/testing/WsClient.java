@@ -18,6 +18,8 @@ public final class WsClient implements WebSocket.Listener, AutoCloseable {
     public final List<JsonPath> frames = new CopyOnWriteArrayList<>();
     private final StringBuilder partial = new StringBuilder();
     private final WebSocket socket;
+    /** The status the server closed the socket with. */
+    public final java.util.concurrent.CompletableFuture<Integer> closedWith = new java.util.concurrent.CompletableFuture<>();
 
     public WsClient(int port) throws Exception {
         socket = HttpClient.newHttpClient().newWebSocketBuilder()
@@ -26,6 +28,21 @@ public final class WsClient implements WebSocket.Listener, AutoCloseable {
 
     public void send(String json) throws Exception {
         socket.sendText(json, true).get(10, TimeUnit.SECONDS);
+    }
+
+    public void sendBinary(byte[] bytes) throws Exception {
+        socket.sendBinary(java.nio.ByteBuffer.wrap(bytes), true).get(10, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+        closedWith.complete(statusCode);
+        return null;
+    }
+
+    @Override
+    public void onError(WebSocket webSocket, Throwable error) {
+        closedWith.completeExceptionally(error);
     }
 
     @Override
@@ -63,6 +80,8 @@ public final class WsClient implements WebSocket.Listener, AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye").get(10, TimeUnit.SECONDS);
+        if (!socket.isOutputClosed()) {
+            socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye").get(10, TimeUnit.SECONDS);
+        }
     }
 }

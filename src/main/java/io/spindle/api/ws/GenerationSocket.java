@@ -1,6 +1,8 @@
 package io.spindle.api.ws;
 
+import io.quarkus.websockets.next.OnBinaryMessage;
 import io.quarkus.websockets.next.OnClose;
+import io.quarkus.websockets.next.OnError;
 import io.quarkus.websockets.next.OnTextMessage;
 import io.quarkus.websockets.next.WebSocket;
 import io.quarkus.websockets.next.WebSocketConnection;
@@ -59,6 +61,23 @@ public class GenerationSocket {
         } catch (SpindleException | IllegalArgumentException e) {
             send(connection, ApiError.ws(id, ApiError.classify(e)));
         }
+    }
+
+    /** The protocol is JSON text; a binary frame gets an error frame and the socket stays open. */
+    @OnBinaryMessage
+    public void onBinary(io.vertx.core.buffer.Buffer frame, WebSocketConnection connection) {
+        send(connection, ApiError.ws(null, SpindleException.invalid(null,
+                "binary frames are not part of this protocol; send JSON text frames")));
+    }
+
+    /**
+     * A frame over {@code quarkus.websockets-next.server.max-frame-size} makes the transport close
+     * the socket (status 1009, message too big); that is the client's doing, not a server failure.
+     */
+    @OnError
+    public void onError(io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException e,
+                        WebSocketConnection connection) {
+        LOG.debugf("closing WebSocket %s: %s", connection.id(), e.getMessage());
     }
 
     @OnClose
