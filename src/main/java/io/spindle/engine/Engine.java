@@ -62,6 +62,7 @@ public final class Engine implements EngineClient, AutoCloseable {
     private volatile int numRunning;
     private volatile int kvUsedTokens;
     private volatile int numCachedSequences;
+    private volatile long allocatedBytes;
     private volatile long numSteps;
     private volatile long stepNanos;
     private volatile long forwardNanos;
@@ -157,6 +158,7 @@ public final class Engine implements EngineClient, AutoCloseable {
     public EngineStats stats() {
         boolean alive = thread.isAlive() && running;
         return new EngineStats(numWaiting, numRunning, kvUsedTokens, kvBudget.capacityTokens(), numCachedSequences,
+                allocatedBytes,
                 numSteps, stepNanos, forwardNanos, alive,
                 System.nanoTime() - lastProgressNanos);
     }
@@ -329,6 +331,7 @@ public final class Engine implements EngineClient, AutoCloseable {
         numRunning = scheduler.numRunning();
         kvUsedTokens = kvBudget.usedTokens();
         numCachedSequences = runner.numCachedSequences();
+        allocatedBytes = runner.allocatedBytes();
     }
 
     /** Stops the loop after the current step; every open sequence ends with a Failed event. */

@@ -5,10 +5,11 @@ package io.spindle.engine;
  *
  * @param stepNanos    total time spent in steps (schedule, forward pass, sampling, events)
  * @param forwardNanos the part of {@code stepNanos} spent in the model runner's forward passes
+ * @param allocatedBytes what the model runner holds for caches and step buffers
  * @param nanosSinceProgress since the loop last began an iteration (an idle loop begins one every half second)
  */
 public record EngineStats(int numWaiting, int numRunning, int kvUsedTokens, int kvCapacityTokens,
-                          int numCachedSequences, long numSteps, long stepNanos, long forwardNanos,
+                          int numCachedSequences, long allocatedBytes, long numSteps, long stepNanos, long forwardNanos,
                           boolean loopAlive, long nanosSinceProgress) {
 
     /** The loop has had work and made no progress for longer than {@code timeout}: a hung step. */

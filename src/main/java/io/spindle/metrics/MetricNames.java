@@ -28,6 +28,11 @@ public final class MetricNames {
     /** spindle_kv_cache_capacity_bytes: the KV-cache budget. */
     public static final String KV_CACHE_CAPACITY = "spindle.kv.cache.capacity";
 
+    /** spindle_runner_allocated_bytes: what the model runner holds for KV caches and step buffers. */
+    public static final String RUNNER_ALLOCATED = "spindle.runner.allocated";
+    /** process_resident_memory_bytes: the process's resident set (Linux), as other Prometheus clients name it. */
+    public static final String PROCESS_RESIDENT_MEMORY = "process.resident.memory";
+
     // Histograms.
     /** spindle_time_to_first_token_seconds: from arrival to the first generated token. */
     public static final String TIME_TO_FIRST_TOKEN = "spindle.time.to.first.token";

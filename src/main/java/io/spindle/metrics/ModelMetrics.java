@@ -42,6 +42,8 @@ final class ModelMetrics implements EngineObserver {
             EngineStats s = stats.get();
             return s.kvCapacityTokens() == 0 ? 0 : s.kvUsedTokens() / (double) s.kvCapacityTokens();
         }).tags(tags).baseUnit("ratio").description("Reserved share of the KV-cache budget (0 to 1)").register(registry);
+        Gauge.builder(MetricNames.RUNNER_ALLOCATED, () -> stats.get().allocatedBytes()).tags(tags).baseUnit("bytes")
+                .description("Bytes the model runner holds for KV caches and step buffers (0 once idle)").register(registry);
         Gauge.builder(MetricNames.KV_CACHE_CAPACITY, () -> stats.get().kvCapacityTokens() * (double) kvBytesPerToken)
                 .tags(tags).baseUnit("bytes").description("KV-cache budget").register(registry);
 

@@ -3,6 +3,7 @@ package io.spindle.metrics;
 import com.sun.management.OperatingSystemMXBean;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.spindle.engine.EngineObserver;
 import io.spindle.engine.EngineStats;
@@ -29,6 +30,25 @@ public final class SpindleMetrics implements RequestObserver {
                     .baseUnit("seconds").description("CPU time used by the server process")
                     .register(registry);
         }
+        java.nio.file.Path status = java.nio.file.Path.of("/proc/self/status");
+        if (java.nio.file.Files.isReadable(status)) {
+            Gauge.builder(MetricNames.PROCESS_RESIDENT_MEMORY, () -> residentBytes(status)).baseUnit("bytes")
+                    .description("Resident set size of the server process (native memory included)").register(registry);
+        }
+    }
+
+    /** VmRSS from /proc/self/status, in bytes; NaN if unreadable. */
+    static double residentBytes(java.nio.file.Path status) {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(status)) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024.0;
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            return Double.NaN;
+        }
+        return Double.NaN;
     }
 
     /**

@@ -114,6 +114,8 @@ class MetricsTest {
         assertEquals("histogram", after.type("spindle_time_to_first_token_seconds"));
         assertEquals("counter", after.type("spindle_requests_total"));
         assertTrue(after.sum("process_cpu_seconds_total") > 0, "process CPU time in seconds");
+        assertTrue(after.sum("process_resident_memory_bytes") > 100e6, "resident memory in bytes");
+        assertEquals(0, after.sum("spindle_runner_allocated_bytes", "model", M), "an idle runner holds nothing");
         assertBucketsConsistent(after, "spindle_inter_token_latency_seconds");
         assertBucketsConsistent(after, "spindle_batch_size");
 
@@ -128,6 +130,7 @@ class MetricsTest {
             Scrape during = scrape();
             assertEquals(1, during.sum("spindle_requests_running", "model", M));
             double usage = during.sum("spindle_kv_cache_usage_ratio", "model", M);
+            assertTrue(during.sum("spindle_runner_allocated_bytes", "model", M) > 0, "a decoding runner holds its cache");
             assertTrue(usage > 0 && usage <= 1, "KV usage while a stream runs: " + usage);
         }
         Server.awaitIdle(bootstrap, M);

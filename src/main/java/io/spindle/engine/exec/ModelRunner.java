@@ -25,6 +25,14 @@ public interface ModelRunner extends AutoCloseable {
     /** Sequences whose cache the runner holds now; 0 once every sequence was released. */
     int numCachedSequences();
 
+    /**
+     * Bytes the runner holds for caches and step buffers now (native and heap), so that a leak shows
+     * in production, not only in a test. 0 when it does not know.
+     */
+    default long allocatedBytes() {
+        return 0;
+    }
+
     @Override
     void close();
 }

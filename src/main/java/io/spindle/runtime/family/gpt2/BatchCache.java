@@ -289,6 +289,17 @@ final class BatchCache {
         }
     }
 
+    /** Bytes of this batch's buffers: both cache sets and the logits buffer. */
+    long allocatedBytes() {
+        long n = logits.capacity();
+        for (ByteBuffer[] set : sets) {
+            for (ByteBuffer b : set) {
+                n += b == null ? 0 : b.capacity();
+            }
+        }
+        return n;
+    }
+
     int numLive() {
         int n = 0;
         for (long id : rowIds) {
@@ -309,6 +320,8 @@ final class BatchCache {
         for (ByteBuffer[] set : sets) {
             Arrays.fill(set, null);
         }
+        // A long prompt's logits ([rows, tokens, vocab]) can be a hundred megabytes: not kept idle.
+        logits = ByteBuffer.allocateDirect(0);
     }
 
     /** Grows buffer {@code c} of set {@code set} to at least {@code bytes}; contents are not kept. */

@@ -180,6 +180,17 @@ public final class Gpt2Runner implements ModelRunner {
     }
 
     @Override
+    public long allocatedBytes() {
+        long n = decode.allocatedBytes() + prefill.allocatedBytes();
+        for (byte[][] blocks : detached.values()) {
+            for (byte[] b : blocks) {
+                n += b.length;
+            }
+        }
+        return n;
+    }
+
+    @Override
     public void close() {
         decode.drop();
         prefill.drop();

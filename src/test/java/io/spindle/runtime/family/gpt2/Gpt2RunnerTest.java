@@ -89,6 +89,7 @@ class Gpt2RunnerTest {
         }
         runner.release(id);
         assertEquals(0, runner.numCachedSequences());
+        assertEquals(0, runner.allocatedBytes(), "an idle runner holds no buffers");
     }
 
     @ParameterizedTest
@@ -133,6 +134,7 @@ class Gpt2RunnerTest {
         runner.release(ida);
         runner.release(idb);
         assertEquals(0, runner.numCachedSequences());
+        assertEquals(0, runner.allocatedBytes(), "an idle runner holds no buffers");
     }
 
     /**
@@ -199,6 +201,7 @@ class Gpt2RunnerTest {
             runner.release(id);
         }
         assertEquals(0, runner.numCachedSequences());
+        assertEquals(0, runner.allocatedBytes(), "an idle runner holds no buffers");
     }
 
     /** Greedy-generates the prompts together; returns, per sequence, the logits of every step. */
