@@ -33,4 +33,5 @@ for _ in $(seq 1 600); do
   kill -0 $SERVER 2>/dev/null || { echo "server exited; see target/load-server.log" >&2; exit 1; }
   sleep 0.5
 done
-"$JAVA" -jar load-tests/target/spindle-load.jar --url "http://127.0.0.1:$PORT" "$@"
+# The server's pid lets the chaos scenario ask for a full GC before its memory readings.
+"$JAVA" -jar load-tests/target/spindle-load.jar --url "http://127.0.0.1:$PORT" --server-pid "$SERVER" "$@"

@@ -37,6 +37,12 @@ public final class Main {
               --title TEXT            report title
               --out DIR               where results.json, summary.md, report.html go
                                       (default load-tests/results/tmp/<timestamp>)
+              --scenario chaos        instead of a sweep: --requests (default 10000) at --rate (default 100/s,
+                                      Poisson, above capacity), --max-in-flight (256), --time-limit (600s);
+                                      OpenAI SSE, TGI SSE, WebSocket and plain HTTP mixed; 20% disconnect at a
+                                      random point, 10% cancel over WebSocket, 10% hostile input, 5% beyond the
+                                      context; writes chaos.json and chaos.md and judges the run;
+                                      --server-pid PID: full GC (jcmd) before the memory readings
               --no-progress           no live progress bar
               --fail-on-errors        exit 1 if any request failed
             """;
@@ -65,6 +71,19 @@ public final class Main {
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))));
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
                 .version(HttpClient.Version.HTTP_1_1).build();
+        if ("chaos".equals(o.get("scenario"))) {
+            ChaosRun.Verdict v = ChaosRun.run(url, model, http, Integer.parseInt(o.getOrDefault("requests", "10000")),
+                    Double.parseDouble(o.getOrDefault("rate", "100")),
+                    Integer.parseInt(o.getOrDefault("max-in-flight", "256")),
+                    Duration.parse("PT" + o.getOrDefault("time-limit", "600s").toUpperCase()), seed, dir,
+                    Long.parseLong(o.getOrDefault("server-pid", "0")));
+            System.out.print(ChaosRun.markdown(v.report()));
+            System.out.println("report: " + dir.resolve("chaos.md") + ", " + dir.resolve("chaos.json"));
+            if (!v.passed() && o.containsKey("fail-on-errors")) {
+                System.exit(1);
+            }
+            return;
+        }
         List<Transport> transports = Arrays.stream(o.getOrDefault("transport", "openai").split(","))
                 .map(t -> Transport.of(t.strip(), url, model, timeout, http)).toList();
         Runner runner = new Runner(transports, o.containsKey("no-progress") ? null : System.err);

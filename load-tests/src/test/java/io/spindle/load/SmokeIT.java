@@ -72,12 +72,35 @@ class SmokeIT {
                 assertTrue(Files.readString(out.resolve("summary.md")).contains("Server vs. client"));
                 assertTrue(Files.readString(out.resolve("report.html")).contains("<svg"));
             }
+            chaos(java, loadJar, port, server.pid());
         } finally {
             server.destroy();
             if (!server.waitFor(60, TimeUnit.SECONDS)) {
                 server.destroyForcibly();
             }
         }
+    }
+
+    /** A short chaos run: every stream ends explicitly, no 5xx, nothing left in the engine, memory back. */
+    private static void chaos(String java, Path loadJar, int port, long pid) throws Exception {
+        Path out = Path.of("target", "smoke-chaos");
+        Process load = new ProcessBuilder(java, "-jar", loadJar.toString(), "--url", "http://127.0.0.1:" + port,
+                "--scenario", "chaos", "--requests", "300", "--rate", "60", "--time-limit", "120s",
+                "--server-pid", String.valueOf(pid), "--out", out.toString()).redirectErrorStream(true).start();
+        String output = new String(load.getInputStream().readAllBytes());
+        assertTrue(load.waitFor(5, TimeUnit.MINUTES), "chaos run hung");
+        assertEquals(0, load.exitValue(), output);
+        JsonNode r = new ObjectMapper().readTree(out.resolve("chaos.json").toFile());
+        assertEquals(300, r.get("requests").asInt());
+        assertEquals(0, r.get("streams_without_final_event").asInt(), output);
+        assertEquals(0, r.get("server_errors_total").asInt(), output);
+        assertEquals(0, r.get("sequences_in_engine_after").asDouble(), 0, output);
+        assertEquals(0, r.get("memory").get("runner_allocated_after_bytes").asDouble(), 0, "the runner holds nothing idle");
+        JsonNode kinds = r.get("outcomes_by_kind");
+        assertTrue(kinds.has("hostile") && kinds.get("hostile").has("rejected_4xx"), "hostile input was rejected: " + kinds);
+        assertTrue(kinds.has("disconnect") && kinds.get("disconnect").has("disconnected"), "clients went away: " + kinds);
+        assertTrue(r.get("cancellation_latency_ms").get("count").asDouble() > 0, "cancellations were timed by the server");
+        assertTrue(r.get("passed").asBoolean(), output);
     }
 
     private static void awaitReady(int port, Process server) throws Exception {

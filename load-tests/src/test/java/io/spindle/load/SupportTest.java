@@ -68,4 +68,33 @@ class SupportTest {
         assertEquals(2000, slo.e2eMs());
         assertThrows(IllegalArgumentException.class, () -> Main.slo("latency=5"));
     }
+
+    @Test
+    void histogramQuantilesInterpolateWithinBucketsLikePromQl() {
+        java.util.TreeMap<Double, Double> cumulative = new java.util.TreeMap<>();
+        cumulative.put(0.01, 10.0);
+        cumulative.put(0.1, 90.0);
+        cumulative.put(1.0, 100.0);
+        cumulative.put(Double.POSITIVE_INFINITY, 100.0);
+        assertEquals(0.01 * 0.5, ChaosRun.quantile(cumulative, 0.05), 1e-12, "inside the first bucket, from 0");
+        assertEquals(0.01 + 0.09 * 40 / 80, ChaosRun.quantile(cumulative, 0.5), 1e-12);
+        assertEquals(0.1 + 0.9 * 9 / 10, ChaosRun.quantile(cumulative, 0.99), 1e-12);
+        assertTrue(Double.isNaN(ChaosRun.quantile(new java.util.TreeMap<>(), 0.5)));
+    }
+
+    @Test
+    void chaosClassifiesWhatTheClientSaw() {
+        String sseHead = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+        assertEquals("completed", Chaos.classifyHttp(sseHead + "data: {}\n\ndata: [DONE]\n\n", "openai", Chaos.Kind.NORMAL));
+        assertEquals("no_final_event", Chaos.classifyHttp(sseHead + "data: {}\n\n", "openai", Chaos.Kind.NORMAL));
+        assertEquals("in_band_error", Chaos.classifyHttp(sseHead + "data: {\"error\":{}}\n\ndata: [DONE]\n\n", "openai",
+                Chaos.Kind.NORMAL));
+        assertEquals("overloaded_429", Chaos.classifyHttp("HTTP/1.1 429 Too Many Requests\r\n\r\n{}", "tgi", Chaos.Kind.NORMAL));
+        assertEquals("rejected_4xx", Chaos.classifyHttp("HTTP/1.1 400 Bad Request\r\n\r\n{}", "http", Chaos.Kind.HOSTILE));
+        assertEquals("server_error_500", Chaos.classifyHttp("HTTP/1.1 500 Oops\r\n\r\n{}", "http", Chaos.Kind.HOSTILE));
+        assertEquals("completed", Chaos.classifyHttp("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n"
+                + "{\"choices\":[],\"usage\":{}}", "openai", Chaos.Kind.HOSTILE), "a JSON answer on a streaming transport");
+        assertEquals("rejected_4xx", Chaos.wsErrorOutcome("not_found_error"));
+        assertEquals("server_error_ws_server_error", Chaos.wsErrorOutcome("server_error"));
+    }
 }

@@ -35,6 +35,8 @@ final class BatchCache {
     private final Gpt2Runner.Shared s;
     private final Elsewhere elsewhere;
     private final ByteBuffer[][] sets;
+    /** The native memory behind {@code sets}, freed as soon as a buffer is replaced or dropped. */
+    private final NativeBuffer[][] owners;
     private int cur = -1;
     /** Tensor views of the cache as the last pass wrote it; they become the next pass's past. */
     private OnnxTensor[] curTensors;
@@ -46,7 +48,8 @@ final class BatchCache {
 
     private final Map<String, OnnxTensor> inputs = new HashMap<>();
     private final Map<String, OnnxTensor> pinned = new HashMap<>();
-    private ByteBuffer logits = ByteBuffer.allocateDirect(0);
+    private NativeBuffer logitsOwner;
+    private ByteBuffer logits = ByteBuffer.allocate(0);
     private int logitsRowStride;
     private int logitsSeq;
 
@@ -54,6 +57,7 @@ final class BatchCache {
         this.s = shared;
         this.elsewhere = elsewhere;
         this.sets = new ByteBuffer[2][shared.graph().pastNames().size()];
+        this.owners = new NativeBuffer[2][sets[0].length];
     }
 
     /** One forward pass over {@code batch}; afterwards this cache holds exactly its rows. */
@@ -139,8 +143,8 @@ final class BatchCache {
                 rowValid[r] = batch.get(r).to();
             }
         } catch (OrtException | RuntimeException e) {
+            // The runner drops both batches once the tensors below are closed.
             closeAll(presents);
-            drop();
             throw e;
         } finally {
             for (OnnxTensor t : owned) {
@@ -317,11 +321,25 @@ final class BatchCache {
         rowValid = new int[0];
         total = 0;
         mask = new byte[0];
-        for (ByteBuffer[] set : sets) {
-            Arrays.fill(set, null);
+        for (int set = 0; set < 2; set++) {
+            for (int c = 0; c < sets[set].length; c++) {
+                free(set, c);
+            }
         }
         // A long prompt's logits ([rows, tokens, vocab]) can be a hundred megabytes: not kept idle.
-        logits = ByteBuffer.allocateDirect(0);
+        if (logitsOwner != null) {
+            logitsOwner.close();
+            logitsOwner = null;
+        }
+        logits = ByteBuffer.allocate(0);
+    }
+
+    private void free(int set, int c) {
+        if (owners[set][c] != null) {
+            owners[set][c].close();
+            owners[set][c] = null;
+        }
+        sets[set][c] = null;
     }
 
     /** Grows buffer {@code c} of set {@code set} to at least {@code bytes}; contents are not kept. */
@@ -332,7 +350,10 @@ final class BatchCache {
         ByteBuffer b = sets[set][c];
         if (b == null || b.capacity() < bytes) {
             long grown = Math.min(Integer.MAX_VALUE, Math.max(bytes, b == null ? 0 : b.capacity() * 3L / 2));
-            sets[set][c] = ByteBuffer.allocateDirect((int) grown).order(ByteOrder.nativeOrder());
+            // No tensor views this set now (see forward): its old buffer can go at once.
+            free(set, c);
+            owners[set][c] = NativeBuffer.allocate(grown);
+            sets[set][c] = owners[set][c].buffer();
         }
     }
 
@@ -380,7 +401,11 @@ final class BatchCache {
         int width = graph.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
         int bytes = rows * seq * graph.vocabSize() * width;
         if (logits.capacity() < bytes) {
-            logits = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+            if (logitsOwner != null) {
+                logitsOwner.close();
+            }
+            logitsOwner = NativeBuffer.allocate(bytes);
+            logits = logitsOwner.buffer();
         }
         logitsSeq = seq;
         logitsRowStride = seq * graph.vocabSize();
