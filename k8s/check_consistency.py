@@ -123,6 +123,13 @@ def main(path, overlay):
     check("spindle_requests_waiting" in metric_names, "HPA does not scale on spindle_requests_waiting")
     check(any(m["type"] == "Resource" for m in hpa["spec"]["metrics"]), "HPA has no CPU fallback")
 
+    keys_file = env.get("SPINDLE_API_KEYS_FILE")
+    if keys_file:
+        secret_mounts = {m["mountPath"] for m in app["volumeMounts"]
+                         if any(v["name"] == m["name"] and "secret" in v for v in spec["volumes"])}
+        check(any(keys_file.startswith(mp + "/") for mp in secret_mounts),
+              f"SPINDLE_API_KEYS_FILE {keys_file} is not in a mounted Secret")
+
     if "gpu" in overlay:
         check(app["resources"]["limits"].get("nvidia.com/gpu") == "1", "GPU overlay requests no GPU")
         check(":" not in dep["spec"]["template"]["spec"]["containers"][0]["image"].split("/")[-1]

@@ -34,7 +34,7 @@ json.dump(pvc, open(os.path.join(d, "persistentvolumeclaim-v1.json"), "w"))
 PY
 
 status=0
-for dir in k8s/overlays/cpu k8s/overlays/gpu k8s/examples/cpu-export-gpt2; do
+for dir in k8s/overlays/cpu k8s/overlays/gpu k8s/examples/cpu-export-gpt2 k8s/examples/cpu-api-key; do
   out="$work/$(echo "$dir" | tr / _).yaml"
   "$KUSTOMIZE" build "$dir" > "$out"
   echo "k8s: $dir ($(grep -c '^kind:' "$out") objects)"

@@ -3,6 +3,12 @@
 const $ = (s) => document.querySelector(s);
 const state = { models: [], run: null, conversation: [], generation: 0 };
 
+/** Request headers, with the API key when one was entered. */
+function headers(extra = {}) {
+  const key = $('#api-key').value.trim();
+  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
+}
+
 function setState(name, text) {
   const el = $('#state');
   el.dataset.state = name;
@@ -31,7 +37,11 @@ async function describeFailure(response) {
 
 async function loadModels() {
   try {
-    const r = await fetch('v1/models');
+    const r = await fetch('v1/models', { headers: headers() });
+    if (r.status === 401) {
+      showError($('#banner'), 'This server requires an API key: enter it above.');
+      return;
+    }
     if (!r.ok) throw new Error(await describeFailure(r));
     state.models = (await r.json()).data;
     const select = $('#model');
@@ -189,7 +199,7 @@ async function streamSse(run, chat, body, onToken) {
   const ctrl = new AbortController();
   run.cancel = () => { ctrl.abort(); confirmSseCancel(run); };
   const r = await fetch(chat ? 'v1/chat/completions' : 'v1/completions', {
-    method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+    method: 'POST', headers: headers({ 'Content-Type': 'application/json', Accept: 'text/event-stream' }),
     body: JSON.stringify({ ...body, stream: true }), signal: ctrl.signal,
   }).catch((e) => { if (run.stopped) return null; throw e; });
   if (!r) return;
@@ -248,6 +258,8 @@ function streamWs(run, body, onToken) {
   return new Promise((resolve, reject) => {
     const url = new URL('v1/ws', location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    // Browsers cannot set headers on a WebSocket: the key goes as the documented query parameter.
+    if ($('#api-key').value.trim()) url.searchParams.set('api_key', $('#api-key').value.trim());
     const ws = new WebSocket(url);
     run.cancel = () => { setState('cancelling', 'stopping…'); ws.send(JSON.stringify({ type: 'cancel', id: run.id })); };
     ws.onopen = () => ws.send(JSON.stringify({ type: 'generate', id: run.id, ...body }));
@@ -298,7 +310,7 @@ async function compare() {
   $('#cosine').textContent = '…';
   try {
     const r = await fetch('v1/embeddings', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      method: 'POST', headers: headers({ 'Content-Type': 'application/json' }),
       body: JSON.stringify({ model: currentModel().id, input: [$('#text-a').value, $('#text-b').value] }),
     });
     if (!r.ok) throw new Error(await describeFailure(r));
@@ -313,6 +325,7 @@ async function compare() {
 }
 
 $('#model').addEventListener('change', onModelChange);
+$('#api-key').addEventListener('change', loadModels);
 $('#send').addEventListener('click', send);
 $('#stop').addEventListener('click', stop);
 $('#clear').addEventListener('click', () => { state.conversation = []; $('#transcript').innerHTML = ''; });

@@ -2,6 +2,7 @@ package io.spindle.app;
 
 import io.quarkus.runtime.ShutdownEvent;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.spindle.api.auth.ApiKeys;
 import io.spindle.generation.EmbeddingService;
 import io.spindle.generation.GenerationService;
 import io.spindle.metrics.ExpositionFilter;
@@ -48,6 +49,20 @@ public class Producers {
         t.setRemoveOnCancelPolicy(true);
         ticker = t;
         return new GenerationService(bootstrap.registry(), textPool, ticker, config.api().sseKeepAlive(), metrics);
+    }
+
+    /** The API keys from configuration and the keys file; none means authentication is off. */
+    @Produces
+    @Singleton
+    ApiKeys apiKeys(SpindleConfig config) throws java.io.IOException {
+        java.util.List<String> keys = new java.util.ArrayList<>(config.api().keys().orElse(java.util.List.of()));
+        if (config.api().keysFile().isPresent()) {
+            keys.addAll(java.nio.file.Files.readAllLines(java.nio.file.Path.of(config.api().keysFile().get())));
+        }
+        ApiKeys apiKeys = new ApiKeys(keys);
+        org.jboss.logging.Logger.getLogger(Producers.class).infof(apiKeys.enabled()
+                ? "API-key authentication is on (%d key(s))" : "API-key authentication is off", apiKeys.count());
+        return apiKeys;
     }
 
     @Produces

@@ -120,5 +120,11 @@ public interface SpindleConfig {
         /** Threads that detokenize and frame streams (off the engine thread); 0 means one per core. */
         @WithDefault("0")
         int textThreads();
+
+        /** API keys (comma-separated); with any key configured, the API endpoints require one. */
+        Optional<List<String>> keys();
+
+        /** A file of API keys, one per line (a mounted Kubernetes Secret); added to {@link #keys()}. */
+        Optional<String> keysFile();
     }
 }

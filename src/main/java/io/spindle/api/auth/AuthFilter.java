@@ -1,0 +1,70 @@
+package io.spindle.api.auth;
+
+import io.spindle.api.error.ApiDialect;
+import io.spindle.api.rest.Json;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.ext.web.Router;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * When API keys are configured, every request to {@code /v1/*}, {@code /generate} and
+ * {@code /generate_stream} (the WebSocket upgrade of {@code /v1/ws} included) must carry one, as
+ * {@code Authorization: Bearer KEY}, or for WebSocket clients that cannot set headers (browsers) as
+ * the query parameter {@code api_key}. Otherwise: 401 in the API's error format, before the body is
+ * read. Health ({@code /q/health}), metrics ({@code /q/metrics}) and the playground page stay open.
+ */
+@ApplicationScoped
+public class AuthFilter {
+    @Inject
+    ApiKeys keys;
+
+    void install(@Observes Router router) {
+        if (!keys.enabled()) {
+            return;
+        }
+        router.route().order(Integer.MIN_VALUE + 1).handler(ctx -> {
+            HttpServerRequest req = ctx.request();
+            if (!protectedPath(req.path()) || keys.accepts(presented(req))) {
+                ctx.next();
+                return;
+            }
+            ctx.response().setStatusCode(401).putHeader("Content-Type", "application/json")
+                    .putHeader("WWW-Authenticate", "Bearer").end(Json.write(body(req.path())));
+        });
+    }
+
+    static boolean protectedPath(String path) {
+        return path.startsWith("/v1/") || path.equals("/generate") || path.equals("/generate_stream");
+    }
+
+    private static String presented(HttpServerRequest req) {
+        String auth = req.getHeader("Authorization");
+        if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return auth.substring(7).strip();
+        }
+        return req.path().equals("/v1/ws") ? req.getParam("api_key") : null;
+    }
+
+    private static Object body(String path) {
+        String message = "a valid API key is required: send 'Authorization: Bearer <key>'"
+                + (path.equals("/v1/ws") ? " or the query parameter api_key" : "");
+        Map<String, Object> body = new LinkedHashMap<>();
+        if (ApiDialect.forPath(path) == ApiDialect.TGI) {
+            body.put("error", message);
+            body.put("error_type", "authentication");
+            return body;
+        }
+        Map<String, Object> error = new LinkedHashMap<>();
+        error.put("message", message);
+        error.put("type", "invalid_request_error");
+        error.put("param", null);
+        error.put("code", "invalid_api_key");
+        body.put("error", error);
+        return body;
+    }
+}
