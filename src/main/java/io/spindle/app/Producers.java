@@ -48,7 +48,8 @@ public class Producers {
         // at once rather than when they would have fired.
         t.setRemoveOnCancelPolicy(true);
         ticker = t;
-        return new GenerationService(bootstrap.registry(), textPool, ticker, config.api().sseKeepAlive(), metrics);
+        return new GenerationService(bootstrap.registry(), textPool, ticker, config.api().sseKeepAlive(), metrics,
+                config.api().requestTimeout(), config.api().idleTimeout());
     }
 
     /** The API keys from configuration and the keys file; none means authentication is off. */

@@ -121,6 +121,14 @@ public interface SpindleConfig {
         @WithDefault("0")
         int textThreads();
 
+        /** A generation's whole deadline; past it the stream ends with an error event. 0 disables. */
+        @WithDefault("0s")
+        Duration requestTimeout();
+
+        /** The longest wait for a generation's next token (the first one included, queueing too). 0 disables. */
+        @WithDefault("0s")
+        Duration idleTimeout();
+
         /** API keys (comma-separated); with any key configured, the API endpoints require one. */
         Optional<List<String>> keys();
 

@@ -3,7 +3,9 @@ package io.spindle.generation;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.operators.multi.processors.UnicastProcessor;
 import io.spindle.engine.SequenceHandle;
+import io.spindle.engine.request.ErrorKind;
 import io.spindle.engine.request.FinishReason;
+import io.spindle.engine.request.SpindleException;
 import io.spindle.engine.request.SequenceStats;
 import io.spindle.engine.request.TokenEvent;
 import io.spindle.text.IncrementalDetokenizer;
@@ -32,6 +34,8 @@ public final class Generation {
     private final IncrementalDetokenizer detokenizer;
     private final StopStringMatcher stops;
     private final long startNanos = System.nanoTime();
+    /** When the engine last said something about this generation (a token, or its admission's start). */
+    private volatile long lastActivityNanos = startNanos;
     private final Consumer<Ending> onEnd;
     private volatile SequenceHandle handle;
     private volatile boolean cancelRequested;
@@ -79,7 +83,41 @@ public final class Generation {
 
     /** Called on the engine thread: hand off and return. */
     void onEngineEvent(TokenEvent event) {
+        lastActivityNanos = System.nanoTime();
         serial.execute(() -> handle(event));
+    }
+
+    /** The deadline this generation has passed at {@code now}, or null; a zero duration is no deadline. */
+    SpindleException overdue(long now, Duration total, Duration idle) {
+        if (!total.isZero() && now - startNanos > total.toNanos()) {
+            return new SpindleException(ErrorKind.TIMEOUT, "the request ran past its deadline of " + total.toMillis()
+                    + " ms (spindle.api.request-timeout)");
+        }
+        if (!idle.isZero() && now - lastActivityNanos > idle.toNanos()) {
+            return new SpindleException(ErrorKind.TIMEOUT, "no token for " + idle.toMillis()
+                    + " ms (spindle.api.idle-timeout)");
+        }
+        return null;
+    }
+
+    /** Ends the stream with {@code error} (an explicit error event) and frees the sequence. */
+    void expire(SpindleException error) {
+        serial.execute(() -> {
+            if (done) {
+                return;
+            }
+            done = true;
+            finished = true;
+            stopKeepAlive();
+            events.onError(error);
+            onEnd.accept(new Ending(RequestOutcome.FAILED, null));
+        });
+        SequenceHandle h = handle;
+        if (h != null) {
+            h.abort();
+        } else {
+            cancelRequested = true;
+        }
     }
 
     public ServedModel model() {

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -33,17 +34,43 @@ public final class GenerationService {
     private final ScheduledExecutorService ticker;
     private final Duration keepAliveEvery;
     private final RequestObserver observer;
+    private final Duration totalTimeout;
+    private final Duration idleTimeout;
+    /** Generations with a deadline to watch; empty when no timeout is configured. */
+    private final java.util.Set<Generation> watched = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Generations started and not yet ended (their last event handed to the transport). */
     private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean draining;
 
+    /**
+     * @param totalTimeout a request's whole deadline, or zero for none
+     * @param idleTimeout  the longest wait for the next token (or the first, queueing included), or zero
+     */
     public GenerationService(ModelRegistry registry, Executor textPool, ScheduledExecutorService ticker,
-                             Duration keepAliveEvery, RequestObserver observer) {
+                             Duration keepAliveEvery, RequestObserver observer, Duration totalTimeout,
+                             Duration idleTimeout) {
         this.registry = registry;
         this.textPool = textPool;
         this.ticker = ticker;
         this.keepAliveEvery = keepAliveEvery;
         this.observer = observer;
+        this.totalTimeout = totalTimeout;
+        this.idleTimeout = idleTimeout;
+        if (!totalTimeout.isZero() || !idleTimeout.isZero()) {
+            // One sweep for all generations rather than a timer per request (or per token).
+            ticker.scheduleAtFixedRate(this::expireOverdue, 100, 100, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void expireOverdue() {
+        long now = System.nanoTime();
+        for (Generation g : watched) {
+            SpindleException e = g.overdue(now, totalTimeout, idleTimeout);
+            if (e != null) {
+                watched.remove(g);
+                g.expire(e);
+            }
+        }
     }
 
     public ModelRegistry models() {
@@ -126,17 +153,24 @@ public final class GenerationService {
         SamplingParams sampling = sampling(req, seed);
         int[] stopIds = stopTokenIds(model, req);
 
+        Generation[] self = new Generation[1];
         Generation gen = new Generation(model, prompt, promptText, seed, stop, textPool, ending -> {
+            watched.remove(self[0]);
             inFlight.decrementAndGet();
             observer.requestEnded(model.id(), transport, ending.outcome(), ending.finish());
         });
+        self[0] = gen;
         EngineRequest er = new EngineRequest(req.model(), prompt, sampling, maxNew, stopIds, req.logprobs());
         inFlight.incrementAndGet();
+        if (!totalTimeout.isZero() || !idleTimeout.isZero()) {
+            watched.add(gen);
+        }
         SequenceHandle handle;
         try {
             handle = engine.submit(er, gen::onEngineEvent);
         } catch (RuntimeException e) {
             inFlight.decrementAndGet();
+            watched.remove(gen);
             throw e;
         }
         gen.attach(handle, ticker, keepAliveEvery);

@@ -92,6 +92,7 @@ public final class ApiError {
             case NOT_FOUND -> 404;
             case OVERLOADED -> 429;
             case UNAVAILABLE -> 503;
+            case TIMEOUT -> 504;
             case CANCELLED -> 499;
             case MODEL_FAILURE -> 500;
         };
@@ -104,6 +105,7 @@ public final class ApiError {
             case NOT_FOUND -> "not_found_error";
             case OVERLOADED -> "overloaded_error";
             case UNAVAILABLE -> "unavailable_error";
+            case TIMEOUT -> "timeout_error";
             case CANCELLED -> "cancelled";
             case MODEL_FAILURE -> "server_error";
         };
@@ -116,6 +118,7 @@ public final class ApiError {
             case NOT_FOUND -> "not_found";
             case OVERLOADED -> "overloaded";
             case UNAVAILABLE -> "unavailable";
+            case TIMEOUT -> "timeout";
             case CANCELLED -> "cancelled";
             case MODEL_FAILURE -> "generation";
         };

@@ -7,6 +7,8 @@ public enum ErrorKind {
     OVERLOADED,
     /** The server is shutting down (draining) and takes no new work; retry on another replica. */
     UNAVAILABLE,
+    /** The request ran past its deadline (total, or idle between tokens). */
+    TIMEOUT,
     CANCELLED,
     MODEL_FAILURE
 }
