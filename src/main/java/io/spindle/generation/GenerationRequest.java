@@ -11,9 +11,18 @@ import java.util.List;
  * @param ignoreEos      keep generating past EOS (for benchmarks that need a fixed length)
  * @param logprobs       token events carry log-probabilities (they cost a pass over the vocabulary
  *                       per greedy token, so only when the API returns them)
+ * @param logitBias      token id → bias added to its logit, or null
  */
 public record GenerationRequest(String model, Prompt prompt, Integer maxNewTokens, Double temperature, Integer topK,
                                 Double topP, Double repetitionPenalty, Double presencePenalty,
                                 Double frequencyPenalty, Long seed, List<String> stop, List<Integer> stopTokenIds,
-                                boolean ignoreEos, boolean logprobs) {
+                                boolean ignoreEos, boolean logprobs, java.util.Map<Integer, Double> logitBias) {
+
+    public GenerationRequest(String model, Prompt prompt, Integer maxNewTokens, Double temperature, Integer topK,
+                             Double topP, Double repetitionPenalty, Double presencePenalty, Double frequencyPenalty,
+                             Long seed, List<String> stop, List<Integer> stopTokenIds, boolean ignoreEos,
+                             boolean logprobs) {
+        this(model, prompt, maxNewTokens, temperature, topK, topP, repetitionPenalty, presencePenalty,
+                frequencyPenalty, seed, stop, stopTokenIds, ignoreEos, logprobs, null);
+    }
 }

@@ -5,6 +5,7 @@ import io.spindle.engine.SequenceHandle;
 import io.spindle.engine.request.EngineRequest;
 import io.spindle.engine.request.SpindleException;
 import io.spindle.sampling.InvalidSamplingParameterException;
+import io.spindle.sampling.LogitBias;
 import io.spindle.sampling.SamplingParams;
 import io.spindle.text.ChatTemplate;
 
@@ -150,7 +151,7 @@ public final class GenerationService {
         List<String> stop = req.stop() == null ? List.of() : req.stop();
         checkStops(stop);
         long seed = req.seed() != null ? req.seed() : ThreadLocalRandom.current().nextLong(Long.MAX_VALUE);
-        SamplingParams sampling = sampling(req, seed);
+        SamplingParams sampling = sampling(req, seed, logitBias(model, req.logitBias()));
         int[] stopIds = stopTokenIds(model, req);
 
         Generation[] self = new Generation[1];
@@ -208,7 +209,33 @@ public final class GenerationService {
         }
     }
 
-    private static SamplingParams sampling(GenerationRequest r, long seed) {
+    private static LogitBias logitBias(ServedModel model, java.util.Map<Integer, Double> bias) {
+        if (bias == null || bias.isEmpty()) {
+            return LogitBias.NONE;
+        }
+        if (bias.size() > LogitBias.MAX_ENTRIES) {
+            throw SpindleException.invalid("logit_bias", "logit_bias may hold at most " + LogitBias.MAX_ENTRIES
+                    + " tokens; it has " + bias.size());
+        }
+        int[] ids = new int[bias.size()];
+        float[] values = new float[bias.size()];
+        int i = 0;
+        for (java.util.Map.Entry<Integer, Double> e : bias.entrySet()) {
+            if (e.getKey() < 0 || e.getKey() >= model.card().vocabSize()) {
+                throw SpindleException.invalid("logit_bias", "logit_bias token id " + e.getKey()
+                        + " is outside the vocabulary [0, " + model.card().vocabSize() + ")");
+            }
+            ids[i] = e.getKey();
+            values[i++] = e.getValue() == null ? Float.NaN : e.getValue().floatValue();
+        }
+        try {
+            return new LogitBias(ids, values);
+        } catch (InvalidSamplingParameterException e) {
+            throw SpindleException.invalid(e.param(), e.getMessage());
+        }
+    }
+
+    private static SamplingParams sampling(GenerationRequest r, long seed, LogitBias bias) {
         try {
             return new SamplingParams(
                     r.temperature() == null ? 1.0 : r.temperature(),
@@ -217,7 +244,7 @@ public final class GenerationService {
                     r.repetitionPenalty() == null ? 1.0 : r.repetitionPenalty(),
                     r.presencePenalty() == null ? 0 : r.presencePenalty(),
                     r.frequencyPenalty() == null ? 0 : r.frequencyPenalty(),
-                    seed);
+                    seed, bias);
         } catch (InvalidSamplingParameterException e) {
             throw SpindleException.invalid(e.param(), e.getMessage());
         }

@@ -45,6 +45,9 @@ public final class Sampler {
         float[] l = scratch.logits();
         int n = scratch.vocabSize();
         applyPenalties(l);
+        if (!params.logitBias().isEmpty()) {
+            params.logitBias().apply(l);
+        }
         if (params.isGreedy()) {
             int best = argmax(l, n);
             return new SampledToken(best, wantLogprob ? (float) (l[best] - logSumExp(l, n)) : Float.NaN);

@@ -10,9 +10,15 @@ package io.spindle.sampling;
  * @param presencePenalty    OpenAI style, over generated tokens, in [-2, 2]
  * @param frequencyPenalty   OpenAI style, over generated tokens, in [-2, 2]
  * @param seed               the random stream's seed; same seed and request give the same tokens
+ * @param logitBias          added to chosen tokens' logits after the penalties
  */
 public record SamplingParams(double temperature, int topK, double topP, double repetitionPenalty,
-                             double presencePenalty, double frequencyPenalty, long seed) {
+                             double presencePenalty, double frequencyPenalty, long seed, LogitBias logitBias) {
+
+    public SamplingParams(double temperature, int topK, double topP, double repetitionPenalty, double presencePenalty,
+                          double frequencyPenalty, long seed) {
+        this(temperature, topK, topP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, LogitBias.NONE);
+    }
 
     public SamplingParams {
         check(Double.isFinite(temperature) && temperature >= 0, "temperature", "temperature must be a finite number >= 0");

@@ -62,6 +62,9 @@ class ErrorsTest {
             "max_tokens beyond int    | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"max_tokens\":2147483648} | 400 | max_tokens",
             "NaN temperature          | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"temperature\":NaN} | 400 | ",
             "huge exponent            | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"temperature\":1e400} | 400 | temperature",
+            "logit_bias out of range  | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"logit_bias\":{\"5\":101}} | 400 | logit_bias",
+            "logit_bias bad key       | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"logit_bias\":{\"abc\":1}} | 400 | logit_bias",
+            "logit_bias beyond vocab  | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"logit_bias\":{\"99999999\":1}} | 400 | logit_bias",
     })
     void completionsRejectBadInputInOpenAiFormat(String name, String body, int status, String param) {
         Response r = given().contentType(ContentType.JSON).body(body == null ? "" : body).post("/v1/completions");
@@ -174,5 +177,22 @@ class ErrorsTest {
                 .body("error_type", equalTo("validation"));
         given().get("/v1/completions").then().statusCode(405).contentType(ContentType.JSON)
                 .body("error.type", equalTo("invalid_request_error"));
+    }
+
+    @Test
+    void thousandsOfLogitBiasEntriesAreRefusedAndABiasIsApplied() {
+        StringBuilder many = new StringBuilder("{");
+        for (int i = 0; i < 5000; i++) {
+            many.append(i == 0 ? "" : ",").append('"').append(i).append("\":1");
+        }
+        given().contentType(ContentType.JSON).body("{\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"logit_bias\":" + many + "}}")
+                .post("/v1/completions").then().statusCode(400).body("error.param", equalTo("logit_bias"))
+                .body("error.message", containsString("at most 300"));
+        // +100 on one token makes greedy decoding choose it every time.
+        given().contentType(ContentType.JSON)
+                .body("{\"model\":\"demo-gpt2\",\"prompt\":\"Hello\",\"max_tokens\":4,\"temperature\":0,"
+                        + "\"ignore_eos\":true,\"logit_bias\":{\"995\":100},\"return_token_ids\":true}")
+                .post("/v1/completions").then().statusCode(200)
+                .body("choices[0].token_ids", equalTo(java.util.List.of(995, 995, 995, 995)));
     }
 }

@@ -160,4 +160,26 @@ class SamplerTest {
         assertEquals(4, TopIndices.select(v, v.length, 4, out));
         assertEquals("[1, 3, 4, 6]", java.util.Arrays.toString(java.util.Arrays.copyOf(out, 4)));
     }
+
+    @org.junit.jupiter.api.Test
+    void logitBiasBansAndForcesTokensAndIsBounded() {
+        float[] base = new float[50];
+        for (int i = 0; i < base.length; i++) {
+            base[i] = i * 0.1f;
+        }
+        // Greedy picks 49; a -100 bias bans it, and +100 on 3 forces 3.
+        SamplingParams banned = new SamplingParams(0, 0, 1, 1, 0, 0, 1, new LogitBias(new int[] {49}, new float[] {-100}));
+        SamplingScratch scratch = new SamplingScratch(50);
+        System.arraycopy(base, 0, scratch.logits(), 0, 50);
+        org.junit.jupiter.api.Assertions.assertEquals(48, new Sampler(banned, new int[0]).sample(scratch, false).tokenId());
+        SamplingParams forced = new SamplingParams(1.0, 0, 1, 1, 0, 0, 7, new LogitBias(new int[] {3}, new float[] {100}));
+        for (int k = 0; k < 20; k++) {
+            System.arraycopy(base, 0, scratch.logits(), 0, 50);
+            org.junit.jupiter.api.Assertions.assertEquals(3, new Sampler(forced, new int[0]).sample(scratch, false).tokenId());
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(InvalidSamplingParameterException.class,
+                () -> new LogitBias(new int[] {1}, new float[] {101}));
+        org.junit.jupiter.api.Assertions.assertThrows(InvalidSamplingParameterException.class,
+                () -> new LogitBias(new int[LogitBias.MAX_ENTRIES + 1], new float[LogitBias.MAX_ENTRIES + 1]));
+    }
 }

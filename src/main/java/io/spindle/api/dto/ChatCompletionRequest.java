@@ -22,6 +22,7 @@ public record ChatCompletionRequest(
         Boolean logprobs,
         @JsonProperty("top_logprobs") Integer topLogprobs,
         @JsonProperty("presence_penalty") Double presencePenalty,
+        @JsonProperty("logit_bias") java.util.Map<String, Double> logitBias,
         @JsonProperty("frequency_penalty") Double frequencyPenalty,
         @JsonProperty("repetition_penalty") Double repetitionPenalty,
         @JsonProperty("stop_token_ids") List<Integer> stopTokenIds,

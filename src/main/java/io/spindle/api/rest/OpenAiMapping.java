@@ -40,7 +40,28 @@ public final class OpenAiMapping {
         return new GenerationRequest(r.model(), prompt(r.prompt()),
                 r.maxTokens() == null ? COMPLETIONS_DEFAULT_MAX_TOKENS : r.maxTokens(), r.temperature(), r.topK(),
                 r.topP(), r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
-                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), r.logprobs() != null);
+                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), r.logprobs() != null, logitBias(r.logitBias()));
+    }
+
+    /** OpenAI's {@code logit_bias} (token ids as JSON object keys), bounded before it is parsed further. */
+    static java.util.Map<Integer, Double> logitBias(java.util.Map<String, Double> bias) {
+        if (bias == null || bias.isEmpty()) {
+            return null;
+        }
+        if (bias.size() > io.spindle.sampling.LogitBias.MAX_ENTRIES) {
+            throw SpindleException.invalid("logit_bias", "logit_bias may hold at most "
+                    + io.spindle.sampling.LogitBias.MAX_ENTRIES + " tokens; it has " + bias.size());
+        }
+        java.util.Map<Integer, Double> out = new java.util.LinkedHashMap<>();
+        for (java.util.Map.Entry<String, Double> e : bias.entrySet()) {
+            try {
+                out.put(Integer.parseInt(e.getKey().strip()), e.getValue());
+            } catch (NumberFormatException nfe) {
+                throw SpindleException.invalid("logit_bias", "logit_bias keys must be token ids, got '"
+                        + (e.getKey().length() > 40 ? e.getKey().substring(0, 40) + "…" : e.getKey()) + "'");
+            }
+        }
+        return out;
     }
 
     public static GenerationRequest chat(ChatCompletionRequest r) {
@@ -54,7 +75,8 @@ public final class OpenAiMapping {
         }
         return new GenerationRequest(r.model(), messages(r.messages()), max, r.temperature(), r.topK(), r.topP(),
                 r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
-                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), Boolean.TRUE.equals(r.logprobs()));
+                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), Boolean.TRUE.equals(r.logprobs()),
+                logitBias(r.logitBias()));
     }
 
     /** A {@code generate} frame of the WebSocket protocol: {@code messages} for chat, else {@code prompt}. */
@@ -63,7 +85,8 @@ public final class OpenAiMapping {
         Prompt prompt = g.messages() != null ? messages(g.messages()) : prompt(g.prompt());
         return new GenerationRequest(g.model(), prompt, g.maxTokens(), g.temperature(), g.topK(), g.topP(),
                 g.repetitionPenalty(), g.presencePenalty(), g.frequencyPenalty(), g.seed(), stops(g.stop()),
-                g.stopTokenIds(), Boolean.TRUE.equals(g.ignoreEos()), Boolean.TRUE.equals(g.logprobs()));
+                g.stopTokenIds(), Boolean.TRUE.equals(g.ignoreEos()), Boolean.TRUE.equals(g.logprobs()),
+                logitBias(g.logitBias()));
     }
 
     private static Prompt messages(List<ChatCompletionRequest.Message> list) {
