@@ -105,6 +105,9 @@ class ErrorsTest {
                 .post("/v1/chat/completions").then().statusCode(400).body("error.param", equalTo("messages"));
         given().contentType(ContentType.JSON).body("{\"model\":\"demo-gpt2\",\"messages\":[{\"content\":\"hi\"}]}")
                 .post("/v1/chat/completions").then().statusCode(400).body("error.message", containsString("role"));
+        given().contentType(ContentType.JSON).body("{\"model\":\"demo-gpt2\",\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]}")
+                .post("/v1/chat/completions").then().statusCode(400).body("error.param", equalTo("messages"))
+                .body("error.message", containsString("'wizard' is not one of"));
         given().contentType(ContentType.JSON).body("{\"model\":\"demo-gpt2\",\"messages\":\"hi\"}")
                 .post("/v1/chat/completions").then().statusCode(400).body("error.param", equalTo("messages"));
     }

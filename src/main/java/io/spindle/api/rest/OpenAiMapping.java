@@ -89,6 +89,10 @@ public final class OpenAiMapping {
                 logitBias(g.logitBias()));
     }
 
+    /** The roles OpenAI's chat API knows; chat templates are written for these. */
+    static final java.util.Set<String> CHAT_ROLES = new java.util.TreeSet<>(
+            java.util.Set.of("system", "developer", "user", "assistant", "tool", "function"));
+
     private static Prompt messages(List<ChatCompletionRequest.Message> list) {
         if (list == null || list.isEmpty()) {
             throw SpindleException.invalid("messages", "'messages' must hold at least one message");
@@ -98,6 +102,11 @@ public final class OpenAiMapping {
             ChatCompletionRequest.Message m = list.get(i);
             if (m == null || m.role() == null || m.role().isBlank()) {
                 throw SpindleException.invalid("messages", "messages[" + i + "].role is required");
+            }
+            if (!CHAT_ROLES.contains(m.role())) {
+                throw SpindleException.invalid("messages", "messages[" + i + "].role '"
+                        + (m.role().length() > 40 ? m.role().substring(0, 40) + "…" : m.role())
+                        + "' is not one of " + CHAT_ROLES);
             }
             messages.add(new ChatMessage(m.role(), content(m.content(), i)));
         }
