@@ -14,6 +14,8 @@ import io.spindle.runtime.demo.DemoLayout;
 import io.spindle.runtime.family.bert.BundledMiniLm;
 import io.spindle.runtime.demo.DemoModelWriter;
 import io.spindle.runtime.demo.DemoPreset;
+import io.spindle.runtime.demo.T5DemoWriter;
+import io.spindle.runtime.demo.T5Shape;
 import io.spindle.runtime.onnx.NoTelemetry;
 import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.sampling.SamplingParams;
@@ -41,6 +43,7 @@ import java.util.stream.Stream;
 public class ModelBootstrap {
     private static final Logger LOG = Logger.getLogger(ModelBootstrap.class);
     public static final String DEMO_ID = "demo-gpt2";
+    public static final String DEMO_T5_ID = "demo-t5";
 
     /** Where loading stands, for the readiness probe. */
     public enum State { LOADING, READY, FAILED }
@@ -117,6 +120,7 @@ public class ModelBootstrap {
                     config.embeddings().maxBatchSize(), config.embeddings().maxQueuedInputs());
             if (config.demo().enabled()) {
                 loadDemos(loader);
+                loadT5Demos(loader);
             }
             if (config.embeddings().bundledModel()) {
                 loadBundledEmbeddings(loader);
@@ -157,6 +161,23 @@ public class ModelBootstrap {
                     preset, layout, config.demo().seed());
             LOG.infof("demo model %s (%s, %s layout, random weights) ready at %s in %d ms", id, preset.id(),
                     layout.id(), dir, (System.nanoTime() - t0) / 1_000_000);
+            loadOne(loader, id, dir);
+        }
+    }
+
+    private void loadT5Demos(ModelLoader loader) throws IOException {
+        Path cache = cacheRoot();
+        for (String name : config.demo().t5Layouts()) {
+            if (name.isBlank() || name.trim().equalsIgnoreCase("none")) {
+                continue;
+            }
+            T5DemoWriter.Variant variant = T5DemoWriter.Variant.parse(name);
+            String id = variant == T5DemoWriter.Variant.SPLIT ? DEMO_T5_ID : DEMO_T5_ID + "-" + variant.id();
+            long t0 = System.nanoTime();
+            Path dir = new T5DemoWriter().ensure(cache.resolve(T5DemoWriter.cacheName(variant, config.demo().seed())),
+                    T5Shape.TINY, variant, config.demo().seed());
+            LOG.infof("demo model %s (tiny T5, %s decoder, random weights) ready at %s in %d ms", id, variant.id(), dir,
+                    (System.nanoTime() - t0) / 1_000_000);
             loadOne(loader, id, dir);
         }
     }

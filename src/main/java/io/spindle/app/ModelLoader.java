@@ -10,6 +10,8 @@ import io.spindle.model.ModelConfigException;
 import io.spindle.runtime.family.bert.BertLoader;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
 import io.spindle.runtime.family.gpt2.Gpt2Runner;
+import io.spindle.runtime.family.t5.T5Loader;
+import io.spindle.runtime.family.t5.T5Runner;
 import io.spindle.runtime.onnx.ModelLoadException;
 import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.text.ChatTemplate;
@@ -25,6 +27,8 @@ import java.util.Set;
 final class ModelLoader {
     /** Hugging Face model types served by the GPT-2-family decoder runner. */
     private static final Set<String> DECODER_TYPES = Set.of("gpt2");
+    /** Hugging Face model types served by the T5-family encoder-decoder runner. */
+    private static final Set<String> SEQ2SEQ_TYPES = Set.of("t5");
     /** Hugging Face model types served by the BERT-family encoder runner (feature extraction). */
     private static final Set<String> ENCODER_TYPES = Set.of("bert");
 
@@ -46,9 +50,12 @@ final class ModelLoader {
         if (ENCODER_TYPES.contains(config.modelType())) {
             return loadEncoder(id, dir, config);
         }
+        if (SEQ2SEQ_TYPES.contains(config.modelType())) {
+            return loadSeq2Seq(id, dir, config);
+        }
         if (!DECODER_TYPES.contains(config.modelType())) {
             throw new ModelConfigException(dir.resolve("config.json"), "model_type '" + config.modelType()
-                    + "' is not served yet (supported: " + DECODER_TYPES + ", " + ENCODER_TYPES + ")");
+                    + "' is not served yet (supported: " + DECODER_TYPES + ", " + SEQ2SEQ_TYPES + ", " + ENCODER_TYPES + ")");
         }
         TextTokenizer tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
         Gpt2Runner runner;
@@ -61,7 +68,27 @@ final class ModelLoader {
         Engine engine = new Engine(id, runner, engineConfig).start();
         ModelCard card = new ModelCard(id, "gpt2", List.of("text-generation", "chat"), config.contextLength(),
                 runner.vocabSize(), runner.graph().layoutName(), config.randomWeights(), config.chatTemplate() != null,
-                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond());
+                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), false);
+        ServedModel served = new ServedModel(card, engine, null, tokenizer,
+                new ChatTemplate(config.chatTemplate(), config.bosToken(), config.eosToken()), config.eosTokenIds());
+        return new Loaded(served, engine, null, tokenizer);
+    }
+
+    private Loaded loadSeq2Seq(String id, Path dir, ModelConfig config) throws ModelLoadException, IOException {
+        TextTokenizer tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
+        T5Runner runner;
+        try {
+            runner = T5Loader.load(ort, dir, config);
+        } catch (ModelLoadException | RuntimeException e) {
+            tokenizer.close();
+            throw e;
+        }
+        Engine engine = new Engine(id, runner, engineConfig).start();
+        List<String> tasks = config.chatTemplate() != null ? List.of("text2text-generation", "chat")
+                : List.of("text2text-generation");
+        ModelCard card = new ModelCard(id, "t5", tasks, config.contextLength(), runner.vocabSize(),
+                runner.graph().layoutName(), config.randomWeights(), config.chatTemplate() != null,
+                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), true);
         ServedModel served = new ServedModel(card, engine, null, tokenizer,
                 new ChatTemplate(config.chatTemplate(), config.bosToken(), config.eosToken()), config.eosTokenIds());
         return new Loaded(served, engine, null, tokenizer);
@@ -79,7 +106,7 @@ final class ModelLoader {
         }
         ModelCard card = new ModelCard(id, "bert", List.of("embeddings"), config.contextLength(),
                 config.vocabSize(), "encoder", config.randomWeights(), false,
-                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond());
+                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), false);
         ServedModel served = new ServedModel(card, null, encoder, tokenizer, new ChatTemplate(null, null, null), new int[0]);
         return new Loaded(served, null, encoder, tokenizer);
     }

@@ -67,6 +67,13 @@ public interface SpindleConfig {
         @WithDefault("optimum")
         List<String> layouts();
 
+        /**
+         * Decoder exports of the tiny demo T5 to build and serve: optimum-split (id demo-t5),
+         * optimum-merged (id demo-t5-optimum-merged); "none" for no T5 demo.
+         */
+        @WithDefault("optimum-split")
+        List<String> t5Layouts();
+
         /** Where generated demo models are cached; defaults to ~/.cache/spindle/models. */
         Optional<String> cacheDir();
 

@@ -78,7 +78,7 @@ public final class Engine implements EngineClient, AutoCloseable {
         this.kvBudget = new KvCacheBudget((int) Math.min(Integer.MAX_VALUE,
                 Math.max(1, config.kvCacheBytes() / runner.kvBytesPerToken())));
         this.scheduler = new FcfsScheduler(config.maxBatchSize(), config.maxTokensPerStep(),
-                config.maxPrefillTokensWhileDecoding(), kvBudget);
+                config.maxPrefillTokensWhileDecoding(), kvBudget, runner.chunkedPrefill());
         this.scratch = new SamplingScratch(runner.vocabSize());
         this.thread = Thread.ofPlatform().name("spindle-engine-" + name).daemon(true).unstarted(this::loop);
     }
@@ -105,6 +105,10 @@ public final class Engine implements EngineClient, AutoCloseable {
     @Override
     public SequenceHandle submit(EngineRequest request, TokenListener listener) {
         // long: prompt + max_tokens near Integer.MAX_VALUE must not wrap around and pass the checks.
+        if (request.promptTokens().length > runner.maxPromptTokens()) {
+            throw SpindleException.invalid("prompt", "the prompt has " + request.promptTokens().length
+                    + " tokens; the model accepts at most " + runner.maxPromptTokens());
+        }
         long total = (long) request.promptTokens().length + request.maxNewTokens();
         if (total > runner.contextLength()) {
             throw SpindleException.invalid("max_tokens", "prompt (" + request.promptTokens().length
@@ -214,7 +218,8 @@ public final class Engine implements EngineClient, AutoCloseable {
         int promptTokens = 0;
         for (ScheduledChunk c : chunks) {
             Sequence s = c.sequence();
-            batch.add(new StepInput(s.id(), s.tokens(), s.numComputed(), s.numComputed() + c.numTokens()));
+            batch.add(new StepInput(s.id(), s.tokens(), s.numComputed(), s.numComputed() + c.numTokens(),
+                    s.numPromptTokens()));
             if (s.isPrefilling()) {
                 promptTokens += c.numTokens();
             }

@@ -121,7 +121,7 @@ public final class GenerationService {
                     throw SpindleException.invalid("prompt", "the prompt is empty");
                 }
                 promptText = t.text();
-                prompt = model.tokenizer().encode(promptText);
+                prompt = encodePrompt(model, promptText);
             }
             case Prompt.Tokens t -> {
                 prompt = t.ids();
@@ -132,21 +132,28 @@ public final class GenerationService {
                 if (c.messages() == null || c.messages().isEmpty()) {
                     throw SpindleException.invalid("messages", "'messages' must hold at least one message");
                 }
+                model.requireChat();
                 promptText = renderChat(model.chatTemplate(), c);
-                prompt = model.tokenizer().encode(promptText);
+                prompt = encodePrompt(model, promptText);
             }
         }
         if (prompt.length == 0) {
             throw SpindleException.invalid("prompt", "the prompt is empty after tokenization");
         }
         int context = model.contextLength();
-        if (prompt.length >= context) {
-            throw SpindleException.invalid("prompt", "the prompt has " + prompt.length
-                    + " tokens; the model's context length is " + context + " tokens");
+        boolean seq2seq = model.card().encoderDecoder();
+        if (seq2seq ? prompt.length > context : prompt.length >= context) {
+            throw SpindleException.invalid("prompt", "the prompt has " + prompt.length + " tokens; the model's "
+                    + (seq2seq ? "input limit" : "context length") + " is " + context + " tokens");
         }
-        int maxNew = req.maxNewTokens() == null ? context - prompt.length : req.maxNewTokens();
+        // An encoder-decoder's output is a sequence of its own, as long as the context at most.
+        int maxNew = req.maxNewTokens() == null ? context - (seq2seq ? 0 : prompt.length) : req.maxNewTokens();
         if (maxNew < 1) {
             throw SpindleException.invalid("max_tokens", "max_tokens must be >= 1");
+        }
+        if (seq2seq && maxNew > context) {
+            throw SpindleException.invalid("max_tokens", "max_tokens is " + maxNew + "; model '" + model.id()
+                    + "' generates at most " + context + " tokens");
         }
         List<String> stop = req.stop() == null ? List.of() : req.stop();
         checkStops(stop);
@@ -176,6 +183,11 @@ public final class GenerationService {
         }
         gen.attach(handle, ticker, keepAliveEvery);
         return gen;
+    }
+
+    /** An encoder-decoder's source ends as its tokenizer's post-processor says (T5: with {@code </s>}). */
+    private static int[] encodePrompt(ServedModel model, String text) {
+        return model.tokenizer().encode(text, model.card().encoderDecoder());
     }
 
     private static String renderChat(ChatTemplate template, Prompt.Chat chat) {

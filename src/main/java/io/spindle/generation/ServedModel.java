@@ -31,6 +31,18 @@ public record ServedModel(ModelCard card, EngineClient engine, EmbeddingClient e
         return engine;
     }
 
+    /**
+     * A 400 unless chat prompts make sense for this model: a decoder-only model without a template
+     * gets a generic one; an encoder-decoder without one is a text-to-text model, not a chat model.
+     */
+    public void requireChat() {
+        if (card.encoderDecoder() && chatTemplate.isFallback()) {
+            throw SpindleException.invalid("model", "model '" + id() + "' is a " + card.family()
+                    + " text-to-text model without a chat template, so it cannot take chat messages; "
+                    + "send the text as a prompt to /v1/completions or /generate");
+        }
+    }
+
     /** This model's encoder; a 400 naming the model's family when it does not embed. */
     public EmbeddingClient requireEmbedder(String endpoint) {
         if (embedder == null) {

@@ -18,9 +18,13 @@ import java.util.Set;
  * @param eosTokenIds    from generation_config.json, else config.json; may be empty
  * @param chatTemplate   tokenizer_config.json's chat_template (the default one when it is a list), or null
  * @param randomWeights  true for Spindle's own demo models, whose weights are random
+ * @param headDim        d_kv (T5) when config.json gives it, else 0
+ * @param decoderStartTokenId an encoder-decoder's first decoder input, from generation_config.json
+ *                       or config.json; -1 when neither says
  */
 public record ModelConfig(String modelType, int contextLength, int vocabSize, int numHeads, int[] eosTokenIds,
-                          String chatTemplate, String bosToken, String eosToken, boolean randomWeights) {
+                          String chatTemplate, String bosToken, String eosToken, boolean randomWeights,
+                          int headDim, int decoderStartTokenId) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -47,10 +51,13 @@ public record ModelConfig(String modelType, int contextLength, int vocabSize, in
             addIds(config.path("eos_token_id"), eos);
         }
         return new ModelConfig(type, context, config.path("vocab_size").asInt(0),
-                firstInt(config, "n_head", "num_attention_heads"),
+                firstInt(config, "n_head", "num_attention_heads", "num_heads"),
                 eos.stream().mapToInt(Integer::intValue).toArray(),
                 chatTemplate(tokenizer), tokenText(tokenizer.path("bos_token")), tokenText(tokenizer.path("eos_token")),
-                config.path("spindle_demo").path("random_weights").asBoolean(false));
+                config.path("spindle_demo").path("random_weights").asBoolean(false),
+                firstInt(config, "d_kv"),
+                generation.path("decoder_start_token_id").canConvertToInt() ? generation.path("decoder_start_token_id").asInt()
+                        : config.path("decoder_start_token_id").canConvertToInt() ? config.path("decoder_start_token_id").asInt() : -1);
     }
 
     private static JsonNode readJson(Path file, boolean required) throws ModelConfigException {

@@ -3,9 +3,11 @@ package io.spindle.engine;
 import io.spindle.engine.request.EngineRequest;
 import io.spindle.engine.request.TokenEvent;
 import io.spindle.model.ModelConfig;
+import io.spindle.engine.exec.ModelRunner;
 import io.spindle.runtime.demo.DemoLayout;
+import io.spindle.runtime.demo.T5DemoWriter;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
-import io.spindle.runtime.family.gpt2.Gpt2Runner;
+import io.spindle.runtime.family.t5.T5Loader;
 import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.sampling.SamplingParams;
 import io.spindle.testing.RecordingListener;
@@ -23,7 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Continuous batching on real graphs: requests with different prompt lengths, arriving at different
- * times, sharing forward passes, generate exactly the tokens they generate alone.
+ * times, sharing forward passes, generate exactly the tokens they generate alone: GPT-2 in both
+ * layouts and T5 with split and merged decoders (whose sources are fed whole, then share decode steps).
  */
 class BatchedGenerationModelTest {
     private static final OrtRuntime ORT = new OrtRuntime("cpu", 2);
@@ -33,39 +36,66 @@ class BatchedGenerationModelTest {
             {2061, 318, 257, 1266, 30}};
     private static final int NEW_TOKENS = 12;
 
-    private static Engine engine(DemoLayout layout, int maxBatch, int tokensPerStep) throws Exception {
-        Path dir = TestModels.tiny(layout);
-        Gpt2Runner runner = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir));
-        return new Engine("batch-" + layout.id(), runner, new EngineConfig(maxBatch, tokensPerStep, 100_000, 64));
+    /** A model under test: how to open its runner and how a prompt reads in its vocabulary. */
+    enum Subject {
+        GPT2_OPTIMUM, GPT2_ORT, T5_SPLIT, T5_MERGED;
+
+        ModelRunner open() throws Exception {
+            Path dir = switch (this) {
+                case GPT2_OPTIMUM -> TestModels.tiny(DemoLayout.OPTIMUM);
+                case GPT2_ORT -> TestModels.tiny(DemoLayout.ORT_GPT2);
+                case T5_SPLIT -> TestModels.tinyT5(T5DemoWriter.Variant.SPLIT);
+                case T5_MERGED -> TestModels.tinyT5(T5DemoWriter.Variant.MERGED);
+            };
+            ModelConfig config = ModelConfig.read(dir);
+            return this == T5_SPLIT || this == T5_MERGED ? T5Loader.load(ORT, dir, config) : Gpt2Loader.load(ORT, dir, config);
+        }
+
+        /** T5's vocabulary is smaller and a source ends with {@code </s>} (id 1). */
+        int[] prompt(int i) {
+            if (this == GPT2_OPTIMUM || this == GPT2_ORT) {
+                return PROMPTS[i];
+            }
+            int[] p = new int[PROMPTS[i].length + 1];
+            for (int t = 0; t < PROMPTS[i].length; t++) {
+                p[t] = 3 + PROMPTS[i][t] % 4000;
+            }
+            p[p.length - 1] = 1;
+            return p;
+        }
     }
 
-    private static EngineRequest request(int i, SamplingParams sampling) {
-        return new EngineRequest("r" + i, PROMPTS[i], sampling, NEW_TOKENS, new int[0], false);
+    private static Engine engine(Subject subject, int maxBatch, int tokensPerStep) throws Exception {
+        return new Engine("batch-" + subject, subject.open(), new EngineConfig(maxBatch, tokensPerStep, 100_000, 64));
     }
 
-    private static int[] alone(DemoLayout layout, int i, SamplingParams sampling) throws Exception {
+    private static EngineRequest request(Subject subject, int i, SamplingParams sampling) {
+        return new EngineRequest("r" + i, subject.prompt(i), sampling, NEW_TOKENS, new int[0], false);
+    }
+
+    private static int[] alone(Subject layout, int i, SamplingParams sampling) throws Exception {
         try (Engine e = engine(layout, 1, 512).start()) {
             RecordingListener l = new RecordingListener();
-            e.submit(request(i, sampling), l);
+            e.submit(request(layout, i, sampling), l);
             assertInstanceOf(TokenEvent.Finished.class, l.awaitEnd());
             return l.tokens();
         }
     }
 
     /** Half the requests are queued before the loop starts, the rest join while the first decode. */
-    private static List<int[]> together(DemoLayout layout, SamplingParams sampling) throws Exception {
+    private static List<int[]> together(Subject layout, SamplingParams sampling) throws Exception {
         try (Engine e = engine(layout, 8, 16)) {
             List<RecordingListener> ls = new ArrayList<>();
             for (int i = 0; i < PROMPTS.length; i++) {
                 ls.add(new RecordingListener());
             }
             for (int i = 0; i < 4; i++) {
-                e.submit(request(i, sampling), ls.get(i));
+                e.submit(request(layout, i, sampling), ls.get(i));
             }
             e.start();
             for (int i = 4; i < PROMPTS.length; i++) {
                 ls.get(i - 4).firstToken.get();
-                e.submit(request(i, sampling), ls.get(i));
+                e.submit(request(layout, i, sampling), ls.get(i));
             }
             List<int[]> out = new ArrayList<>();
             for (RecordingListener l : ls) {
@@ -79,8 +109,8 @@ class BatchedGenerationModelTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = DemoLayout.class, names = {"OPTIMUM", "ORT_GPT2"})
-    void greedyBatchedOutputsEqualEachRequestAlone(DemoLayout layout) throws Exception {
+    @EnumSource(Subject.class)
+    void greedyBatchedOutputsEqualEachRequestAlone(Subject layout) throws Exception {
         List<int[]> batched = together(layout, SamplingParams.greedy());
         for (int i = 0; i < PROMPTS.length; i++) {
             assertArrayEquals(alone(layout, i, SamplingParams.greedy()), batched.get(i), "request " + i);
@@ -88,8 +118,8 @@ class BatchedGenerationModelTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = DemoLayout.class, names = {"OPTIMUM", "ORT_GPT2"})
-    void seededSamplingUnderBatchingEqualsAlone(DemoLayout layout) throws Exception {
+    @EnumSource(Subject.class)
+    void seededSamplingUnderBatchingEqualsAlone(Subject layout) throws Exception {
         SamplingParams sampling = new SamplingParams(0.9, 40, 0.95, 1.1, 0.2, 0.1, 77);
         List<int[]> batched = together(layout, sampling);
         for (int i = 0; i < PROMPTS.length; i++) {

@@ -3,12 +3,14 @@ package io.spindle.testing;
 import io.spindle.runtime.demo.DemoLayout;
 import io.spindle.runtime.demo.DemoModelWriter;
 import io.spindle.runtime.demo.DemoPreset;
+import io.spindle.runtime.demo.T5DemoWriter;
+import io.spindle.runtime.demo.T5Shape;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 
-/** The project-built tiny GPT-2 models that model tests run on, cached under target/. */
+/** The project-built tiny models that model tests run on, cached under target/. */
 public final class TestModels {
     public static final Path DIR = Path.of("target", "test-models");
 
@@ -19,6 +21,15 @@ public final class TestModels {
         try {
             Path dir = DIR.resolve(DemoModelWriter.cacheName(DemoPreset.TINY, layout, DemoModelWriter.DEFAULT_SEED));
             return new DemoModelWriter().ensure(dir, DemoPreset.TINY, layout, DemoModelWriter.DEFAULT_SEED);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static synchronized Path tinyT5(T5DemoWriter.Variant variant) {
+        try {
+            Path dir = DIR.resolve(T5DemoWriter.cacheName(variant, DemoModelWriter.DEFAULT_SEED));
+            return new T5DemoWriter().ensure(dir, T5Shape.TINY, variant, DemoModelWriter.DEFAULT_SEED);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -13,6 +13,19 @@ public interface ModelRunner extends AutoCloseable {
     /** The longest sequence (prompt + generated) the model can attend over. */
     int contextLength();
 
+    /** The longest prompt accepted: for a decoder-only model, the context less one token to generate. */
+    default int maxPromptTokens() {
+        return contextLength() - 1;
+    }
+
+    /**
+     * Whether a prompt may be fed in chunks over several steps. An encoder reads its whole source at
+     * once, so an encoder-decoder runner says false and gets each prompt in one step.
+     */
+    default boolean chunkedPrefill() {
+        return true;
+    }
+
     /** KV-cache bytes one token of one sequence occupies (all layers, keys and values). */
     long kvBytesPerToken();
 

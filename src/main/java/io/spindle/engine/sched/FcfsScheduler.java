@@ -21,10 +21,22 @@ public final class FcfsScheduler {
     private final int maxTokensPerStep;
     private final int maxPrefillWhileDecoding;
     private final KvCacheBudget kvBudget;
+    /** False when prompts must be fed whole (an encoder reads its source at once). */
+    private final boolean chunkedPrefill;
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> running = new ArrayList<>();
 
     public FcfsScheduler(int maxBatchSize, int maxTokensPerStep, int maxPrefillWhileDecoding, KvCacheBudget kvBudget) {
+        this(maxBatchSize, maxTokensPerStep, maxPrefillWhileDecoding, kvBudget, true);
+    }
+
+    /**
+     * @param chunkedPrefill false: a prompt is scheduled whole in one step, even past the step's token
+     *                       budget (which then admits nothing more that step)
+     */
+    public FcfsScheduler(int maxBatchSize, int maxTokensPerStep, int maxPrefillWhileDecoding, KvCacheBudget kvBudget,
+                         boolean chunkedPrefill) {
+        this.chunkedPrefill = chunkedPrefill;
         this.maxBatchSize = maxBatchSize;
         this.maxTokensPerStep = maxTokensPerStep;
         this.maxPrefillWhileDecoding = maxPrefillWhileDecoding;
@@ -51,7 +63,7 @@ public final class FcfsScheduler {
         }
         for (Sequence s : running) {
             if (s.isPrefilling() && budget > 0) {
-                int n = Math.min(s.numUncomputed(), budget);
+                int n = chunkOf(s, budget);
                 chunks.add(new ScheduledChunk(s, n));
                 budget -= n;
             }
@@ -64,11 +76,15 @@ public final class FcfsScheduler {
             waiting.pollFirst();
             head.markAdmitted(nowNanos);
             running.add(head);
-            int n = Math.min(head.numUncomputed(), budget);
+            int n = chunkOf(head, budget);
             chunks.add(new ScheduledChunk(head, n));
             budget -= n;
         }
         return new StepPlan(chunks);
+    }
+
+    private int chunkOf(Sequence s, int budget) {
+        return chunkedPrefill ? Math.min(s.numUncomputed(), budget) : s.numUncomputed();
     }
 
     /** Removes a sequence wherever it is and returns its KV reservation. True if it was known. */

@@ -39,13 +39,27 @@ public final class DemoModelWriter {
 
     /** Returns {@code dir}, writing it first unless a complete copy is already there. */
     public Path ensure(Path dir, DemoPreset preset, DemoLayout layout, long seed) throws IOException {
+        return ensureComplete(dir, tmp -> write(tmp, preset, layout, seed));
+    }
+
+    /** Writes a model directory's files into an empty folder. */
+    @FunctionalInterface
+    interface Contents {
+        void writeInto(Path dir) throws IOException;
+    }
+
+    /**
+     * Returns {@code dir}, first writing it through {@code contents} unless a complete copy is already
+     * there. The files are written beside it and moved into place, so that no reader ever sees half.
+     */
+    static Path ensureComplete(Path dir, Contents contents) throws IOException {
         if (Files.isRegularFile(dir.resolve("config.json")) && Files.isRegularFile(dir.resolve("tokenizer.json"))) {
             return dir;
         }
         Files.createDirectories(dir.getParent());
         Path tmp = Files.createTempDirectory(dir.getParent(), dir.getFileName() + ".tmp");
         try {
-            write(tmp, preset, layout, seed);
+            contents.writeInto(tmp);
             try {
                 Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
             } catch (AtomicMoveNotSupportedException | FileAlreadyExistsException e) {

@@ -93,6 +93,14 @@ public final class Gpt2TokenizerJson {
         return n;
     }
 
+    /** GPT-2's BPE tokens as bytes, most frequent merge first (index = rank). */
+    static List<byte[]> tokensByRank() throws IOException {
+        Map<ByteKey, Integer> ranks = loadRanks();
+        byte[][] out = new byte[ranks.size()][];
+        ranks.forEach((k, r) -> out[r] = k.bytes);
+        return java.util.Arrays.asList(out);
+    }
+
     private static Map<ByteKey, Integer> loadRanks() throws IOException {
         Map<ByteKey, Integer> ranks = new HashMap<>();
         try (InputStream in = Gpt2TokenizerJson.class.getResourceAsStream(RANKS_RESOURCE)) {

@@ -25,13 +25,24 @@ final class OnnxGraphWriter {
     private final OnnxMl.GraphProto.Builder graph = OnnxMl.GraphProto.newBuilder();
     private int counter;
 
+    private final String prefix;
+
     OnnxGraphWriter(String name) {
+        this(name, "");
+    }
+
+    /**
+     * @param prefix starts every generated name, so that a subgraph's names cannot shadow its outer
+     *               graph's (ONNX forbids it)
+     */
+    OnnxGraphWriter(String name, String prefix) {
         graph.setName(name);
+        this.prefix = prefix;
     }
 
     /** Adds a node with one output and returns that output's name. */
     String op(String opType, List<String> inputs, AttributeProto... attributes) {
-        String out = opType.toLowerCase() + "_" + (counter++);
+        String out = prefix + opType.toLowerCase() + "_" + (counter++);
         opInto(opType, inputs, List.of(out), attributes);
         return out;
     }
@@ -39,7 +50,7 @@ final class OnnxGraphWriter {
     void opInto(String opType, List<String> inputs, List<String> outputs, AttributeProto... attributes) {
         NodeProto.Builder node = NodeProto.newBuilder()
                 .setOpType(opType)
-                .setName(opType + "_n" + (counter++))
+                .setName(prefix + opType + "_n" + (counter++))
                 .addAllInput(inputs)
                 .addAllOutput(outputs);
         for (AttributeProto a : attributes) {
@@ -74,6 +85,15 @@ final class OnnxGraphWriter {
 
     void output(String name, TensorProto.DataType type, Object... dims) {
         graph.addOutput(valueInfo(name, type, dims));
+    }
+
+    /** This graph as a protobuf, e.g. to be an {@code If} node's branch. */
+    OnnxMl.GraphProto build() {
+        return graph.build();
+    }
+
+    static AttributeProto graphAttr(String name, OnnxMl.GraphProto value) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.GRAPH).setG(value).build();
     }
 
     void writeModel(OutputStream out, String producer) throws IOException {

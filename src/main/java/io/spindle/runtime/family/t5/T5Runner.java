@@ -1,0 +1,404 @@
+package io.spindle.runtime.family.t5;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import io.spindle.engine.exec.ModelExecutionException;
+import io.spindle.engine.exec.ModelRunner;
+import io.spindle.engine.exec.StepInput;
+import io.spindle.engine.exec.StepOutput;
+
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs a T5-family encoder-decoder for a batch of sequences. A sequence's tokens are its source (the
+ * prompt, which the encoder reads once) followed by what the decoder generated; the decoder's own
+ * input starts with {@code decoder_start_token_id}, so after {@code g} generated tokens its cache
+ * holds {@code g + 1} positions.
+ *
+ * <p>A step has two parts. Sequences whose source is complete in this step run the encoder together
+ * (padded to the longest source, masked by {@code attention_mask}) and then their first decoder step
+ * together; that step's cross-attention keys and values are kept per sequence for the rest of its
+ * life. Decoding sequences then run the decoder with past. Exports have no decoder attention mask, so
+ * rows can only share a decoder call when their decoder caches are equally long: rows are grouped by
+ * cache length and each group is one call (requests that start together stay together; sources of
+ * different lengths share a call, their cross-attention padded and masked through
+ * {@code encoder_attention_mask}).
+ *
+ * <p>Cache layout: per sequence and layer, self-attention keys and values as [heads, length, d_kv]
+ * and cross-attention ones as [heads, source length, d_kv], on the heap. Each call packs its rows'
+ * caches into [rows, heads, length, d_kv] input tensors and unpacks the presents, so a step copies
+ * every decoding sequence's cache twice; see docs/architecture.md for the cost.
+ * Confined to the engine thread.
+ */
+public final class T5Runner implements ModelRunner {
+    private static final String[] SELF = {"decoder.key", "decoder.value"};
+    private static final String[] CROSS = {"encoder.key", "encoder.value"};
+
+    /** One sequence's cache; arrays per layer, index 0 keys and 1 values. */
+    private static final class Cache {
+        final int sourceLength;
+        final float[][][] cross;
+        float[][][] self;
+        int length;
+
+        Cache(int sourceLength, int layers) {
+            this.sourceLength = sourceLength;
+            this.cross = new float[layers][2][];
+            this.self = new float[layers][2][];
+        }
+
+        long bytes() {
+            long n = 0;
+            for (int l = 0; l < self.length; l++) {
+                for (int kv = 0; kv < 2; kv++) {
+                    n += (self[l][kv] == null ? 0 : self[l][kv].length) + (cross[l][kv] == null ? 0 : cross[l][kv].length);
+                }
+            }
+            return n * Float.BYTES;
+        }
+    }
+
+    private final OrtEnvironment env;
+    private final OrtSession encoder;
+    /** The first decoder step's graph: decoder_model.onnx, or the merged graph. */
+    private final OrtSession firstStep;
+    /** The decoder with past: decoder_with_past_model.onnx, or the merged graph. */
+    private final OrtSession withPast;
+    private final T5Graph graph;
+    private final int decoderStartTokenId;
+    private final int maxSourceTokens;
+    private final int maxTargetTokens;
+    private final Map<Long, Cache> caches = new HashMap<>();
+    private float[][] rowLogits = new float[0][];
+    private boolean[] rowHasLogits = new boolean[0];
+
+    /**
+     * @param noPast null for a merged export
+     * @param maxSourceTokens the longest source accepted; {@code maxTargetTokens} likewise for the output
+     */
+    public T5Runner(OrtEnvironment env, OrtSession encoder, OrtSession noPast, OrtSession withPast, T5Graph graph,
+                    int decoderStartTokenId, int maxSourceTokens, int maxTargetTokens) {
+        this.env = env;
+        this.encoder = encoder;
+        this.firstStep = noPast == null ? withPast : noPast;
+        this.withPast = withPast;
+        this.graph = graph;
+        this.decoderStartTokenId = decoderStartTokenId;
+        this.maxSourceTokens = maxSourceTokens;
+        this.maxTargetTokens = maxTargetTokens;
+    }
+
+    public T5Graph graph() {
+        return graph;
+    }
+
+    @Override
+    public int vocabSize() {
+        return graph.vocabSize();
+    }
+
+    /** Source plus output: the engine's bound on a sequence's tokens. */
+    @Override
+    public int contextLength() {
+        return maxSourceTokens + maxTargetTokens;
+    }
+
+    @Override
+    public int maxPromptTokens() {
+        return maxSourceTokens;
+    }
+
+    @Override
+    public boolean chunkedPrefill() {
+        return false;
+    }
+
+    @Override
+    public long kvBytesPerToken() {
+        return graph.kvBytesPerToken();
+    }
+
+    @Override
+    public StepOutput execute(List<StepInput> batch) throws ModelExecutionException {
+        int rows = batch.size();
+        if (rowLogits.length < rows) {
+            float[][] grown = new float[rows][];
+            System.arraycopy(rowLogits, 0, grown, 0, rowLogits.length);
+            rowLogits = grown;
+            rowHasLogits = new boolean[rows];
+        }
+        List<Integer> starting = new ArrayList<>();
+        Map<Long, List<Integer>> groups = new LinkedHashMap<>();
+        for (int r = 0; r < rows; r++) {
+            StepInput in = batch.get(r);
+            rowHasLogits[r] = false;
+            int source = in.numPromptTokens();
+            if (source <= 0) {
+                throw new IllegalArgumentException("sequence " + in.sequenceId() + ": an encoder-decoder needs the source length");
+            }
+            if (in.to() <= source) {
+                // A source arrives whole (chunkedPrefill() is false); a partial chunk has nothing to run yet.
+                if (in.to() == source) {
+                    starting.add(r);
+                }
+                continue;
+            }
+            if (in.from() < source) {
+                throw new IllegalArgumentException("sequence " + in.sequenceId() + ": a step may not span the source and the output");
+            }
+            Cache c = caches.get(in.sequenceId());
+            if (c == null || c.length != in.from() - source + 1) {
+                throw new IllegalStateException("sequence " + in.sequenceId() + " has " + (c == null ? 0 : c.length)
+                        + " cached decoder positions but the step starts at output position " + (in.from() - source + 1));
+            }
+            groups.computeIfAbsent(((long) c.length << 20) | in.length(), k -> new ArrayList<>()).add(r);
+        }
+        try {
+            if (!starting.isEmpty()) {
+                start(batch, starting);
+            }
+            for (List<Integer> group : groups.values()) {
+                decode(batch, group);
+            }
+        } catch (OrtException | RuntimeException e) {
+            for (int r : starting) {
+                caches.remove(batch.get(r).sequenceId());
+            }
+            throw new ModelExecutionException("forward pass of " + rows + " row(s) failed: " + e.getMessage(), e);
+        }
+        return (row, dst) -> {
+            if (!rowHasLogits[row]) {
+                throw new IllegalStateException("row " + row + " produced no logits in this step");
+            }
+            System.arraycopy(rowLogits[row], 0, dst, 0, graph.vocabSize());
+        };
+    }
+
+    /** Encodes the rows' sources together, then runs their first decoder step together. */
+    private void start(List<StepInput> batch, List<Integer> rows) throws OrtException {
+        int n = rows.size();
+        int width = 0;
+        for (int r : rows) {
+            width = Math.max(width, batch.get(r).numPromptTokens());
+        }
+        long[] ids = new long[n * width];
+        long[] mask = new long[n * width];
+        for (int j = 0; j < n; j++) {
+            StepInput in = batch.get(rows.get(j));
+            for (int t = 0; t < in.numPromptTokens(); t++) {
+                ids[j * width + t] = in.tokens()[t];
+                mask[j * width + t] = 1;
+            }
+        }
+        List<OnnxTensor> owned = new ArrayList<>();
+        try {
+            OnnxTensor maskTensor = longs(owned, mask, n, width);
+            Map<String, OnnxTensor> enc = Map.of("input_ids", longs(owned, ids, n, width), "attention_mask", maskTensor);
+            try (OrtSession.Result encoded = encoder.run(enc)) {
+                Map<String, OnnxTensor> inputs = new HashMap<>();
+                inputs.put("encoder_attention_mask", maskTensor);
+                inputs.put("input_ids", longs(owned, filled(n, decoderStartTokenId), n, 1));
+                inputs.put("encoder_hidden_states", (OnnxTensor) encoded.get("last_hidden_state")
+                        .orElseThrow(() -> new IllegalStateException("the encoder returned no last_hidden_state")));
+                if (graph.merged()) {
+                    inputs.put("use_cache_branch", own(owned, OnnxTensor.createTensor(env, new boolean[] {false})));
+                    // The no-cache branch reads no past; the inputs must still be there.
+                    OnnxTensor empty = floats(owned, new float[0], n, graph.numHeads(), 0, graph.dKv());
+                    for (int l = 0; l < graph.numLayers(); l++) {
+                        for (String part : SELF) {
+                            inputs.put(T5Graph.past(l, part), empty);
+                        }
+                        for (String part : CROSS) {
+                            inputs.put(T5Graph.past(l, part), empty);
+                        }
+                    }
+                }
+                try (OrtSession.Result out = firstStep.run(inputs)) {
+                    float[] logits = output(out, "logits");
+                    for (int j = 0; j < n; j++) {
+                        StepInput in = batch.get(rows.get(j));
+                        Cache c = new Cache(in.numPromptTokens(), graph.numLayers());
+                        c.length = 1;
+                        for (int l = 0; l < graph.numLayers(); l++) {
+                            for (int kv = 0; kv < 2; kv++) {
+                                c.self[l][kv] = slice(output(out, T5Graph.present(l, SELF[kv])), j, 1, 1);
+                                c.cross[l][kv] = slice(output(out, T5Graph.present(l, CROSS[kv])), j, width, c.sourceLength);
+                            }
+                        }
+                        caches.put(in.sequenceId(), c);
+                        keepLogits(rows.get(j), logits, j, 1);
+                    }
+                }
+            }
+        } finally {
+            owned.forEach(OnnxTensor::close);
+        }
+    }
+
+    /** One decoder call for rows whose caches are equally long and which feed equally many tokens. */
+    private void decode(List<StepInput> batch, List<Integer> rows) throws OrtException {
+        int n = rows.size();
+        StepInput first = batch.get(rows.getFirst());
+        int fed = first.length();
+        int past = caches.get(first.sequenceId()).length;
+        int width = 0;
+        Cache[] cs = new Cache[n];
+        for (int j = 0; j < n; j++) {
+            cs[j] = caches.get(batch.get(rows.get(j)).sequenceId());
+            width = Math.max(width, cs[j].sourceLength);
+        }
+        if (past + fed > maxTargetTokens + 1) {
+            throw new IllegalStateException("output longer than " + maxTargetTokens + " tokens");
+        }
+        long[] ids = new long[n * fed];
+        long[] mask = new long[n * width];
+        for (int j = 0; j < n; j++) {
+            StepInput in = batch.get(rows.get(j));
+            for (int t = 0; t < fed; t++) {
+                ids[j * fed + t] = in.tokens()[in.from() + t];
+            }
+            for (int s = 0; s < cs[j].sourceLength; s++) {
+                mask[j * width + s] = 1;
+            }
+        }
+        int h = graph.numHeads();
+        int d = graph.dKv();
+        List<OnnxTensor> owned = new ArrayList<>();
+        try {
+            Map<String, OnnxTensor> inputs = new HashMap<>();
+            inputs.put("input_ids", longs(owned, ids, n, fed));
+            inputs.put("encoder_attention_mask", longs(owned, mask, n, width));
+            for (int l = 0; l < graph.numLayers(); l++) {
+                for (int kv = 0; kv < 2; kv++) {
+                    float[] self = new float[n * h * past * d];
+                    float[] cross = new float[n * h * width * d];
+                    for (int j = 0; j < n; j++) {
+                        pack(cs[j].self[l][kv], past, self, j, past);
+                        pack(cs[j].cross[l][kv], cs[j].sourceLength, cross, j, width);
+                    }
+                    inputs.put(T5Graph.past(l, SELF[kv]), floats(owned, self, n, h, past, d));
+                    inputs.put(T5Graph.past(l, CROSS[kv]), floats(owned, cross, n, h, width, d));
+                }
+            }
+            if (graph.merged()) {
+                inputs.put("use_cache_branch", own(owned, OnnxTensor.createTensor(env, new boolean[] {true})));
+                // The cache branch reads the cross-attention from the past, not the hidden states.
+                inputs.put("encoder_hidden_states", floats(owned, new float[n * graph.dModel()], n, 1, graph.dModel()));
+            }
+            try (OrtSession.Result out = withPast.run(inputs)) {
+                float[] logits = output(out, "logits");
+                int total = past + fed;
+                for (int j = 0; j < n; j++) {
+                    for (int l = 0; l < graph.numLayers(); l++) {
+                        for (int kv = 0; kv < 2; kv++) {
+                            cs[j].self[l][kv] = slice(output(out, T5Graph.present(l, SELF[kv])), j, total, total);
+                        }
+                    }
+                    cs[j].length = total;
+                    keepLogits(rows.get(j), logits, j, fed);
+                }
+            }
+        } finally {
+            owned.forEach(OnnxTensor::close);
+        }
+    }
+
+    /** Copies a [heads, len, d_kv] block into row {@code row} of a [rows, heads, width, d_kv] tensor (padding stays 0). */
+    private void pack(float[] block, int len, float[] dst, int row, int width) {
+        int h = graph.numHeads();
+        int d = graph.dKv();
+        for (int head = 0; head < h; head++) {
+            System.arraycopy(block, head * len * d, dst, ((row * h + head) * width) * d, len * d);
+        }
+    }
+
+    /** Row {@code row}'s first {@code len} positions of a [rows, heads, width, d_kv] tensor, as [heads, len, d_kv]. */
+    private float[] slice(float[] all, int row, int width, int len) {
+        int h = graph.numHeads();
+        int d = graph.dKv();
+        float[] out = new float[h * len * d];
+        for (int head = 0; head < h; head++) {
+            System.arraycopy(all, ((row * h + head) * width) * d, out, head * len * d, len * d);
+        }
+        return out;
+    }
+
+    /** Keeps the vocabulary logits of row {@code j}'s last position of a [rows, positions, vocab] output. */
+    private void keepLogits(int row, float[] logits, int j, int positions) {
+        int v = graph.vocabSize();
+        if (rowLogits[row] == null) {
+            rowLogits[row] = new float[v];
+        }
+        System.arraycopy(logits, ((j + 1) * positions - 1) * v, rowLogits[row], 0, v);
+        rowHasLogits[row] = true;
+    }
+
+    private static float[] output(OrtSession.Result result, String name) throws OrtException {
+        OnnxValue v = result.get(name).orElseThrow(() -> new IllegalStateException("the decoder returned no '" + name + "'"));
+        FloatBuffer b = ((OnnxTensor) v).getFloatBuffer();
+        float[] out = new float[b.remaining()];
+        b.get(out);
+        return out;
+    }
+
+    private OnnxTensor longs(List<OnnxTensor> owned, long[] values, long... shape) throws OrtException {
+        return own(owned, OnnxTensor.createTensor(env, LongBuffer.wrap(values), shape));
+    }
+
+    private OnnxTensor floats(List<OnnxTensor> owned, float[] values, long... shape) throws OrtException {
+        return own(owned, OnnxTensor.createTensor(env, FloatBuffer.wrap(values), shape));
+    }
+
+    private static OnnxTensor own(List<OnnxTensor> owned, OnnxTensor t) {
+        owned.add(t);
+        return t;
+    }
+
+    private static long[] filled(int n, long value) {
+        long[] a = new long[n];
+        java.util.Arrays.fill(a, value);
+        return a;
+    }
+
+    @Override
+    public void release(long sequenceId) {
+        caches.remove(sequenceId);
+    }
+
+    @Override
+    public int numCachedSequences() {
+        return caches.size();
+    }
+
+    @Override
+    public long allocatedBytes() {
+        long n = 0;
+        for (Cache c : caches.values()) {
+            n += c.bytes();
+        }
+        return n;
+    }
+
+    @Override
+    public void close() {
+        caches.clear();
+        try {
+            encoder.close();
+            withPast.close();
+            if (firstStep != withPast) {
+                firstStep.close();
+            }
+        } catch (OrtException e) {
+            throw new IllegalStateException("closing ONNX Runtime sessions failed", e);
+        }
+    }
+}
