@@ -167,6 +167,7 @@ public class ModelBootstrap {
 
     private void loadT5Demos(ModelLoader loader) throws IOException {
         Path cache = cacheRoot();
+        T5Shape shape = T5Shape.parse(config.demo().t5Preset());
         for (String name : config.demo().t5Layouts()) {
             if (name.isBlank() || name.trim().equalsIgnoreCase("none")) {
                 continue;
@@ -174,10 +175,10 @@ public class ModelBootstrap {
             T5DemoWriter.Variant variant = T5DemoWriter.Variant.parse(name);
             String id = variant == T5DemoWriter.Variant.SPLIT ? DEMO_T5_ID : DEMO_T5_ID + "-" + variant.id();
             long t0 = System.nanoTime();
-            Path dir = new T5DemoWriter().ensure(cache.resolve(T5DemoWriter.cacheName(variant, config.demo().seed())),
-                    T5Shape.TINY, variant, config.demo().seed());
-            LOG.infof("demo model %s (tiny T5, %s decoder, random weights) ready at %s in %d ms", id, variant.id(), dir,
-                    (System.nanoTime() - t0) / 1_000_000);
+            Path dir = new T5DemoWriter().ensure(cache.resolve(T5DemoWriter.cacheName(shape, variant, config.demo().seed())),
+                    shape, variant, config.demo().seed());
+            LOG.infof("demo model %s (T5 %s, %s decoder, random weights) ready at %s in %d ms", id, shape.presetId(),
+                    variant.id(), dir, (System.nanoTime() - t0) / 1_000_000);
             loadOne(loader, id, dir);
         }
     }

@@ -74,6 +74,10 @@ public interface SpindleConfig {
         @WithDefault("optimum-split")
         List<String> t5Layouts();
 
+        /** Size of the demo T5: tiny, or t5-small (t5-small's shape, for benchmarks). */
+        @WithDefault("tiny")
+        String t5Preset();
+
         /** Where generated demo models are cached; defaults to ~/.cache/spindle/models. */
         Optional<String> cacheDir();
 

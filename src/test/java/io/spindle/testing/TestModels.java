@@ -28,7 +28,7 @@ public final class TestModels {
 
     public static synchronized Path tinyT5(T5DemoWriter.Variant variant) {
         try {
-            Path dir = DIR.resolve(T5DemoWriter.cacheName(variant, DemoModelWriter.DEFAULT_SEED));
+            Path dir = DIR.resolve(T5DemoWriter.cacheName(T5Shape.TINY, variant, DemoModelWriter.DEFAULT_SEED));
             return new T5DemoWriter().ensure(dir, T5Shape.TINY, variant, DemoModelWriter.DEFAULT_SEED);
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -49,8 +49,8 @@ public final class T5DemoWriter {
 
     private final ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    public static String cacheName(Variant variant, long seed) {
-        return "demo-t5-tiny-" + variant.id() + "-s" + seed + "-v" + BUILDER_VERSION;
+    public static String cacheName(T5Shape shape, Variant variant, long seed) {
+        return "demo-t5-" + shape.presetId() + "-" + variant.id() + "-s" + seed + "-v" + BUILDER_VERSION;
     }
 
     /** Returns {@code dir}, writing it first unless a complete copy is already there. */
@@ -75,7 +75,7 @@ public final class T5DemoWriter {
                 builder.writeDecoder(out, true);
             }
         }
-        json.writeValue(dir.resolve("tokenizer.json").toFile(), T5TokenizerJson.build(json));
+        json.writeValue(dir.resolve("tokenizer.json").toFile(), T5TokenizerJson.build(json, s.vocabSize()));
 
         ObjectNode config = json.createObjectNode();
         config.put("model_type", "t5");
@@ -98,7 +98,7 @@ public final class T5DemoWriter {
         config.put("decoder_start_token_id", T5TokenizerJson.PAD_ID);
         ObjectNode demo = config.putObject("spindle_demo");
         demo.put("random_weights", true);
-        demo.put("preset", "tiny");
+        demo.put("preset", s.presetId());
         demo.put("layout", variant.id());
         demo.put("seed", seed);
         demo.put("builder_version", BUILDER_VERSION);

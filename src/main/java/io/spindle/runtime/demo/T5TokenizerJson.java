@@ -27,13 +27,13 @@ public final class T5TokenizerJson {
     public static final String PAD = "<pad>";
     public static final String EOS = "</s>";
     public static final String UNK = "<unk>";
-    public static final int VOCAB_SIZE = 4096;
     private static final String SPACE = "\u2581";
 
     private T5TokenizerJson() {
     }
 
-    public static ObjectNode build(ObjectMapper json) throws IOException {
+    /** A tokenizer of exactly {@code vocabSize} entries: the specials, 256 byte pieces, then word pieces. */
+    public static ObjectNode build(ObjectMapper json, int vocabSize) throws IOException {
         ObjectNode root = json.createObjectNode();
         root.put("version", "1.0");
         root.putNull("truncation");
@@ -77,7 +77,7 @@ public final class T5TokenizerJson {
             vocab.addArray().add(String.format("<0x%02X>", b)).add(0.0);
         }
         int rank = 0;
-        for (String piece : pieces(VOCAB_SIZE - vocab.size())) {
+        for (String piece : pieces(vocabSize - vocab.size())) {
             vocab.addArray().add(piece).add(-Math.log(rank++ + 2.0));
         }
         return root;
