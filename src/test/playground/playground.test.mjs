@@ -163,6 +163,24 @@ test('the embeddings tab compares two texts with the bundled encoder', async () 
   await page.close();
 });
 
+test('the fill-mask tab lists a masked-language model\'s candidates and explains a missing mask', async () => {
+  const page = await openPage();
+  await page.selectOption('#model', 'demo-bert-mlm');
+  assert.equal(await page.isVisible('#fill-mask'), true);
+  assert.equal(await page.isVisible('#generate'), false);
+  await page.click('#fill');
+  await page.waitForFunction(() => document.querySelectorAll('#fm-results li').length === 5);
+  const first = await page.textContent('#fm-results li');
+  assert.match(first, /%\): the capital of france is /);
+  await page.fill('#fm-text', 'no mask here');
+  await page.click('#fill');
+  await page.waitForSelector('#fm-error:not([hidden])');
+  assert.match(await page.textContent('#fm-error'), /\[MASK\]/);
+  assert.equal(await page.$$eval('#fm-results li', (l) => l.length), 0);
+  await page.screenshot({ path: path.join(SHOTS, 'fill-mask.png'), fullPage: true });
+  await page.close();
+});
+
 test('a server that is down behind the proxy is reported, and the page recovers when it is back', async () => {
   // The proxy answers 502 for the model list while the backend is "down", as a real one does.
   let down = true;

@@ -71,9 +71,11 @@ function onModelChange() {
   const s = m.spindle || {};
   const tasks = s.tasks || [];
   const embeds = tasks.includes('embeddings');
+  const fills = tasks.includes('fill-mask');
   $('#embeddings').hidden = !embeds;
-  $('#generate').hidden = embeds;
-  $('#gen-settings').hidden = embeds;
+  $('#fill-mask').hidden = !fills;
+  $('#generate').hidden = embeds || fills;
+  $('#gen-settings').hidden = embeds || fills;
   $('#model-info').innerHTML = '';
   const info = document.createTextNode(`family ${s.family || '?'} · tasks ${tasks.join(', ')} · context ${m.max_model_len} `);
   $('#model-info').appendChild(info);
@@ -83,7 +85,7 @@ function onModelChange() {
     b.textContent = 'random weights: output is not language';
     $('#model-info').appendChild(b);
   }
-  if (!embeds) {
+  if (!embeds && !fills) {
     const chat = tasks.includes('chat');
     document.querySelector('input[name=mode][value=chat]').disabled = !chat;
     if (!chat) document.querySelector('input[name=mode][value=completion]').checked = true;
@@ -324,7 +326,31 @@ async function compare() {
   }
 }
 
+async function fillMask() {
+  showError($('#fm-error'), '');
+  const list = $('#fm-results');
+  list.innerHTML = '';
+  try {
+    const r = await fetch('v1/fill-mask', {
+      method: 'POST', headers: headers({ 'Content-Type': 'application/json' }),
+      body: JSON.stringify({ model: currentModel().id, inputs: $('#fm-text').value, parameters: { top_k: 5 } }),
+    });
+    if (!r.ok) throw new Error(await describeFailure(r));
+    let candidates = await r.json();
+    // Several masks give one list per mask; show the first mask's.
+    if (Array.isArray(candidates[0])) candidates = candidates[0];
+    for (const c of candidates) {
+      const li = document.createElement('li');
+      li.textContent = `${c.token_str} (${(c.score * 100).toFixed(2)} %): ${c.sequence}`;
+      list.appendChild(li);
+    }
+  } catch (e) {
+    showError($('#fm-error'), e.message);
+  }
+}
+
 $('#model').addEventListener('change', onModelChange);
+$('#fill').addEventListener('click', fillMask);
 $('#api-key').addEventListener('change', loadModels);
 $('#send').addEventListener('click', send);
 $('#stop').addEventListener('click', stop);

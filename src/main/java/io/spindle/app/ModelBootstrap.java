@@ -13,6 +13,9 @@ import io.spindle.metrics.SpindleMetrics;
 import io.spindle.runtime.demo.DemoLayout;
 import io.spindle.runtime.family.bert.BundledMiniLm;
 import io.spindle.runtime.demo.DemoModelWriter;
+import io.spindle.runtime.demo.BertDemoWriter;
+import io.spindle.runtime.demo.BertGraphBuilder;
+import io.spindle.runtime.demo.BertShape;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.demo.T5DemoWriter;
 import io.spindle.runtime.demo.T5Shape;
@@ -44,6 +47,7 @@ public class ModelBootstrap {
     private static final Logger LOG = Logger.getLogger(ModelBootstrap.class);
     public static final String DEMO_ID = "demo-gpt2";
     public static final String DEMO_T5_ID = "demo-t5";
+    public static final String DEMO_BERT_ID = "demo-bert";
 
     /** Where loading stands, for the readiness probe. */
     public enum State { LOADING, READY, FAILED }
@@ -121,6 +125,7 @@ public class ModelBootstrap {
             if (config.demo().enabled()) {
                 loadDemos(loader);
                 loadT5Demos(loader);
+                loadBertDemos(loader);
             }
             if (config.embeddings().bundledModel()) {
                 loadBundledEmbeddings(loader);
@@ -183,6 +188,29 @@ public class ModelBootstrap {
         }
     }
 
+    private void loadBertDemos(ModelLoader loader) throws IOException {
+        Path cache = cacheRoot();
+        for (String name : config.demo().bertHeads()) {
+            String head = name.trim().toLowerCase(java.util.Locale.ROOT);
+            if (head.isEmpty() || head.equals("none")) {
+                continue;
+            }
+            BertGraphBuilder.Head h = switch (head) {
+                case "masked-lm" -> BertGraphBuilder.Head.MASKED_LM;
+                case "features" -> BertGraphBuilder.Head.FEATURES;
+                default -> throw new IllegalArgumentException("unknown demo BERT head '" + name
+                        + "' (expected masked-lm, features or none)");
+            };
+            String id = h == BertGraphBuilder.Head.MASKED_LM ? DEMO_BERT_ID + "-mlm" : DEMO_BERT_ID;
+            long t0 = System.nanoTime();
+            Path dir = new BertDemoWriter().ensure(cache.resolve(BertDemoWriter.cacheName(h, config.demo().seed())),
+                    BertShape.TINY, h, config.demo().seed());
+            LOG.infof("demo model %s (tiny BERT, %s head, random weights) ready at %s in %d ms", id, head, dir,
+                    (System.nanoTime() - t0) / 1_000_000);
+            loadOne(loader, id, dir);
+        }
+    }
+
     /** all-MiniLM-L6-v2 from the classpath, copied once into the model cache: real embeddings, no download. */
     private void loadBundledEmbeddings(ModelLoader loader) throws IOException {
         if (!BundledMiniLm.available()) {
@@ -231,7 +259,7 @@ public class ModelBootstrap {
     /** Runs a two-token greedy generation so the first client does not pay for ONNX Runtime's first run. */
     private void warmUp(ModelLoader.Loaded l) throws Exception {
         if (l.encoder() != null) {
-            l.encoder().embed(List.of(l.tokenizer().encode("Hello", true))).get(5, TimeUnit.MINUTES);
+            l.encoder().encode(List.of(l.tokenizer().encode("Hello", true))).get(5, TimeUnit.MINUTES);
             return;
         }
         Engine engine = l.engine();

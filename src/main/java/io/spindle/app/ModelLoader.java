@@ -7,7 +7,9 @@ import io.spindle.generation.ServedModel;
 import io.spindle.model.ModelCard;
 import io.spindle.model.ModelConfig;
 import io.spindle.model.ModelConfigException;
+import io.spindle.engine.exec.EncoderRunner;
 import io.spindle.runtime.family.bert.BertLoader;
+import io.spindle.runtime.family.bert.MaskedLmEncoder;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
 import io.spindle.runtime.family.gpt2.Gpt2Runner;
 import io.spindle.runtime.family.t5.T5Loader;
@@ -68,7 +70,7 @@ final class ModelLoader {
         Engine engine = new Engine(id, runner, engineConfig).start();
         ModelCard card = new ModelCard(id, "gpt2", List.of("text-generation", "chat"), config.contextLength(),
                 runner.vocabSize(), runner.graph().layoutName(), config.randomWeights(), config.chatTemplate() != null,
-                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), false);
+                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), false, null);
         ServedModel served = new ServedModel(card, engine, null, tokenizer,
                 new ChatTemplate(config.chatTemplate(), config.bosToken(), config.eosToken()), config.eosTokenIds());
         return new Loaded(served, engine, null, tokenizer);
@@ -88,7 +90,7 @@ final class ModelLoader {
                 : List.of("text2text-generation");
         ModelCard card = new ModelCard(id, "t5", tasks, config.contextLength(), runner.vocabSize(),
                 runner.graph().layoutName(), config.randomWeights(), config.chatTemplate() != null,
-                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), true);
+                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), true, null);
         ServedModel served = new ServedModel(card, engine, null, tokenizer,
                 new ChatTemplate(config.chatTemplate(), config.bosToken(), config.eosToken()), config.eosTokenIds());
         return new Loaded(served, engine, null, tokenizer);
@@ -97,16 +99,21 @@ final class ModelLoader {
     private Loaded loadEncoder(String id, Path dir, ModelConfig config) throws ModelLoadException, IOException {
         TextTokenizer tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
         EncoderEngine encoder;
+        boolean maskedLm;
+        String mask = config.maskToken() != null ? config.maskToken() : "[MASK]";
         try {
-            encoder = new EncoderEngine(id, BertLoader.load(ort, dir, config.contextLength()), encoderBatchSize,
-                    encoderQueuedInputs).start();
+            EncoderRunner runner = BertLoader.load(ort, dir, config.contextLength(),
+                    tokenizer.addedTokenId(mask).orElse(-1));
+            maskedLm = runner instanceof MaskedLmEncoder;
+            encoder = new EncoderEngine(id, runner, encoderBatchSize, encoderQueuedInputs).start();
         } catch (ModelLoadException | RuntimeException e) {
             tokenizer.close();
             throw e;
         }
-        ModelCard card = new ModelCard(id, "bert", List.of("embeddings"), config.contextLength(),
-                config.vocabSize(), "encoder", config.randomWeights(), false,
-                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), false);
+        ModelCard card = new ModelCard(id, "bert", List.of(maskedLm ? "fill-mask" : "embeddings"), config.contextLength(),
+                config.vocabSize(), maskedLm ? "masked-lm" : "encoder", config.randomWeights(), false,
+                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), false,
+                maskedLm ? mask : null);
         ServedModel served = new ServedModel(card, null, encoder, tokenizer, new ChatTemplate(null, null, null), new int[0]);
         return new Loaded(served, null, encoder, tokenizer);
     }

@@ -4,6 +4,7 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.spindle.api.auth.ApiKeys;
 import io.spindle.generation.EmbeddingService;
+import io.spindle.generation.FillMaskService;
 import io.spindle.generation.GenerationService;
 import io.spindle.metrics.ExpositionFilter;
 import io.spindle.metrics.SpindleMetrics;
@@ -70,6 +71,12 @@ public class Producers {
     @Singleton
     EmbeddingService embeddingService(ModelBootstrap bootstrap, GenerationService generation) {
         return new EmbeddingService(bootstrap.registry(), generation);
+    }
+
+    @Produces
+    @Singleton
+    FillMaskService fillMaskService(ModelBootstrap bootstrap, GenerationService generation) {
+        return new FillMaskService(bootstrap.registry(), generation);
     }
 
     /** Keep-alive timers still scheduled; 0 once no generation waits for its first token. */

@@ -74,6 +74,13 @@ public interface SpindleConfig {
         @WithDefault("optimum-split")
         List<String> t5Layouts();
 
+        /**
+         * Heads of the tiny demo BERT to build and serve: masked-lm (id demo-bert-mlm, for
+         * /v1/fill-mask), features (id demo-bert, for /v1/embeddings); "none" for neither.
+         */
+        @WithDefault("masked-lm")
+        List<String> bertHeads();
+
         /** Size of the demo T5: tiny, or t5-small (t5-small's shape, for benchmarks). */
         @WithDefault("tiny")
         String t5Preset();

@@ -20,7 +20,7 @@ import java.util.logging.Logger;
  * sharing a batch when they fit. The queue is bounded in inputs; past it, requests are refused with
  * OVERLOADED at once.
  */
-public final class EncoderEngine implements EmbeddingClient, AutoCloseable {
+public final class EncoderEngine implements EncoderClient, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(EncoderEngine.class.getName());
 
     private record Job(List<int[]> inputs, CompletableFuture<float[][]> result, float[][] out) {
@@ -64,7 +64,7 @@ public final class EncoderEngine implements EmbeddingClient, AutoCloseable {
     }
 
     @Override
-    public CompletableFuture<float[][]> embed(List<int[]> inputs) {
+    public CompletableFuture<float[][]> encode(List<int[]> inputs) {
         if (!running) {
             return CompletableFuture.failedFuture(new SpindleException(ErrorKind.UNAVAILABLE,
                     "encoder '" + name + "' is shutting down"));
@@ -113,7 +113,7 @@ public final class EncoderEngine implements EmbeddingClient, AutoCloseable {
                 }
                 float[][] vectors;
                 try {
-                    vectors = runner.embed(rows);
+                    vectors = runner.encode(rows);
                 } catch (ModelExecutionException | RuntimeException e) {
                     LOG.log(Level.SEVERE, "encoder '" + name + "' failed on " + rows.size() + " input(s)", e);
                     SpindleException error = new SpindleException(ErrorKind.MODEL_FAILURE,

@@ -1,6 +1,6 @@
 package io.spindle.generation;
 
-import io.spindle.engine.EmbeddingClient;
+import io.spindle.engine.EncoderClient;
 import io.spindle.engine.request.SpindleException;
 
 import java.util.ArrayList;
@@ -42,7 +42,7 @@ public final class EmbeddingService {
             throw SpindleException.unavailable("the server is shutting down; retry on another replica", 1);
         }
         ServedModel model = registry.require(modelId);
-        EmbeddingClient encoder = model.requireEmbedder("/v1/embeddings");
+        EncoderClient encoder = model.requireEmbedder("/v1/embeddings");
         List<int[]> ids = switch (input) {
             case Input.Texts t -> tokenize(model, t.texts());
             case Input.Tokens t -> checkIds(model, t.ids());
@@ -64,7 +64,7 @@ public final class EmbeddingService {
             tokens += n;
         }
         int promptTokens = tokens;
-        return encoder.embed(ids).thenApply(v -> new Result(model.id(), v, promptTokens));
+        return encoder.encode(ids).thenApply(v -> new Result(model.id(), v, promptTokens));
     }
 
     private static List<int[]> tokenize(ServedModel model, List<String> texts) {

@@ -1,6 +1,6 @@
 package io.spindle.generation;
 
-import io.spindle.engine.EmbeddingClient;
+import io.spindle.engine.EncoderClient;
 import io.spindle.engine.EngineClient;
 import io.spindle.engine.request.SpindleException;
 import io.spindle.model.ModelCard;
@@ -8,11 +8,11 @@ import io.spindle.text.ChatTemplate;
 import io.spindle.text.TextTokenizer;
 
 /**
- * A model that is loaded and serving: its card, what runs it, and the text side of it. A decoder
- * (text generation) has an {@code engine}; an encoder (embeddings) has an {@code embedder}; the
- * other is null.
+ * A model that is loaded and serving: its card, what runs it, and the text side of it. A decoder or
+ * an encoder-decoder (text generation) has an {@code engine}; an encoder (embeddings or fill-mask,
+ * as its card's tasks say) has an {@code encoder}; the other is null.
  */
-public record ServedModel(ModelCard card, EngineClient engine, EmbeddingClient embedder, TextTokenizer tokenizer,
+public record ServedModel(ModelCard card, EngineClient engine, EncoderClient encoder, TextTokenizer tokenizer,
                           ChatTemplate chatTemplate, int[] eosTokenIds) {
     public String id() {
         return card.id();
@@ -44,11 +44,20 @@ public record ServedModel(ModelCard card, EngineClient engine, EmbeddingClient e
     }
 
     /** This model's encoder; a 400 naming the model's family when it does not embed. */
-    public EmbeddingClient requireEmbedder(String endpoint) {
-        if (embedder == null) {
+    public EncoderClient requireEmbedder(String endpoint) {
+        return requireEncoder("embeddings", endpoint + " needs an embedding model");
+    }
+
+    /** This model's encoder; a 400 naming the model's family when it has no masked-LM head. */
+    public EncoderClient requireFillMask(String endpoint) {
+        return requireEncoder("fill-mask", endpoint + " needs a masked-language model (a fill-mask export)");
+    }
+
+    private EncoderClient requireEncoder(String task, String needs) {
+        if (encoder == null || !card.tasks().contains(task)) {
             throw SpindleException.invalid("model", "model '" + id() + "' is a " + card.family() + " model ("
-                    + String.join(", ", card.tasks()) + "); " + endpoint + " needs an embedding model");
+                    + String.join(", ", card.tasks()) + "); " + needs);
         }
-        return embedder;
+        return encoder;
     }
 }

@@ -21,10 +21,11 @@ import java.util.Set;
  * @param headDim        d_kv (T5) when config.json gives it, else 0
  * @param decoderStartTokenId an encoder-decoder's first decoder input, from generation_config.json
  *                       or config.json; -1 when neither says
+ * @param maskToken      tokenizer_config.json's mask_token (masked-language models), or null
  */
 public record ModelConfig(String modelType, int contextLength, int vocabSize, int numHeads, int[] eosTokenIds,
                           String chatTemplate, String bosToken, String eosToken, boolean randomWeights,
-                          int headDim, int decoderStartTokenId) {
+                          int headDim, int decoderStartTokenId, String maskToken) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -57,7 +58,8 @@ public record ModelConfig(String modelType, int contextLength, int vocabSize, in
                 config.path("spindle_demo").path("random_weights").asBoolean(false),
                 firstInt(config, "d_kv"),
                 generation.path("decoder_start_token_id").canConvertToInt() ? generation.path("decoder_start_token_id").asInt()
-                        : config.path("decoder_start_token_id").canConvertToInt() ? config.path("decoder_start_token_id").asInt() : -1);
+                        : config.path("decoder_start_token_id").canConvertToInt() ? config.path("decoder_start_token_id").asInt() : -1,
+                tokenText(tokenizer.path("mask_token")));
     }
 
     private static JsonNode readJson(Path file, boolean required) throws ModelConfigException {

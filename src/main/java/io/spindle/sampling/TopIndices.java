@@ -1,12 +1,12 @@
 package io.spindle.sampling;
 
 /** Selects the k largest values' indices with a bounded min-heap: O(n log k), no allocation. */
-final class TopIndices {
+public final class TopIndices {
     private TopIndices() {
     }
 
     /** Writes the indices of the {@code k} largest of {@code v[0..n)} into {@code out}, largest first; returns k. */
-    static int select(float[] v, int n, int k, int[] out) {
+    public static int select(float[] v, int n, int k, int[] out) {
         k = Math.min(k, n);
         int size = 0;
         for (int i = 0; i < n; i++) {

@@ -20,10 +20,13 @@ public final class TextTokenizer implements AutoCloseable {
 
     private final HuggingFaceTokenizer tokenizer;
     private final BitSet special;
+    /** Added tokens (special or not) by their text, e.g. [MASK] → 103. */
+    private final Map<String, Integer> added;
 
-    private TextTokenizer(HuggingFaceTokenizer tokenizer, BitSet special) {
+    private TextTokenizer(HuggingFaceTokenizer tokenizer, BitSet special, Map<String, Integer> added) {
         this.tokenizer = tokenizer;
         this.special = special;
+        this.added = added;
     }
 
     public static TextTokenizer load(Path tokenizerJson) throws IOException {
@@ -31,15 +34,17 @@ public final class TextTokenizer implements AutoCloseable {
             throw new IOException(tokenizerJson + ": file not found");
         }
         BitSet special = new BitSet();
+        Map<String, Integer> added = new java.util.HashMap<>();
         JsonNode root;
         try {
             root = JSON.readTree(tokenizerJson.toFile());
         } catch (IOException e) {
             throw new IOException(tokenizerJson + ": malformed JSON: " + e.getMessage(), e);
         }
-        for (JsonNode added : root.path("added_tokens")) {
-            if (added.path("special").asBoolean(false)) {
-                special.set(added.path("id").asInt());
+        for (JsonNode token : root.path("added_tokens")) {
+            added.put(token.path("content").asText(), token.path("id").asInt());
+            if (token.path("special").asBoolean(false)) {
+                special.set(token.path("id").asInt());
             }
         }
         try {
@@ -47,7 +52,7 @@ public final class TextTokenizer implements AutoCloseable {
             HuggingFaceTokenizer t = HuggingFaceTokenizer.newInstance(tokenizerJson,
                     Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false",
                             "modelMaxLength", String.valueOf(Integer.MAX_VALUE)));
-            return new TextTokenizer(t, special);
+            return new TextTokenizer(t, special, Map.copyOf(added));
         } catch (IOException | RuntimeException e) {
             throw new IOException(tokenizerJson + ": the tokenizer library cannot load it: " + e.getMessage(), e);
         }
@@ -82,6 +87,12 @@ public final class TextTokenizer implements AutoCloseable {
 
     public String decode(int[] ids) {
         return decode(ids, 0, ids.length, true);
+    }
+
+    /** The id of an added token (e.g. {@code [MASK]}), if the tokenizer has it. */
+    public java.util.OptionalInt addedTokenId(String content) {
+        Integer id = content == null ? null : added.get(content);
+        return id == null ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(id);
     }
 
     public boolean isSpecial(int tokenId) {

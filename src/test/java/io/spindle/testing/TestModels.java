@@ -34,4 +34,14 @@ public final class TestModels {
             throw new UncheckedIOException(e);
         }
     }
+
+    public static synchronized Path tinyBert(io.spindle.runtime.demo.BertGraphBuilder.Head head) {
+        try {
+            Path dir = DIR.resolve(io.spindle.runtime.demo.BertDemoWriter.cacheName(head, DemoModelWriter.DEFAULT_SEED));
+            return new io.spindle.runtime.demo.BertDemoWriter().ensure(dir, io.spindle.runtime.demo.BertShape.TINY, head,
+                    DemoModelWriter.DEFAULT_SEED);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 }

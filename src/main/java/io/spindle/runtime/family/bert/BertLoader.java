@@ -4,6 +4,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.spindle.engine.exec.EncoderRunner;
 import io.spindle.runtime.onnx.ModelLoadException;
 import io.spindle.runtime.onnx.OrtRuntime;
 
@@ -12,7 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Opens a BERT-family encoder directory: {@code model.onnx} (or {@code onnx/model.onnx}) and,
+ * Opens a BERT-family encoder directory: {@code model.onnx} (or {@code onnx/model.onnx}), a
+ * feature-extraction graph or a masked-LM one, and,
  * when present, sentence-transformers' {@code 1_Pooling/config.json} (pooling mode) and
  * {@code modules.json} (a Normalize module); without them, mean pooling and L2 normalisation.
  */
@@ -22,7 +24,12 @@ public final class BertLoader {
     private BertLoader() {
     }
 
-    public static BertEncoder load(OrtRuntime ort, Path dir, int contextLength) throws ModelLoadException {
+    /**
+     * An embedding model, or a masked-LM model when the graph's output is {@code logits} (a fill-mask
+     * export); {@code maskTokenId} is the latter's mask token, -1 when the tokenizer has none.
+     */
+    public static EncoderRunner load(OrtRuntime ort, Path dir, int contextLength, int maskTokenId)
+            throws ModelLoadException {
         Path graph = Files.isRegularFile(dir.resolve("model.onnx")) ? dir.resolve("model.onnx")
                 : dir.resolve("onnx").resolve("model.onnx");
         if (!Files.isRegularFile(graph)) {
@@ -35,6 +42,15 @@ public final class BertLoader {
                 throw new ModelLoadException(graph, "an encoder graph needs inputs input_ids and attention_mask, has "
                         + session.getInputNames());
             }
+            if (session.getOutputNames().contains("logits") && !session.getOutputNames().contains("last_hidden_state")) {
+                long[] logits = ((ai.onnxruntime.TensorInfo) session.getOutputInfo().get("logits").getInfo()).getShape();
+                if (maskTokenId < 0) {
+                    throw new ModelLoadException(graph, "a masked-LM graph (output 'logits') needs a mask token: "
+                            + "tokenizer_config.json's mask_token, or [MASK] in tokenizer.json's added_tokens");
+                }
+                int vocab = logits.length == 3 && logits[2] > 0 ? (int) logits[2] : vocabFromConfig(dir);
+                return new MaskedLmEncoder(ort.env(), session, vocab, contextLength, maskTokenId);
+            }
             String out = BertEncoder.tokenOutput(session);
             long[] shape = ((ai.onnxruntime.TensorInfo) session.getOutputInfo().get(out).getInfo()).getShape();
             int hidden = shape[2] > 0 ? (int) shape[2] : hiddenFromConfig(dir);
@@ -46,6 +62,14 @@ public final class BertLoader {
             closeQuietly(session);
             throw e;
         }
+    }
+
+    private static int vocabFromConfig(Path dir) throws IOException {
+        int v = JSON.readTree(dir.resolve("config.json").toFile()).path("vocab_size").asInt(0);
+        if (v <= 0) {
+            throw new IOException("the graph's vocabulary size is dynamic and config.json has no vocab_size");
+        }
+        return v;
     }
 
     private static int hiddenFromConfig(Path dir) throws IOException {

@@ -60,6 +60,11 @@ public final class BundledMiniLm {
         return dir;
     }
 
+    /** The model's tokenizer.json (bert-base-uncased's WordPiece vocabulary), e.g. for a demo BERT. */
+    public static void copyTokenizer(Path to) throws IOException {
+        copy(TOKENIZER, to);
+    }
+
     private static void copy(String resource, Path to) throws IOException {
         try (InputStream in = BundledMiniLm.class.getResourceAsStream(resource)) {
             if (in == null) {

@@ -1,6 +1,7 @@
 package io.spindle.runtime.family.bert;
 
 import dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2EmbeddingModel;
+import io.spindle.engine.exec.EncoderRunner;
 import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.text.TextTokenizer;
 import org.junit.jupiter.api.AfterAll;
@@ -12,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -26,13 +28,14 @@ class BertEncoderTest {
             "Shares dropped steeply when the news came out.",
             "How do I bake sourdough bread at home?",
             "naïve café — 日本語 😀");
-    private static BertEncoder encoder;
+    private static EncoderRunner encoder;
     private static TextTokenizer tokenizer;
 
     @BeforeAll
     static void load() throws Exception {
         Path dir = BundledMiniLm.ensure(Path.of("target", "test-models"));
-        encoder = BertLoader.load(new OrtRuntime("cpu", 2), dir, 512);
+        encoder = BertLoader.load(new OrtRuntime("cpu", 2), dir, 512, -1);
+        assertInstanceOf(BertEncoder.class, encoder);
         tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
     }
 
@@ -43,7 +46,7 @@ class BertEncoderTest {
     }
 
     private static float[] embed(String text) throws Exception {
-        return encoder.embed(List.of(tokenizer.encode(text, true)))[0];
+        return encoder.encode(List.of(tokenizer.encode(text, true)))[0];
     }
 
     static double cosine(float[] a, float[] b) {
@@ -100,9 +103,9 @@ class BertEncoderTest {
             inputs.add(tokenizer.encode(s, true));
         }
         assertTrue(inputs.get(4).length != inputs.get(0).length, "rows of different lengths");
-        float[][] together = encoder.embed(inputs);
+        float[][] together = encoder.encode(inputs);
         for (int i = 0; i < inputs.size(); i++) {
-            float[] alone = encoder.embed(List.of(inputs.get(i)))[0];
+            float[] alone = encoder.encode(List.of(inputs.get(i)))[0];
             for (int d = 0; d < alone.length; d++) {
                 assertEquals(alone[d], together[i][d], 1e-5, "input " + i + " dimension " + d);
             }

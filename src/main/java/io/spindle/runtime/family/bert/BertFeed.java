@@ -1,0 +1,78 @@
+package io.spindle.runtime.family.bert;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Feeds a batch of token sequences to an encoder graph: rows right-padded to the longest with id 0
+ * and mask 0 (so padding changes no row's result), token types 0, one output read back.
+ * Confined to its encoder engine's thread.
+ */
+final class BertFeed {
+    /** One output of a run, [rows, seq, width] row-major, and the mask the rows were fed with. */
+    record Ran(float[] values, int rows, int seq, long[] mask) {
+    }
+
+    private final OrtEnvironment env;
+    private final OrtSession session;
+    private final String output;
+    private final boolean hasTokenTypes;
+
+    BertFeed(OrtEnvironment env, OrtSession session, String output) throws OrtException {
+        this.env = env;
+        this.session = session;
+        this.output = output;
+        this.hasTokenTypes = session.getInputNames().contains("token_type_ids");
+    }
+
+    Ran run(List<int[]> inputs) throws OrtException {
+        int rows = inputs.size();
+        int seq = 1;
+        for (int[] in : inputs) {
+            seq = Math.max(seq, in.length);
+        }
+        long[] ids = new long[rows * seq];
+        long[] mask = new long[rows * seq];
+        for (int r = 0; r < rows; r++) {
+            int[] in = inputs.get(r);
+            for (int t = 0; t < in.length; t++) {
+                ids[r * seq + t] = in[t];
+                mask[r * seq + t] = 1;
+            }
+        }
+        long[] shape = {rows, seq};
+        Map<String, OnnxTensor> feed = new HashMap<>();
+        try {
+            feed.put("input_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(ids), shape));
+            feed.put("attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape));
+            if (hasTokenTypes) {
+                feed.put("token_type_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(new long[rows * seq]), shape));
+            }
+            try (OrtSession.Result result = session.run(feed, Set.of(output))) {
+                FloatBuffer fb = ((OnnxTensor) result.get(0)).getFloatBuffer();
+                float[] values = new float[fb.remaining()];
+                fb.get(values);
+                return new Ran(values, rows, seq, mask);
+            }
+        } finally {
+            feed.values().forEach(OnnxTensor::close);
+        }
+    }
+
+    void close() {
+        try {
+            session.close();
+        } catch (OrtException e) {
+            throw new IllegalStateException("closing the encoder session failed", e);
+        }
+    }
+}
