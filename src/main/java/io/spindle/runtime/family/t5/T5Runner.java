@@ -33,22 +33,29 @@ import java.util.Map;
  * different lengths share a call, their cross-attention padded and masked through
  * {@code encoder_attention_mask}).
  *
- * <p>Cache layout: per sequence and layer, self-attention keys and values as [heads, length, d_kv]
- * and cross-attention ones as [heads, source length, d_kv], on the heap. Each call packs its rows'
- * caches into [rows, heads, length, d_kv] input tensors and unpacks the presents, so a step copies
- * every decoding sequence's cache twice; see docs/architecture.md for the cost.
+ * <p>Cache layout: per sequence and layer, self-attention keys and values as [heads, capacity, d_kv]
+ * (grown by doubling) and cross-attention ones as [heads, source length, d_kv], on the heap. Each
+ * call packs its rows' caches into reused direct buffers behind [rows, heads, length, d_kv] input
+ * tensors; ONNX Runtime writes the presents and logits into pinned buffers, and only the new
+ * positions are copied back. So a step copies every decoding sequence's cache once; see
+ * docs/architecture.md for the cost.
  * Confined to the engine thread.
  */
 public final class T5Runner implements ModelRunner {
     private static final String[] SELF = {"decoder.key", "decoder.value"};
     private static final String[] CROSS = {"encoder.key", "encoder.value"};
 
-    /** One sequence's cache; arrays per layer, index 0 keys and 1 values. */
+    /**
+     * One sequence's cache; arrays per layer, index 0 keys and 1 values. Self-attention arrays are
+     * [heads, capacity, d_kv] with the first {@code length} positions of each head valid, grown by
+     * doubling; cross-attention arrays are [heads, source length, d_kv].
+     */
     private static final class Cache {
         final int sourceLength;
         final float[][][] cross;
-        float[][][] self;
+        final float[][][] self;
         int length;
+        int capacity;
 
         Cache(int sourceLength, int layers) {
             this.sourceLength = sourceLength;
@@ -67,6 +74,27 @@ public final class T5Runner implements ModelRunner {
         }
     }
 
+    /** Room for {@code positions} self-attention positions per head, keeping what is there. */
+    private void ensureCapacity(Cache c, int positions) {
+        if (positions <= c.capacity) {
+            return;
+        }
+        int cap = Math.max(positions, Math.max(16, c.capacity * 2));
+        int h = graph.numHeads();
+        int d = graph.dKv();
+        for (int l = 0; l < graph.numLayers(); l++) {
+            for (int kv = 0; kv < 2; kv++) {
+                float[] grown = new float[h * cap * d];
+                float[] old = c.self[l][kv];
+                for (int head = 0; old != null && head < h; head++) {
+                    System.arraycopy(old, head * c.capacity * d, grown, head * cap * d, c.length * d);
+                }
+                c.self[l][kv] = grown;
+            }
+        }
+        c.capacity = cap;
+    }
+
     private final OrtEnvironment env;
     private final OrtSession encoder;
     /** The first decoder step's graph: decoder_model.onnx, or the merged graph. */
@@ -78,6 +106,8 @@ public final class T5Runner implements ModelRunner {
     private final int maxSourceTokens;
     private final int maxTargetTokens;
     private final Map<Long, Cache> caches = new HashMap<>();
+    /** Direct buffers behind the decoder's input and pinned output tensors, by tensor name; reused across steps. */
+    private final Map<String, FloatBuffer> buffers = new HashMap<>();
     private float[][] rowLogits = new float[0][];
     private boolean[] rowHasLogits = new boolean[0];
 
@@ -227,10 +257,15 @@ public final class T5Runner implements ModelRunner {
                     for (int j = 0; j < n; j++) {
                         StepInput in = batch.get(rows.get(j));
                         Cache c = new Cache(in.numPromptTokens(), graph.numLayers());
+                        ensureCapacity(c, 1);
                         c.length = 1;
                         for (int l = 0; l < graph.numLayers(); l++) {
                             for (int kv = 0; kv < 2; kv++) {
-                                c.self[l][kv] = slice(output(out, T5Graph.present(l, SELF[kv])), j, 1, 1);
+                                float[] first = slice(output(out, T5Graph.present(l, SELF[kv])), j, 1, 1);
+                                for (int head = 0; head < graph.numHeads(); head++) {
+                                    System.arraycopy(first, head * graph.dKv(), c.self[l][kv], head * c.capacity * graph.dKv(),
+                                            graph.dKv());
+                                }
                                 c.cross[l][kv] = slice(output(out, T5Graph.present(l, CROSS[kv])), j, width, c.sourceLength);
                             }
                         }
@@ -244,19 +279,24 @@ public final class T5Runner implements ModelRunner {
         }
     }
 
-    /** One decoder call for rows whose caches are equally long and which feed equally many tokens. */
+    /**
+     * One decoder call for rows whose caches are equally long and which feed equally many tokens. The
+     * inputs are packed into reused direct buffers; the presents and logits are written by ONNX
+     * Runtime into pinned buffers, and only the new positions are copied back into the caches.
+     */
     private void decode(List<StepInput> batch, List<Integer> rows) throws OrtException {
         int n = rows.size();
         StepInput first = batch.get(rows.getFirst());
         int fed = first.length();
         int past = caches.get(first.sequenceId()).length;
+        int total = past + fed;
         int width = 0;
         Cache[] cs = new Cache[n];
         for (int j = 0; j < n; j++) {
             cs[j] = caches.get(batch.get(rows.get(j)).sequenceId());
             width = Math.max(width, cs[j].sourceLength);
         }
-        if (past + fed > maxTargetTokens + 1) {
+        if (total > maxTargetTokens + 1) {
             throw new IllegalStateException("output longer than " + maxTargetTokens + " tokens");
         }
         long[] ids = new long[n * fed];
@@ -269,56 +309,84 @@ public final class T5Runner implements ModelRunner {
             for (int s = 0; s < cs[j].sourceLength; s++) {
                 mask[j * width + s] = 1;
             }
+            ensureCapacity(cs[j], total);
         }
         int h = graph.numHeads();
         int d = graph.dKv();
+        int v = graph.vocabSize();
         List<OnnxTensor> owned = new ArrayList<>();
         try {
             Map<String, OnnxTensor> inputs = new HashMap<>();
+            Map<String, OnnxTensor> pinned = new HashMap<>();
             inputs.put("input_ids", longs(owned, ids, n, fed));
             inputs.put("encoder_attention_mask", longs(owned, mask, n, width));
             for (int l = 0; l < graph.numLayers(); l++) {
                 for (int kv = 0; kv < 2; kv++) {
-                    float[] self = new float[n * h * past * d];
-                    float[] cross = new float[n * h * width * d];
+                    String selfName = T5Graph.past(l, SELF[kv]);
+                    FloatBuffer self = buffer(selfName, n * h * past * d);
+                    String crossName = T5Graph.past(l, CROSS[kv]);
+                    FloatBuffer cross = buffer(crossName, n * h * width * d);
                     for (int j = 0; j < n; j++) {
-                        pack(cs[j].self[l][kv], past, self, j, past);
-                        pack(cs[j].cross[l][kv], cs[j].sourceLength, cross, j, width);
+                        for (int head = 0; head < h; head++) {
+                            self.put(((j * h + head) * past) * d, cs[j].self[l][kv], head * cs[j].capacity * d, past * d);
+                            int src = cs[j].sourceLength;
+                            int at = ((j * h + head) * width) * d;
+                            cross.put(at, cs[j].cross[l][kv], head * src * d, src * d);
+                            for (int pad = at + src * d; pad < at + width * d; pad++) {
+                                cross.put(pad, 0f);
+                            }
+                        }
                     }
-                    inputs.put(T5Graph.past(l, SELF[kv]), floats(owned, self, n, h, past, d));
-                    inputs.put(T5Graph.past(l, CROSS[kv]), floats(owned, cross, n, h, width, d));
+                    inputs.put(selfName, own(owned, OnnxTensor.createTensor(env, self, new long[] {n, h, past, d})));
+                    inputs.put(crossName, own(owned, OnnxTensor.createTensor(env, cross, new long[] {n, h, width, d})));
+                    String presentName = T5Graph.present(l, SELF[kv]);
+                    pinned.put(presentName, own(owned, OnnxTensor.createTensor(env, buffer(presentName, n * h * total * d),
+                            new long[] {n, h, total, d})));
                 }
             }
+            FloatBuffer logits = buffer("logits", n * fed * v);
+            pinned.put("logits", own(owned, OnnxTensor.createTensor(env, logits, new long[] {n, fed, v})));
             if (graph.merged()) {
                 inputs.put("use_cache_branch", own(owned, OnnxTensor.createTensor(env, new boolean[] {true})));
                 // The cache branch reads the cross-attention from the past, not the hidden states.
                 inputs.put("encoder_hidden_states", floats(owned, new float[n * graph.dModel()], n, 1, graph.dModel()));
             }
-            try (OrtSession.Result out = withPast.run(inputs)) {
-                float[] logits = output(out, "logits");
-                int total = past + fed;
-                for (int j = 0; j < n; j++) {
-                    for (int l = 0; l < graph.numLayers(); l++) {
-                        for (int kv = 0; kv < 2; kv++) {
-                            cs[j].self[l][kv] = slice(output(out, T5Graph.present(l, SELF[kv])), j, total, total);
+            withPast.run(inputs, java.util.Set.of(), pinned).close();
+            for (int l = 0; l < graph.numLayers(); l++) {
+                for (int kv = 0; kv < 2; kv++) {
+                    FloatBuffer present = buffers.get(T5Graph.present(l, SELF[kv]));
+                    for (int j = 0; j < n; j++) {
+                        for (int head = 0; head < h; head++) {
+                            present.get(((j * h + head) * total + past) * d, cs[j].self[l][kv],
+                                    (head * cs[j].capacity + past) * d, fed * d);
                         }
                     }
-                    cs[j].length = total;
-                    keepLogits(rows.get(j), logits, j, fed);
                 }
+            }
+            for (int j = 0; j < n; j++) {
+                cs[j].length = total;
+                int row = rows.get(j);
+                if (rowLogits[row] == null) {
+                    rowLogits[row] = new float[v];
+                }
+                logits.get(((j + 1) * fed - 1) * v, rowLogits[row], 0, v);
+                rowHasLogits[row] = true;
             }
         } finally {
             owned.forEach(OnnxTensor::close);
         }
     }
 
-    /** Copies a [heads, len, d_kv] block into row {@code row} of a [rows, heads, width, d_kv] tensor (padding stays 0). */
-    private void pack(float[] block, int len, float[] dst, int row, int width) {
-        int h = graph.numHeads();
-        int d = graph.dKv();
-        for (int head = 0; head < h; head++) {
-            System.arraycopy(block, head * len * d, dst, ((row * h + head) * width) * d, len * d);
+    /** The reused direct buffer for a tensor, with room for {@code n} floats and its limit at {@code n}. */
+    private FloatBuffer buffer(String name, int n) {
+        FloatBuffer b = buffers.get(name);
+        if (b == null || b.capacity() < n) {
+            int cap = Math.max(n, b == null ? 0 : b.capacity() + b.capacity() / 2);
+            b = java.nio.ByteBuffer.allocateDirect(cap * Float.BYTES).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+            buffers.put(name, b);
         }
+        b.clear().limit(n);
+        return b;
     }
 
     /** Row {@code row}'s first {@code len} positions of a [rows, heads, width, d_kv] tensor, as [heads, len, d_kv]. */
@@ -372,6 +440,22 @@ public final class T5Runner implements ModelRunner {
     @Override
     public void release(long sequenceId) {
         caches.remove(sequenceId);
+        if (caches.isEmpty()) {
+            // Idle: give the step buffers back; they are sized for the largest batch seen.
+            buffers.clear();
+        }
+    }
+
+    /** Decoder positions in a sequence's self-attention cache (start token included); -1 when unknown. For tests. */
+    int decoderPositions(long sequenceId) {
+        Cache c = caches.get(sequenceId);
+        return c == null ? -1 : c.length;
+    }
+
+    /** Source positions in a sequence's cross-attention cache; -1 when unknown. For tests. */
+    int sourcePositions(long sequenceId) {
+        Cache c = caches.get(sequenceId);
+        return c == null ? -1 : c.cross[0][0].length / (graph.numHeads() * graph.dKv());
     }
 
     @Override
@@ -382,6 +466,9 @@ public final class T5Runner implements ModelRunner {
     @Override
     public long allocatedBytes() {
         long n = 0;
+        for (FloatBuffer b : buffers.values()) {
+            n += (long) b.capacity() * Float.BYTES;
+        }
         for (Cache c : caches.values()) {
             n += c.bytes();
         }
@@ -391,6 +478,7 @@ public final class T5Runner implements ModelRunner {
     @Override
     public void close() {
         caches.clear();
+        buffers.clear();
         try {
             encoder.close();
             withPast.close();
