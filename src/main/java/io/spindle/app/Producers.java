@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.spindle.api.auth.ApiKeys;
 import io.spindle.generation.EmbeddingService;
 import io.spindle.generation.FillMaskService;
+import io.spindle.generation.GenerationLimits;
 import io.spindle.generation.GenerationService;
 import io.spindle.metrics.ExpositionFilter;
 import io.spindle.metrics.SpindleMetrics;
@@ -49,8 +50,9 @@ public class Producers {
         // at once rather than when they would have fired.
         t.setRemoveOnCancelPolicy(true);
         ticker = t;
-        return new GenerationService(bootstrap.registry(), textPool, ticker, config.api().sseKeepAlive(), metrics,
-                config.api().requestTimeout(), config.api().idleTimeout());
+        return new GenerationService(bootstrap.registry(), textPool, ticker, metrics, new GenerationLimits(
+                config.api().sseKeepAlive(), config.api().requestTimeout(), config.api().idleTimeout(),
+                config.api().maxBufferedEvents()));
     }
 
     /** The API keys from configuration and the keys file; none means authentication is off. */

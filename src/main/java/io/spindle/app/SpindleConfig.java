@@ -147,6 +147,16 @@ public interface SpindleConfig {
         @WithDefault("0s")
         Duration idleTimeout();
 
+        /**
+         * Events a stream may hold that its client has not taken (a client that stopped reading, once
+         * the socket's buffers are full); past it the sequence is cancelled and the connection dropped.
+         */
+        @WithDefault("512")
+        int maxBufferedEvents();
+
+        /** The HTTP server's socket send buffer (SO_SNDBUF, e.g. 64K); unset, the kernel sizes it. */
+        Optional<io.quarkus.runtime.configuration.MemorySize> socketSendBuffer();
+
         /** API keys (comma-separated); with any key configured, the API endpoints require one. */
         Optional<List<String>> keys();
 

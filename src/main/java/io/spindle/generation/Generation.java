@@ -22,7 +22,9 @@ import java.util.function.Consumer;
 /**
  * One running generation: turns the engine's token events into {@link GenerationEvent}s (UTF-8-safe
  * text, stop strings), off the engine thread and in order. Cancelling the event stream aborts the
- * sequence in the engine. The stream is for a single subscriber and buffers until it subscribes.
+ * sequence in the engine. The stream is for a single subscriber and buffers until it subscribes, and
+ * while it does not take events: past {@code maxBufferedEvents} untaken events the client counts as
+ * gone (it stopped reading), the sequence is cancelled and the transport's drop action runs.
  */
 public final class Generation {
     private final ServedModel model;
@@ -37,6 +39,10 @@ public final class Generation {
     /** When the engine last said something about this generation (a token, or its admission's start). */
     private volatile long lastActivityNanos = startNanos;
     private final Consumer<Ending> onEnd;
+    private final int maxBufferedEvents;
+    /** Events handed to the stream that its subscriber has not taken yet. */
+    private final java.util.concurrent.atomic.AtomicInteger untaken = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile Runnable dropConnection = () -> { };
     private volatile SequenceHandle handle;
     private volatile boolean cancelRequested;
     private volatile ScheduledFuture<?> keepAlive;
@@ -56,8 +62,9 @@ public final class Generation {
     }
 
     Generation(ServedModel model, int[] promptTokens, String promptText, long seed, List<String> stopStrings,
-               Executor pool, Consumer<Ending> onEnd) {
+               Executor pool, int maxBufferedEvents, Consumer<Ending> onEnd) {
         this.onEnd = onEnd;
+        this.maxBufferedEvents = maxBufferedEvents;
         this.model = model;
         this.promptTokens = promptTokens;
         this.promptText = promptText;
@@ -144,7 +151,31 @@ public final class Generation {
 
     /** The event stream; cancelling it aborts the generation. Subscribe once. */
     public Multi<GenerationEvent> events() {
-        return events.onCancellation().invoke(this::cancel);
+        return events.onItem().invoke(untaken::decrementAndGet).onCancellation().invoke(this::cancel);
+    }
+
+    /** What the transport does to a client that stopped reading: close its connection or stream. */
+    public void onSlowReader(Runnable drop) {
+        this.dropConnection = drop;
+    }
+
+    /** Hands an event to the stream; a client that has let too many pile up is dropped. On {@code serial}. */
+    private void emit(GenerationEvent e) {
+        events.onNext(e);
+        if (untaken.incrementAndGet() > maxBufferedEvents) {
+            dropSlowReader();
+        }
+    }
+
+    private void dropSlowReader() {
+        done = true;
+        finished = true;
+        stopKeepAlive();
+        cancel();
+        events.onError(new SpindleException(ErrorKind.CANCELLED, "the client did not read the stream: "
+                + maxBufferedEvents + " events were waiting (spindle.api.max-buffered-events)"));
+        onEnd.accept(new Ending(RequestOutcome.CANCELLED, null));
+        dropConnection.run();
     }
 
     /** Stops the generation; its stream ends with a CANCELLED {@link GenerationEvent.Done} if still open. */
@@ -158,7 +189,7 @@ public final class Generation {
 
     private void keepAlive() {
         if (!started && !done) {
-            events.onNext(new GenerationEvent.KeepAlive());
+            emit(new GenerationEvent.KeepAlive());
         }
     }
 
@@ -201,7 +232,7 @@ public final class Generation {
         if (t.last() || m.stopped()) {
             lastToken = token;
         } else {
-            events.onNext(token);
+            emit(token);
         }
         if (m.stopped()) {
             stoppedAfter = t.index() + 1;

@@ -37,26 +37,23 @@ public final class GenerationService {
     private final RequestObserver observer;
     private final Duration totalTimeout;
     private final Duration idleTimeout;
+    private final int maxBufferedEvents;
     /** Generations with a deadline to watch; empty when no timeout is configured. */
     private final java.util.Set<Generation> watched = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Generations started and not yet ended (their last event handed to the transport). */
     private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean draining;
 
-    /**
-     * @param totalTimeout a request's whole deadline, or zero for none
-     * @param idleTimeout  the longest wait for the next token (or the first, queueing included), or zero
-     */
     public GenerationService(ModelRegistry registry, Executor textPool, ScheduledExecutorService ticker,
-                             Duration keepAliveEvery, RequestObserver observer, Duration totalTimeout,
-                             Duration idleTimeout) {
+                             RequestObserver observer, GenerationLimits limits) {
         this.registry = registry;
         this.textPool = textPool;
         this.ticker = ticker;
-        this.keepAliveEvery = keepAliveEvery;
+        this.keepAliveEvery = limits.keepAliveEvery();
         this.observer = observer;
-        this.totalTimeout = totalTimeout;
-        this.idleTimeout = idleTimeout;
+        this.totalTimeout = limits.totalTimeout();
+        this.idleTimeout = limits.idleTimeout();
+        this.maxBufferedEvents = limits.maxBufferedEvents();
         if (!totalTimeout.isZero() || !idleTimeout.isZero()) {
             // One sweep for all generations rather than a timer per request (or per token).
             ticker.scheduleAtFixedRate(this::expireOverdue, 100, 100, TimeUnit.MILLISECONDS);
@@ -162,7 +159,7 @@ public final class GenerationService {
         int[] stopIds = stopTokenIds(model, req);
 
         Generation[] self = new Generation[1];
-        Generation gen = new Generation(model, prompt, promptText, seed, stop, textPool, ending -> {
+        Generation gen = new Generation(model, prompt, promptText, seed, stop, textPool, maxBufferedEvents, ending -> {
             watched.remove(self[0]);
             inFlight.decrementAndGet();
             observer.requestEnded(model.id(), transport, ending.outcome(), ending.finish());

@@ -13,7 +13,9 @@ import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import io.vertx.core.http.HttpServerRequest;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -35,9 +37,10 @@ public class ChatCompletionsResource {
     @POST
     @Consumes(MediaType.WILDCARD)
     @Produces(MediaType.TEXT_PLAIN)
-    public Multi<String> create(String body) {
+    public Multi<String> create(String body, @Context HttpServerRequest request) {
         ChatCompletionRequest req = Json.read(body, ChatCompletionRequest.class);
         Generation gen = service.start(OpenAiMapping.chat(req), HttpReply.transport(req.stream()));
+        HttpReply.dropOnSlowReader(gen, request);
         Shape shape = new Shape(OpenAiMapping.newId("chatcmpl-"), Instant.now().getEpochSecond(), gen.model().id(),
                 gen, Boolean.TRUE.equals(req.returnTokenIds()), Boolean.TRUE.equals(req.logprobs()));
         boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());

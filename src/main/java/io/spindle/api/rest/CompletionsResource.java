@@ -12,7 +12,9 @@ import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import io.vertx.core.http.HttpServerRequest;
 
 import java.time.Instant;
 import java.util.ArrayList;
@@ -27,9 +29,10 @@ public class CompletionsResource {
     @POST
     @Consumes(MediaType.WILDCARD)
     @Produces(MediaType.TEXT_PLAIN)
-    public Multi<String> create(String body) {
+    public Multi<String> create(String body, @Context HttpServerRequest request) {
         CompletionRequest req = Json.read(body, CompletionRequest.class);
         Generation gen = service.start(OpenAiMapping.completion(req), HttpReply.transport(req.stream()));
+        HttpReply.dropOnSlowReader(gen, request);
         Shape shape = new Shape(OpenAiMapping.newId("cmpl-"), Instant.now().getEpochSecond(), gen.model().id(), gen,
                 Boolean.TRUE.equals(req.echo()), Boolean.TRUE.equals(req.returnTokenIds()), req.logprobs() != null);
         boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());

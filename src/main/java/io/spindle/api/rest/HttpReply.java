@@ -62,6 +62,14 @@ public record HttpReply(int status, Map<String, List<String>> headers, Multi<Str
                 .onFailure().recoverWithItem(t -> error(dialect, t)));
     }
 
+    /**
+     * A client that stops reading a stream loses it: the connection is closed (an HTTP/2 stream is
+     * reset) once the generation's untaken events pass the limit.
+     */
+    public static void dropOnSlowReader(Generation gen, io.vertx.core.http.HttpServerRequest request) {
+        gen.onSlowReader(() -> request.response().reset());
+    }
+
     /** The transport an OpenAI-style {@code stream} flag selects. */
     public static Transport transport(Boolean stream) {
         return Boolean.TRUE.equals(stream) ? Transport.SSE : Transport.HTTP;

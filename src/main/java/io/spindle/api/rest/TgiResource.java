@@ -19,7 +19,9 @@ import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import io.vertx.core.http.HttpServerRequest;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -49,8 +51,10 @@ public class TgiResource {
     @Path("generate_stream")
     @Consumes(MediaType.WILDCARD)
     @Produces(MediaType.TEXT_PLAIN)
-    public Multi<String> generateStream(String body, @HeaderParam("X-Model") String model) {
+    public Multi<String> generateStream(String body, @HeaderParam("X-Model") String model,
+                                        @Context HttpServerRequest request) {
         Shape shape = start(Json.read(body, TgiRequest.class), model, Transport.SSE);
+        HttpReply.dropOnSlowReader(shape.gen, request);
         return HttpReply.of(ApiDialect.TGI, shape.gen, true, shape::stream, shape::whole);
     }
 

@@ -2,6 +2,7 @@ package io.spindle.api.ws;
 
 import io.quarkus.websockets.next.OnBinaryMessage;
 import io.quarkus.websockets.next.OnClose;
+import io.smallrye.mutiny.Uni;
 import io.quarkus.websockets.next.OnError;
 import io.quarkus.websockets.next.OnTextMessage;
 import io.quarkus.websockets.next.WebSocket;
@@ -98,13 +99,25 @@ public class GenerationSocket {
         }
         Generation gen = service.start(OpenAiMapping.ws(msg), Transport.WS);
         gens.put(id, gen);
-        gen.events().subscribe().with(
-                ev -> {
+        // A client that stops reading fills the socket; past the limit it loses the socket (and so
+        // every generation on it, which the close cancels).
+        gen.onSlowReader(() -> {
+            if (connection.isOpen()) {
+                connection.close().subscribe().with(ok -> {
+                }, failure -> LOG.debugf("closing a websocket failed: %s", failure.getMessage()));
+            }
+        });
+        // One event at a time, the next only once the previous frames are written: a slow reader
+        // holds back the generation's stream instead of growing the socket's write queue.
+        gen.events().onItem().transformToUniAndConcatenate(ev -> {
                     if (ev instanceof GenerationEvent.Done) {
                         // Free the id before the client can read "done" and reuse it.
                         gens.remove(id);
                     }
-                    onEvent(connection, id, ev);
+                    return onEvent(connection, id, ev);
+                })
+                .subscribe().with(
+                ignored -> {
                 },
                 failure -> {
                     gens.remove(id);
@@ -122,20 +135,30 @@ public class GenerationSocket {
         gen.cancel();
     }
 
-    private void onEvent(WebSocketConnection connection, String id, GenerationEvent ev) {
-        switch (ev) {
-            case GenerationEvent.KeepAlive k -> {
-            }
-            case GenerationEvent.Token t -> send(connection, new WsMessages.Token(id, t.index(), t.text(), t.tokenId(), t.logprob()));
+    /** Sends an event's frames; the Uni completes once they are written (or could not be). */
+    private Uni<Void> onEvent(WebSocketConnection connection, String id, GenerationEvent ev) {
+        return switch (ev) {
+            case GenerationEvent.KeepAlive k -> Uni.createFrom().voidItem();
+            case GenerationEvent.Token t -> written(connection,
+                    new WsMessages.Token(id, t.index(), t.text(), t.tokenId(), t.logprob()));
             case GenerationEvent.Done d -> {
                 GenerationEvent.Token t = d.lastToken();
-                if (t != null) {
-                    send(connection, new WsMessages.Token(id, t.index(), d.text(), t.tokenId(), t.logprob()));
-                }
-                send(connection, new WsMessages.Done(id, finishReason(d.finish()), OpenAiMapping.usage(d.usage()),
-                        OpenAiMapping.timings(d.timings())));
+                Uni<Void> last = t == null ? Uni.createFrom().voidItem()
+                        : written(connection, new WsMessages.Token(id, t.index(), d.text(), t.tokenId(), t.logprob()));
+                yield last.chain(() -> written(connection, new WsMessages.Done(id, finishReason(d.finish()),
+                        OpenAiMapping.usage(d.usage()), OpenAiMapping.timings(d.timings()))));
             }
+        };
+    }
+
+    private static Uni<Void> written(WebSocketConnection connection, Object message) {
+        if (!connection.isOpen()) {
+            return Uni.createFrom().voidItem();
         }
+        return connection.sendText(Json.write(message)).onFailure().recoverWithItem(failure -> {
+            LOG.debugf("websocket send failed: %s", failure.getMessage());
+            return null;
+        });
     }
 
     static String finishReason(GenerationFinish f) {
