@@ -198,4 +198,15 @@ class ErrorsTest {
                 .post("/v1/completions").then().statusCode(200)
                 .body("choices[0].token_ids", equalTo(java.util.List.of(995, 995, 995, 995)));
     }
+
+    /** CORS is off unless configured (AuthIT runs it enabled): a cross-origin preflight is granted nothing. */
+    @Test
+    void corsIsOffByDefault() {
+        Response preflight = given().header("Origin", "http://app.example").header("Access-Control-Request-Method", "POST")
+                .options("/v1/completions");
+        assertTrue(preflight.getHeader("Access-Control-Allow-Origin") == null, "no CORS grant: " + preflight.getHeaders());
+        Response get = given().header("Origin", "http://app.example").get("/v1/models");
+        assertEquals(200, get.statusCode());
+        assertTrue(get.getHeader("Access-Control-Allow-Origin") == null, "no CORS grant: " + get.getHeaders());
+    }
 }

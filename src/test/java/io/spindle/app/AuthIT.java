@@ -26,10 +26,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class AuthIT {
     private static final String KEY = "sk-test-7f3a";
+    private static final String ORIGIN = "http://app.example";
 
     @Test
     void everyTransportNeedsAKeyAndProbesDoNot() throws Exception {
-        try (ServerProcess server = ServerProcess.start("auth", "spindle.api.keys=other-key," + KEY)) {
+        try (ServerProcess server = ServerProcess.start("auth", "spindle.api.keys=other-key," + KEY,
+                "quarkus.http.cors.enabled=true", "quarkus.http.cors.origins=" + ORIGIN)) {
             HttpResponse<String> noKey = server.get("/v1/models");
             assertEquals(401, noKey.statusCode());
             assertTrue(noKey.body().contains("\"code\":\"invalid_api_key\""), noKey.body());
@@ -56,6 +58,25 @@ class AuthIT {
             assertEquals(401, handshake.getResponse().statusCode());
             assertTrue(ws(server, "?api_key=" + KEY, null).contains("\"type\":\"done\""), "key as query parameter");
             assertTrue(ws(server, "", KEY).contains("\"type\":\"done\""), "key as Authorization header");
+
+            // CORS, enabled here for one origin: a browser's preflight needs no key, the answer names the origin.
+            HttpResponse<String> preflight = server.http().send(HttpRequest.newBuilder(server.uri("/v1/completions"))
+                    .method("OPTIONS", HttpRequest.BodyPublishers.noBody()).header("Origin", ORIGIN)
+                    .header("Access-Control-Request-Method", "POST")
+                    .header("Access-Control-Request-Headers", "authorization,content-type").build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, preflight.statusCode(), preflight.body());
+            assertEquals(ORIGIN, preflight.headers().firstValue("Access-Control-Allow-Origin").orElse(""));
+            HttpResponse<String> fromOrigin = server.http().send(HttpRequest.newBuilder(server.uri("/v1/models"))
+                    .header("Origin", ORIGIN).header("Authorization", "Bearer " + KEY).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, fromOrigin.statusCode());
+            assertEquals(ORIGIN, fromOrigin.headers().firstValue("Access-Control-Allow-Origin").orElse(""));
+            HttpResponse<String> otherOrigin = server.http().send(HttpRequest.newBuilder(server.uri("/v1/models"))
+                    .header("Origin", "http://evil.example").header("Authorization", "Bearer " + KEY).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertTrue(otherOrigin.headers().firstValue("Access-Control-Allow-Origin").isEmpty(),
+                    "another origin is not allowed: " + otherOrigin.headers().map());
 
             assertEquals(200, server.get("/q/health/ready").statusCode());
             assertEquals(200, server.get("/q/metrics").statusCode());

@@ -16,7 +16,8 @@ import java.util.Map;
  * {@code /generate_stream} (the WebSocket upgrade of {@code /v1/ws} included) must carry one, as
  * {@code Authorization: Bearer KEY}, or for WebSocket clients that cannot set headers (browsers) as
  * the query parameter {@code api_key}. Otherwise: 401 in the API's error format, before the body is
- * read. Health ({@code /q/health}), metrics ({@code /q/metrics}) and the playground page stay open.
+ * read. Health ({@code /q/health}), metrics ({@code /q/metrics}), the playground page and CORS
+ * preflights stay open.
  */
 @ApplicationScoped
 public class AuthFilter {
@@ -29,13 +30,23 @@ public class AuthFilter {
         }
         router.route().order(Integer.MIN_VALUE + 1).handler(ctx -> {
             HttpServerRequest req = ctx.request();
-            if (!protectedPath(req.path()) || keys.accepts(presented(req))) {
+            if (!protectedPath(req.path()) || isCorsPreflight(req) || keys.accepts(presented(req))) {
                 ctx.next();
                 return;
             }
             ctx.response().setStatusCode(401).putHeader("Content-Type", "application/json")
                     .putHeader("WWW-Authenticate", "Bearer").end(Json.write(body(req.path())));
         });
+    }
+
+    /**
+     * A browser's CORS preflight never carries credentials; it is answered by the CORS handler
+     * (when quarkus.http.cors is enabled) and grants nothing by itself, the real request still
+     * needs its key.
+     */
+    private static boolean isCorsPreflight(HttpServerRequest req) {
+        return req.method() == io.vertx.core.http.HttpMethod.OPTIONS && req.getHeader("Origin") != null
+                && req.getHeader("Access-Control-Request-Method") != null;
     }
 
     static boolean protectedPath(String path) {
