@@ -100,7 +100,7 @@ public interface SpindleConfig {
         int maxTokensPerStep();
 
         /** Prompt tokens per step while other sequences decode (their inter-token latency vs. a new TTFT). */
-        @WithDefault("128")
+        @WithDefault("16")
         int maxPrefillTokensWhileDecoding();
 
         /** KV-cache budget per model, in bytes (e.g. 512M, 2G); prompt + max new tokens are reserved per request. */

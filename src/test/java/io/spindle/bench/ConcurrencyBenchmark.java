@@ -27,6 +27,8 @@ public final class ConcurrencyBenchmark {
         int baseline = Integer.parseInt(opt.getOrDefault("baseline-streams", "16"));
         int prefill = Integer.parseInt(opt.getOrDefault("prefill-tokens", "512"));
         String perStep = opt.getOrDefault("max-tokens-per-step", "512");
+        String whileDecoding = opt.getOrDefault("prefill-while-decoding", "16");
+        int interferenceRuns = Integer.parseInt(opt.getOrDefault("interference-runs", "1"));
         List<Integer> levels = new ArrayList<>();
         for (String s : opt.getOrDefault("streams", "1,4,16,32").split(",")) {
             levels.add(Integer.parseInt(s.trim()));
@@ -37,7 +39,7 @@ public final class ConcurrencyBenchmark {
         System.out.println("| server | streams | tokens/s (all streams) | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms |");
         System.out.println("|---|---|---|---|---|---|---|");
         double single = 0;
-        try (BenchServer server = start(preset, port, maxBatch, perStep)) {
+        try (BenchServer server = start(preset, port, maxBatch, perStep, whileDecoding)) {
             run(server, 2, 8);
             for (int c : levels) {
                 double rate = report("batch " + maxBatch, server, c, tokens);
@@ -45,10 +47,17 @@ public final class ConcurrencyBenchmark {
                     single = rate;
                 }
             }
-            interference(server, tokens, prefill, perStep);
+            List<Double> ratios = new ArrayList<>();
+            for (int r = 0; r < interferenceRuns; r++) {
+                ratios.add(interference(server, tokens, prefill, perStep + ", max-prefill-tokens-while-decoding " + whileDecoding));
+            }
+            if (interferenceRuns > 1) {
+                System.out.printf("decode ITL p95 while prefilling / steady, median of %d runs: %.2fx (%s)%n", interferenceRuns,
+                        pct(ratios, 50), String.join(" ", ratios.stream().map(x -> String.format("%.2f", x)).toList()));
+            }
         }
         if (baseline > 0) {
-            try (BenchServer server = start(preset, port, 1, perStep)) {
+            try (BenchServer server = start(preset, port, 1, perStep, whileDecoding)) {
                 run(server, 1, 8);
                 report("batch 1 (baseline)", server, baseline, tokens);
             }
@@ -71,8 +80,8 @@ public final class ConcurrencyBenchmark {
         return rate;
     }
 
-    /** Decode ITL of 4 streams, steady, then while a long prompt is prefilled beside them. */
-    private static void interference(BenchServer server, int tokens, int prefillTokens, String perStep) throws Exception {
+    /** Decode ITL of 4 streams, steady, then while a long prompt is prefilled beside them; returns the p95 ratio. */
+    private static double interference(BenchServer server, int tokens, int prefillTokens, String perStep) throws Exception {
         List<Double> steady = itls(run(server, 4, tokens));
         List<Double> mixed;
         try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
@@ -88,12 +97,14 @@ public final class ConcurrencyBenchmark {
             for (Future<StreamResult> f : decoders) {
                 rs.add(f.get());
             }
-            prefill.get();
+            long prefillTtft = Math.round(prefill.get().ttftMs());
             mixed = itls(rs);
+            System.out.printf("the %d-token prompt's time to first token: %d ms%n", prefillTokens, prefillTtft);
         }
         System.out.printf("decode ITL p95 with max-tokens-per-step %s: steady %.1f ms, while a %d-token prompt is prefilled "
                 + "%.1f ms (%.2fx); max %.1f ms vs %.1f ms%n", perStep, pct(steady, 95), prefillTokens, pct(mixed, 95),
                 pct(mixed, 95) / pct(steady, 95), Collections.max(mixed), Collections.max(steady));
+        return pct(mixed, 95) / pct(steady, 95);
     }
 
     private static List<Double> itls(List<StreamResult> rs) {
@@ -143,9 +154,11 @@ public final class ConcurrencyBenchmark {
         return s.get(Math.max(0, Math.min(s.size() - 1, i)));
     }
 
-    private static BenchServer start(String preset, int port, int maxBatch, String perStep) throws Exception {
+    private static BenchServer start(String preset, int port, int maxBatch, String perStep, String whileDecoding)
+            throws Exception {
         return new BenchServer("target/quarkus-app/quarkus-run.jar", port, List.of("-Dspindle.demo.preset=" + preset,
                 "-Dspindle.engine.max-batch-size=" + maxBatch, "-Dspindle.engine.max-tokens-per-step=" + perStep,
+                "-Dspindle.engine.max-prefill-tokens-while-decoding=" + whileDecoding,
                 "-Dspindle.engine.max-waiting=256"));
     }
 
