@@ -30,6 +30,8 @@ final class BatchCache {
      * allocation: 2–3% of a batch-1 decode step in a JFR profile.
      */
     static final int HEADROOM_POSITIONS = 64;
+    /** Left padding every row may share before a repack shortens the batch (see planSlots). */
+    static final int MAX_COMMON_PADDING = 64;
 
     private static int withHeadroom(int rows, int len) {
         return len + Math.max(1, HEADROOM_POSITIONS / Math.max(1, rows));
@@ -56,6 +58,10 @@ final class BatchCache {
     private int[] rowValid = new int[0];
     private int total;
     private byte[] mask = new byte[0];
+    /** The cache row (slot) each row of the last forward's batch used. */
+    private int[] slotOfRow = new int[0];
+    /** Repacks so far; for tests and benchmarks. */
+    private long numRepacks;
 
     private final Map<String, OnnxTensor> inputs = new HashMap<>();
     private final Map<String, OnnxTensor> pinned = new HashMap<>();
@@ -87,14 +93,20 @@ final class BatchCache {
             int pastLen;
             byte[] newMask;
             int pastSet;
-            if (canReusePresents(batch, seq)) {
+            int[] slots = planSlots(batch, seq);
+            if (slots != null) {
+                // Steady decode, possibly with holes left by sequences that finished and new
+                // sequences moved into them: the presents carry over, only new rows are copied in.
+                rows = rowIds.length;
                 past = curTensors;
                 owned.addAll(Arrays.asList(past));
                 curTensors = null;
                 pastLen = total;
                 newMask = extendMask(rows);
+                placeNewRows(batch, slots, newMask);
                 pastSet = cur;
             } else {
+                slots = identity(rows);
                 pastSet = cur == 0 ? 1 : 0;
                 pastLen = repack(batch, pastSet);
                 past = views(pastSet, rows, pastLen);
@@ -102,7 +114,7 @@ final class BatchCache {
                 newMask = newMask(batch, pastLen, seq);
             }
             int newTotal = pastLen + seq;
-            fillIdsAndPositions(batch, seq);
+            fillIdsAndPositions(batch, slots, rows, seq);
             OrtSession session = pastLen == 0 && s.noPast() != null ? s.noPast() : s.withPast();
             inputs.clear();
             OnnxTensor idsTensor = s.ids().tensor(env, rows, seq);
@@ -147,12 +159,16 @@ final class BatchCache {
             presents = null;
             total = newTotal;
             mask = newMask;
-            rowIds = new long[rows];
-            rowValid = new int[rows];
-            for (int r = 0; r < rows; r++) {
-                rowIds[r] = batch.get(r).sequenceId();
-                rowValid[r] = batch.get(r).to();
+            long[] ids = new long[rows];
+            int[] valid = new int[rows];
+            Arrays.fill(ids, -1);
+            for (int r = 0; r < batch.size(); r++) {
+                ids[slots[r]] = batch.get(r).sequenceId();
+                valid[slots[r]] = batch.get(r).to();
             }
+            rowIds = ids;
+            rowValid = valid;
+            slotOfRow = slots;
         } catch (OrtException | RuntimeException e) {
             // The runner drops both batches once the tensors below are closed.
             closeAll(presents);
@@ -164,17 +180,106 @@ final class BatchCache {
         }
     }
 
-    private boolean canReusePresents(List<StepInput> batch, int seq) {
-        if (curTensors == null || seq != 1 || batch.size() != rowIds.length) {
-            return false;
+    /**
+     * Where each row of a steady decode step goes without a repack, or null when it needs one.
+     * Every live row must continue (one token, from its cached length); a row new to this batch may
+     * take a hole (a slot whose sequence left) when its cache fits right-aligned in the current
+     * length. A repack happens anyway once holes exceed a quarter of the slots, or once every row is
+     * padded by more than {@link #MAX_COMMON_PADDING} positions, so that neither wasted rows nor
+     * padding grow without bound.
+     */
+    private int[] planSlots(List<StepInput> batch, int seq) {
+        if (curTensors == null || seq != 1) {
+            return null;
         }
-        for (int r = 0; r < rowIds.length; r++) {
+        int slotsCount = rowIds.length;
+        int[] slots = new int[batch.size()];
+        boolean[] taken = new boolean[slotsCount];
+        int live = 0;
+        for (long id : rowIds) {
+            live += id >= 0 ? 1 : 0;
+        }
+        int continuing = 0;
+        int longest = 0;
+        for (int r = 0; r < batch.size(); r++) {
             StepInput in = batch.get(r);
-            if (rowIds[r] != in.sequenceId() || rowValid[r] != in.from() || in.length() != 1) {
-                return false;
+            int slot = rowOf(in.sequenceId());
+            if (slot >= 0) {
+                if (rowValid[slot] != in.from()) {
+                    return null;
+                }
+                continuing++;
+            } else if (in.from() > total) {
+                return null;
+            }
+            slots[r] = slot;
+            if (slot >= 0) {
+                taken[slot] = true;
+            }
+            longest = Math.max(longest, in.from());
+        }
+        if (continuing != live || total - longest > MAX_COMMON_PADDING) {
+            return null;
+        }
+        int hole = 0;
+        for (int r = 0; r < batch.size(); r++) {
+            if (slots[r] >= 0) {
+                continue;
+            }
+            while (hole < slotsCount && (taken[hole] || rowIds[hole] >= 0)) {
+                hole++;
+            }
+            if (hole == slotsCount) {
+                return null;
+            }
+            slots[r] = hole;
+            taken[hole] = true;
+        }
+        int holes = slotsCount - batch.size();
+        return holes * 4 > slotsCount ? null : slots;
+    }
+
+    /** Copies the caches of rows new to this batch into their holes of the current set, and masks them. */
+    private void placeNewRows(List<StepInput> batch, int[] slots, byte[] newMask) {
+        int rows = rowIds.length;
+        int t = total + 1;
+        for (int r = 0; r < batch.size(); r++) {
+            StepInput in = batch.get(r);
+            if (rowIds[slots[r]] == in.sequenceId()) {
+                continue;
+            }
+            byte[][] block = elsewhere.take(in);
+            for (int c = 0; c < sets[cur].length; c++) {
+                s.kvLayout().scatter(block == null ? null : block[c], in.from(), sets[cur][c], rows, slots[r], total);
+            }
+            int at = slots[r] * t;
+            Arrays.fill(newMask, at, at + t, (byte) 0);
+            Arrays.fill(newMask, at + total - in.from(), at + t, (byte) 1);
+        }
+        // A hole computes a dummy token attending only to itself; its output is never read.
+        for (int slot = 0; slot < rows; slot++) {
+            if (!contains(slots, slot)) {
+                Arrays.fill(newMask, slot * t, slot * t + total, (byte) 0);
+                newMask[slot * t + total] = 1;
             }
         }
-        return true;
+    }
+
+    private static boolean contains(int[] a, int v) {
+        for (int x : a) {
+            if (x == v) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static int[] identity(int n) {
+        int[] a = new int[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = i;
+        }
+        return a;
     }
 
     private byte[] extendMask(int rows) {
@@ -205,6 +310,7 @@ final class BatchCache {
      * come from elsewhere. Afterwards the other set is free to receive the presents.
      */
     private int repack(List<StepInput> batch, int target) {
+        numRepacks++;
         int rows = batch.size();
         int pastLen = 0;
         for (StepInput in : batch) {
@@ -261,6 +367,10 @@ final class BatchCache {
             compact[c] = s.kvLayout().gather(sets[cur][c], rowIds.length, row, total, mask, row * total, rowValid[row]);
         }
         return compact;
+    }
+
+    long numRepacks() {
+        return numRepacks;
     }
 
     /** Whether this batch holds sequence {@code id}. */
@@ -330,6 +440,7 @@ final class BatchCache {
         cur = -1;
         rowIds = new long[0];
         rowValid = new int[0];
+        slotOfRow = new int[0];
         total = 0;
         mask = new byte[0];
         for (int set = 0; set < 2; set++) {
@@ -393,19 +504,23 @@ final class BatchCache {
         }
     }
 
-    private void fillIdsAndPositions(List<StepInput> batch, int seq) {
-        int rows = batch.size();
+    /** Ids and positions of {@code rows} slots; a slot no batch row uses (a hole) gets token 0 at position 0. */
+    private void fillIdsAndPositions(List<StepInput> batch, int[] slots, int rows, int seq) {
         HostBuffer ids = s.ids();
         HostBuffer positions = s.positions();
         ids.reset(rows * seq);
         positions.reset(rows * seq);
-        for (int r = 0; r < rows; r++) {
-            StepInput in = batch.get(r);
+        for (int i = 0; i < rows * seq; i++) {
+            ids.put(i, 0);
+            positions.put(i, 0);
+        }
+        for (int b = 0; b < batch.size(); b++) {
+            StepInput in = batch.get(b);
+            int r = slots[b];
             int pad = seq - in.length();
-            for (int j = 0; j < seq; j++) {
-                boolean real = j >= pad;
-                ids.put(r * seq + j, real ? in.tokens()[in.from() + j - pad] : 0);
-                positions.put(r * seq + j, real ? in.from() + j - pad : 0);
+            for (int j = pad; j < seq; j++) {
+                ids.put(r * seq + j, in.tokens()[in.from() + j - pad]);
+                positions.put(r * seq + j, in.from() + j - pad);
             }
         }
     }
@@ -427,11 +542,11 @@ final class BatchCache {
         return OnnxTensor.createTensor(s.env(), view, new long[] {rows, seq, graph.vocabSize()}, graph.logitsType());
     }
 
-    /** The last fed position's logits of row {@code row} of the last pass. */
+    /** The last fed position's logits of row {@code row} of the last pass's batch. */
     void copyLogits(int row, float[] dst) {
         Gpt2Graph graph = s.graph();
         int v = graph.vocabSize();
-        int offset = row * logitsRowStride + (logitsSeq - 1) * v;
+        int offset = slotOfRow[row] * logitsRowStride + (logitsSeq - 1) * v;
         if (graph.logitsType() == OnnxJavaType.FLOAT16) {
             for (int i = 0; i < v; i++) {
                 dst[i] = Float.float16ToFloat(logits.getShort((offset + i) * 2));

@@ -166,6 +166,11 @@ public final class Gpt2Runner implements ModelRunner {
         }
     }
 
+    /** Repacks of the decode batch so far (steady steps and steps that reuse holes do none); for tests. */
+    long decodeRepacks() {
+        return decode.numRepacks();
+    }
+
     @Override
     public void release(long sequenceId) {
         detached.remove(sequenceId);

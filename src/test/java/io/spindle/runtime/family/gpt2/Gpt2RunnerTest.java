@@ -110,6 +110,94 @@ class Gpt2RunnerTest {
         }
     }
 
+    /**
+     * A sequence that finishes leaves a hole in the decode batch; a new sequence takes it once its
+     * prompt is in, and nobody's cache is repacked for either. Every row's logits equal a full
+     * recompute at every step throughout.
+     */
+    @ParameterizedTest
+    @EnumSource(DemoLayout.class)
+    void aFinishedRowLeavesAHoleThatANewSequenceTakesWithoutARepack(DemoLayout layout) throws Exception {
+        Gpt2Runner runner = RUNNERS.get(layout);
+        Path dir = TestModels.tiny(layout);
+        // Recomputing on the runner under test would change its batch; a second runner does it.
+        try (Gpt2Runner reference = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir))) {
+            holeReuse(runner, reference);
+        }
+    }
+
+    private void holeReuse(Gpt2Runner runner, Gpt2Runner reference) throws Exception {
+        int[][] prompts = {{464, 2068, 7586}, {40, 1101, 257, 1332, 286}, {1212, 318}, {15496, 995, 11, 318},
+                {2061, 318, 257}};
+        int[][] tokens = new int[prompts.length][40];
+        int[] len = new int[prompts.length];
+        long[] ids = new long[prompts.length];
+        for (int i = 0; i < prompts.length; i++) {
+            System.arraycopy(prompts[i], 0, tokens[i], 0, prompts[i].length);
+            len[i] = prompts[i].length;
+            ids[i] = IDS.getAndIncrement();
+        }
+        // Sequences 0-3 prefill together, then decode together.
+        List<StepInput> first = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            first.add(new StepInput(ids[i], tokens[i], 0, len[i]));
+        }
+        checkAndAdvance(runner, reference, first, tokens, len, "prefill");
+        decodeStep(runner, reference, List.of(0, 1, 2, 3), ids, tokens, len, "steady");
+        long repacks = runner.decodeRepacks();
+        runner.release(ids[2]);
+        decodeStep(runner, reference, List.of(0, 1, 3), ids, tokens, len, "a hole");
+        // Sequence 4's prompt runs beside the decoding rows, then it takes the hole.
+        List<StepInput> mixed = new ArrayList<>();
+        for (int i : List.of(0, 1, 3)) {
+            mixed.add(new StepInput(ids[i], tokens[i], len[i] - 1, len[i]));
+        }
+        mixed.add(new StepInput(ids[4], tokens[4], 0, len[4]));
+        checkAndAdvance(runner, reference, mixed, tokens, len, "prompt beside the hole");
+        decodeStep(runner, reference, List.of(4, 0, 1, 3), ids, tokens, len, "the hole taken");
+        decodeStep(runner, reference, List.of(0, 4, 3, 1), ids, tokens, len, "steady again, another order");
+        assertEquals(repacks, runner.decodeRepacks(), "no repack for a leave or a join into a hole");
+        for (int i : List.of(0, 1, 3, 4)) {
+            runner.release(ids[i]);
+        }
+        assertEquals(0, runner.numCachedSequences());
+        assertEquals(0, runner.allocatedBytes());
+    }
+
+    private void decodeStep(Gpt2Runner runner, Gpt2Runner reference, List<Integer> who, long[] ids, int[][] tokens,
+                            int[] len, String what) throws Exception {
+        List<StepInput> batch = new ArrayList<>();
+        for (int i : who) {
+            batch.add(new StepInput(ids[i], tokens[i], len[i] - 1, len[i]));
+        }
+        checkAndAdvance(runner, reference, batch, tokens, len, what);
+    }
+
+    /** Runs one step, checks each row against a full recompute, and appends each row's argmax. */
+    private void checkAndAdvance(Gpt2Runner runner, Gpt2Runner reference, List<StepInput> batch, int[][] tokens,
+                                 int[] len, String what) throws Exception {
+        StepOutput out = runner.execute(batch);
+        List<float[]> rows = new ArrayList<>();
+        for (int r = 0; r < batch.size(); r++) {
+            rows.add(logits(out, r));
+        }
+        for (int r = 0; r < batch.size(); r++) {
+            StepInput in = batch.get(r);
+            int i = indexOf(tokens, in.tokens());
+            assertClose(recompute(reference, tokens[i], len[i]), rows.get(r), what + ", row " + r);
+            tokens[i][len[i]++] = argmax(rows.get(r));
+        }
+    }
+
+    private static int indexOf(int[][] all, int[] one) {
+        for (int i = 0; i < all.length; i++) {
+            if (all[i] == one) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("unknown token array");
+    }
+
     @ParameterizedTest
     @EnumSource(DemoLayout.class)
     void aSequenceJoiningMidDecodeDoesNotDisturbTheOthers(DemoLayout layout) throws Exception {
