@@ -16,6 +16,9 @@ import java.util.concurrent.Future;
  * load-tests/bench-concurrency.sh.
  */
 public final class ConcurrencyBenchmark {
+    /** Extra server JVM options ({@code --server-opts "-Dkey=value ..."}). */
+    private static List<String> serverOpts = List.of();
+
     record StreamResult(double ttftMs, List<Double> itlMs, int tokens) {
     }
 
@@ -29,6 +32,7 @@ public final class ConcurrencyBenchmark {
         String perStep = opt.getOrDefault("max-tokens-per-step", "512");
         String whileDecoding = opt.getOrDefault("prefill-while-decoding", "16");
         int interferenceRuns = Integer.parseInt(opt.getOrDefault("interference-runs", "1"));
+        serverOpts = BenchServer.split(opt.getOrDefault("server-opts", ""));
         List<Integer> levels = new ArrayList<>();
         for (String s : opt.getOrDefault("streams", "1,4,16,32").split(",")) {
             levels.add(Integer.parseInt(s.trim()));
@@ -156,10 +160,12 @@ public final class ConcurrencyBenchmark {
 
     private static BenchServer start(String preset, int port, int maxBatch, String perStep, String whileDecoding)
             throws Exception {
-        return new BenchServer("target/quarkus-app/quarkus-run.jar", port, List.of("-Dspindle.demo.preset=" + preset,
+        List<String> opts = new ArrayList<>(List.of("-Dspindle.demo.preset=" + preset,
                 "-Dspindle.engine.max-batch-size=" + maxBatch, "-Dspindle.engine.max-tokens-per-step=" + perStep,
                 "-Dspindle.engine.max-prefill-tokens-while-decoding=" + whileDecoding,
                 "-Dspindle.engine.max-waiting=256"));
+        opts.addAll(serverOpts);
+        return new BenchServer("target/quarkus-app/quarkus-run.jar", port, opts);
     }
 
     private ConcurrencyBenchmark() {
