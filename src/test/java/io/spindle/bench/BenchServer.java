@@ -61,6 +61,17 @@ final class BenchServer implements AutoCloseable {
         return resp;
     }
 
+    /** POSTs a non-streaming completion and returns its body. */
+    String complete(String jsonBody) throws Exception {
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(jsonBody)).build();
+        HttpResponse<String> resp = HTTP.send(req, HttpResponse.BodyHandlers.ofString());
+        if (resp.statusCode() != 200) {
+            throw new IllegalStateException("HTTP " + resp.statusCode() + ": " + resp.body());
+        }
+        return resp.body();
+    }
+
     @Override
     public void close() throws InterruptedException {
         process.destroy();

@@ -28,13 +28,26 @@ public final class DecodeBenchmark {
         int port = Integer.parseInt(opt.getOrDefault("port", "18090"));
         DemoPreset preset = DemoPreset.parse(opt.getOrDefault("preset", "gpt2-124m"));
         String prompt = opt.getOrDefault("prompt", "The quick brown fox");
+        // false: one JSON response at the end, which leaves out the per-token SSE work (for profiling).
+        boolean stream = Boolean.parseBoolean(opt.getOrDefault("stream", "true"));
         NoTelemetry.ensureDisabled();
 
         Path dir = BenchServer.demoModel(preset);
         System.out.printf("model: %s (%s), %d new tokens per run, %d runs each, %d cores%n", dir, preset.id(), tokens,
                 runs, Runtime.getRuntime().availableProcessors());
 
-        List<String> serverOpts = new ArrayList<>(List.of("-Dspindle.demo.preset=" + preset.id()));
+        // The server's per-token path (SSE, JSON, Netty) runs thousands of times per request, and the
+        // JIT compiles it for good only after ~15,000 calls: a few warm-up runs leave it in profiling
+        // code with compilations going on beside the measured runs. The tiny model (served from a
+        // models folder) streams those tokens in seconds through the same path.
+        int jitWarmupTokens = Integer.parseInt(opt.getOrDefault("jit-warmup-tokens", "16000"));
+        Path models = Path.of("target", "bench-models");
+        java.nio.file.Files.createDirectories(models);
+        Path tiny = models.resolve(JIT_WARMUP_MODEL);
+        java.nio.file.Files.deleteIfExists(tiny);
+        java.nio.file.Files.createSymbolicLink(tiny, BenchServer.demoModel(DemoPreset.TINY).toAbsolutePath());
+        List<String> serverOpts = new ArrayList<>(List.of("-Dspindle.demo.preset=" + preset.id(),
+                "-Dspindle.models.dir=" + models.toAbsolutePath()));
         serverOpts.addAll(BenchServer.split(opt.getOrDefault("server-opts", "")));
         try (BenchServer server = new BenchServer(opt.getOrDefault("jar", "target/quarkus-app/quarkus-run.jar"), port,
                 serverOpts);
@@ -42,10 +55,11 @@ public final class DecodeBenchmark {
             long[] promptIds = {464, 2068, 7586, 21831}; // "The quick brown fox" in GPT-2's vocabulary
             // Warm both paths up at full length: the server's and the client's JIT compile far more
             // code (HTTP, JSON, SSE) than the bare loop's, and unwarmed runs would charge that to the server.
+            jitWarmup(server, jitWarmupTokens);
             int warmup = Integer.parseInt(opt.getOrDefault("warmup", "3"));
             for (int w = 0; w < warmup; w++) {
                 bare.generate(promptIds, tokens);
-                serverRun(server, prompt, tokens);
+                serverRun(server, prompt, tokens, stream);
             }
             List<Double> bareRates = new ArrayList<>();
             List<Double> serverRates = new ArrayList<>();
@@ -53,10 +67,11 @@ public final class DecodeBenchmark {
                 long t0 = System.nanoTime();
                 bare.generate(promptIds, tokens);
                 double b = tokens * 1e9 / (System.nanoTime() - t0);
-                double s = serverRun(server, prompt, tokens);
+                double s = serverRun(server, prompt, tokens, stream);
                 bareRates.add(b);
                 serverRates.add(s);
-                System.out.printf("run %d: bare ONNX Runtime %.1f tokens/s, server over SSE %.1f tokens/s%n", r + 1, b, s);
+                System.out.printf("run %d: bare ONNX Runtime %.1f tokens/s, server %s %.1f tokens/s%n", r + 1, b,
+                        stream ? "over SSE" : "(one JSON response)", s);
             }
             double mb = median(bareRates);
             double ms = median(serverRates);
@@ -71,11 +86,41 @@ public final class DecodeBenchmark {
         }
     }
 
-    /** Returns tokens/s from sending the request to receiving [DONE]. */
-    private static double serverRun(BenchServer server, String prompt, int tokens) throws Exception {
-        String body = "{\"model\":\"demo-gpt2\",\"prompt\":\"" + prompt + "\",\"max_tokens\":" + tokens
-                + ",\"temperature\":0,\"ignore_eos\":true,\"stream\":true}";
+    private static final String JIT_WARMUP_MODEL = "jit-warmup-tiny";
+
+    /** Streams {@code tokens} tokens from the tiny model, 4 streams at a time, and prints how long it took. */
+    private static void jitWarmup(BenchServer server, int tokens) throws Exception {
         long t0 = System.nanoTime();
+        int perRequest = 400;
+        int requests = (tokens + perRequest - 1) / perRequest;
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
+            List<java.util.concurrent.Future<Long>> done = new ArrayList<>();
+            for (int i = 0; i < requests; i++) {
+                done.add(pool.submit(() -> server.stream("{\"model\":\"" + JIT_WARMUP_MODEL + "\",\"prompt\":\"Warm up\","
+                        + "\"max_tokens\":" + perRequest + ",\"ignore_eos\":true,\"stream\":true}").body()
+                        .filter(l -> l.startsWith("data: {")).count()));
+            }
+            for (var f : done) {
+                f.get();
+            }
+        }
+        System.out.printf("JIT warm-up: %d tokens from the tiny model in %.1f s%n", requests * perRequest,
+                (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** Returns tokens/s from sending the request to receiving [DONE] (or the whole response). */
+    private static double serverRun(BenchServer server, String prompt, int tokens, boolean stream) throws Exception {
+        String body = "{\"model\":\"demo-gpt2\",\"prompt\":\"" + prompt + "\",\"max_tokens\":" + tokens
+                + ",\"temperature\":0,\"ignore_eos\":true,\"stream\":" + stream + "}";
+        long t0 = System.nanoTime();
+        if (!stream) {
+            String json = server.complete(body);
+            double rate = tokens * 1e9 / (System.nanoTime() - t0);
+            if (!json.contains("\"completion_tokens\":" + tokens)) {
+                throw new IllegalStateException("the server did not generate " + tokens + " tokens: " + json);
+            }
+            return rate;
+        }
         long chunks = server.stream(body).body().filter(l -> l.startsWith("data: {")).count();
         double rate = tokens * 1e9 / (System.nanoTime() - t0);
         if (chunks < tokens) {
