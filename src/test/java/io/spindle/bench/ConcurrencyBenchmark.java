@@ -19,7 +19,18 @@ public final class ConcurrencyBenchmark {
     /** Extra server JVM options ({@code --server-opts "-Dkey=value ..."}). */
     private static List<String> serverOpts = List.of();
 
-    record StreamResult(double ttftMs, List<Double> itlMs, int tokens) {
+    /** {@code at}: System.nanoTime() of each token's arrival. */
+    record StreamResult(double ttftMs, List<Double> itlMs, int tokens, List<Long> at) {
+        /** The gaps between tokens that both arrived within [from, to]. */
+        List<Double> itlWithin(long from, long to) {
+            List<Double> gaps = new ArrayList<>();
+            for (int i = 1; i < at.size(); i++) {
+                if (at.get(i - 1) >= from && at.get(i) <= to) {
+                    gaps.add((at.get(i) - at.get(i - 1)) / 1e6);
+                }
+            }
+            return gaps;
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -32,12 +43,20 @@ public final class ConcurrencyBenchmark {
         String perStep = opt.getOrDefault("max-tokens-per-step", "512");
         String whileDecoding = opt.getOrDefault("prefill-while-decoding", "16");
         int interferenceRuns = Integer.parseInt(opt.getOrDefault("interference-runs", "1"));
+        // Long enough that the 4 streams are still decoding when a small prefill budget finishes the prompt.
+        int interferenceTokens = Integer.parseInt(opt.getOrDefault("interference-tokens", "128"));
         serverOpts = BenchServer.split(opt.getOrDefault("server-opts", ""));
         List<Integer> levels = new ArrayList<>();
         for (String s : opt.getOrDefault("streams", "1,4,16,32").split(",")) {
             levels.add(Integer.parseInt(s.trim()));
         }
         int maxBatch = Collections.max(levels);
+        if (interferenceRuns > 0 && maxBatch < 5) {
+            // The server's batch is the largest level: at 4, the long prompt would wait in the queue
+            // until a decoding stream finished, and nothing would be measured beside it.
+            throw new IllegalArgumentException("the prefill-interference measurement runs 4 decoding streams and a "
+                    + "long prompt together: give --streams a level of at least 5, or --interference-runs 0");
+        }
         System.out.printf("preset %s, %d new tokens per stream, %d cores%n", preset, tokens,
                 Runtime.getRuntime().availableProcessors());
         System.out.println("| server | streams | tokens/s (all streams) | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms |");
@@ -53,7 +72,7 @@ public final class ConcurrencyBenchmark {
             }
             List<Double> ratios = new ArrayList<>();
             for (int r = 0; r < interferenceRuns; r++) {
-                ratios.add(interference(server, tokens, prefill, perStep + ", max-prefill-tokens-while-decoding " + whileDecoding));
+                ratios.add(interference(server, interferenceTokens, prefill, perStep + ", max-prefill-tokens-while-decoding " + whileDecoding));
             }
             if (interferenceRuns > 1) {
                 System.out.printf("decode ITL p95 while prefilling / steady, median of %d runs: %.2fx (%s)%n", interferenceRuns,
@@ -96,19 +115,28 @@ public final class ConcurrencyBenchmark {
             }
             Thread.sleep(300);
             String longPrompt = "[" + "464, ".repeat(prefillTokens - 1) + "464]";
+            long sent = System.nanoTime();
             Future<StreamResult> prefill = pool.submit(() -> send(server, "\"prompt\":" + longPrompt, 4));
-            List<StreamResult> rs = new ArrayList<>();
+            StreamResult prompt = prefill.get();
+            // Only the gaps while the prompt was being prefilled: from sending it to its first token.
+            mixed = new ArrayList<>();
+            int decoding = 0;
             for (Future<StreamResult> f : decoders) {
-                rs.add(f.get());
+                StreamResult r = f.get();
+                mixed.addAll(r.itlWithin(sent, prompt.at().getFirst()));
+                decoding += r.at().getLast() > prompt.at().getFirst() ? 1 : 0;
             }
-            long prefillTtft = Math.round(prefill.get().ttftMs());
-            mixed = itls(rs);
-            System.out.printf("the %d-token prompt's time to first token: %d ms%n", prefillTokens, prefillTtft);
+            System.out.printf("the %d-token prompt's time to first token: %d ms (%d gaps measured beside it; %d of 4 "
+                    + "streams still decoding at its end)%n", prefillTokens, Math.round(prompt.ttftMs()), mixed.size(), decoding);
         }
         System.out.printf("decode ITL p95 with max-tokens-per-step %s: steady %.1f ms, while a %d-token prompt is prefilled "
-                + "%.1f ms (%.2fx); max %.1f ms vs %.1f ms%n", perStep, pct(steady, 95), prefillTokens, pct(mixed, 95),
-                pct(mixed, 95) / pct(steady, 95), Collections.max(mixed), Collections.max(steady));
+                + "%.1f ms (%.2fx); p50 %.1f vs %.1f ms; max %.1f ms vs %.1f ms%n", perStep, pct(steady, 95), prefillTokens,
+                pct(mixed, 95), pct(mixed, 95) / pct(steady, 95), pct(mixed, 50), pct(steady, 50), max(mixed), max(steady));
         return pct(mixed, 95) / pct(steady, 95);
+    }
+
+    private static double max(List<Double> v) {
+        return v.isEmpty() ? Double.NaN : Collections.max(v);
     }
 
     private static List<Double> itls(List<StreamResult> rs) {
@@ -145,7 +173,7 @@ public final class ConcurrencyBenchmark {
         for (int i = 1; i < at.size(); i++) {
             itl.add((at.get(i) - at.get(i - 1)) / 1e6);
         }
-        return new StreamResult((at.getFirst() - t0) / 1e6, itl, at.size());
+        return new StreamResult((at.getFirst() - t0) / 1e6, itl, at.size(), at);
     }
 
     private static double pct(List<Double> v, double p) {
