@@ -61,6 +61,50 @@ final class BenchServer implements AutoCloseable {
         return resp;
     }
 
+    private static final String JIT_WARMUP_MODEL = "jit-warmup-tiny";
+
+    /**
+     * Server options that also serve the tiny demo model (from a models folder under target/) for
+     * {@link #jitWarmup}. The server's per-token path (SSE, JSON, Netty) runs thousands of times per
+     * request, and the JIT compiles it for good only after ~15,000 calls: a few warm-up requests leave
+     * it in profiling code with compilations going on beside the measured runs.
+     */
+    static List<String> withJitWarmupModel(List<String> options) throws Exception {
+        Path models = Path.of("target", "bench-models");
+        java.nio.file.Files.createDirectories(models);
+        Path tiny = models.resolve(JIT_WARMUP_MODEL);
+        java.nio.file.Files.deleteIfExists(tiny);
+        java.nio.file.Files.createSymbolicLink(tiny,
+                demoModel(io.spindle.runtime.demo.DemoPreset.TINY).toAbsolutePath());
+        List<String> all = new ArrayList<>(List.of("-Dspindle.models.dir=" + models.toAbsolutePath()));
+        all.addAll(options);
+        return all;
+    }
+
+    /**
+     * Streams {@code tokens} tokens from the tiny model (served with {@link #withJitWarmupModel}), 4
+     * streams at a time, through the same HTTP, JSON and SSE code as the measured runs, and prints how
+     * long it took.
+     */
+    void jitWarmup(int tokens) throws Exception {
+        long t0 = System.nanoTime();
+        int perRequest = 400;
+        int requests = (tokens + perRequest - 1) / perRequest;
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
+            List<java.util.concurrent.Future<Long>> done = new ArrayList<>();
+            for (int i = 0; i < requests; i++) {
+                done.add(pool.submit(() -> stream("{\"model\":\"" + JIT_WARMUP_MODEL + "\",\"prompt\":\"Warm up\","
+                        + "\"max_tokens\":" + perRequest + ",\"ignore_eos\":true,\"stream\":true}").body()
+                        .filter(l -> l.startsWith("data: {")).count()));
+            }
+            for (var f : done) {
+                f.get();
+            }
+        }
+        System.out.printf("JIT warm-up: %d tokens from the tiny model in %.1f s%n", requests * perRequest,
+                (System.nanoTime() - t0) / 1e9);
+    }
+
     /** POSTs a non-streaming completion and returns its body. */
     String complete(String jsonBody) throws Exception {
         HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/completions"))

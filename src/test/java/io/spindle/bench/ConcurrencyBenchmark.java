@@ -16,6 +16,8 @@ import java.util.concurrent.Future;
  * load-tests/bench-concurrency.sh.
  */
 public final class ConcurrencyBenchmark {
+    private static int jitWarmupTokens;
+
     /** Extra server JVM options ({@code --server-opts "-Dkey=value ..."}). */
     private static List<String> serverOpts = List.of();
 
@@ -43,6 +45,7 @@ public final class ConcurrencyBenchmark {
         String perStep = opt.getOrDefault("max-tokens-per-step", "512");
         String whileDecoding = opt.getOrDefault("prefill-while-decoding", "16");
         int interferenceRuns = Integer.parseInt(opt.getOrDefault("interference-runs", "1"));
+        jitWarmupTokens = Integer.parseInt(opt.getOrDefault("jit-warmup-tokens", "16000"));
         // Long enough that the 4 streams are still decoding when a small prefill budget finishes the prompt.
         int interferenceTokens = Integer.parseInt(opt.getOrDefault("interference-tokens", "128"));
         serverOpts = BenchServer.split(opt.getOrDefault("server-opts", ""));
@@ -193,7 +196,10 @@ public final class ConcurrencyBenchmark {
                 "-Dspindle.engine.max-prefill-tokens-while-decoding=" + whileDecoding,
                 "-Dspindle.engine.max-waiting=256"));
         opts.addAll(serverOpts);
-        return new BenchServer("target/quarkus-app/quarkus-run.jar", port, opts);
+        BenchServer server = new BenchServer("target/quarkus-app/quarkus-run.jar", port,
+                BenchServer.withJitWarmupModel(opts));
+        server.jitWarmup(jitWarmupTokens);
+        return server;
     }
 
     private ConcurrencyBenchmark() {

@@ -36,26 +36,17 @@ public final class DecodeBenchmark {
         System.out.printf("model: %s (%s), %d new tokens per run, %d runs each, %d cores%n", dir, preset.id(), tokens,
                 runs, Runtime.getRuntime().availableProcessors());
 
-        // The server's per-token path (SSE, JSON, Netty) runs thousands of times per request, and the
-        // JIT compiles it for good only after ~15,000 calls: a few warm-up runs leave it in profiling
-        // code with compilations going on beside the measured runs. The tiny model (served from a
-        // models folder) streams those tokens in seconds through the same path.
+        // The tiny model warms the server's per-token path up (see BenchServer.withJitWarmupModel).
         int jitWarmupTokens = Integer.parseInt(opt.getOrDefault("jit-warmup-tokens", "16000"));
-        Path models = Path.of("target", "bench-models");
-        java.nio.file.Files.createDirectories(models);
-        Path tiny = models.resolve(JIT_WARMUP_MODEL);
-        java.nio.file.Files.deleteIfExists(tiny);
-        java.nio.file.Files.createSymbolicLink(tiny, BenchServer.demoModel(DemoPreset.TINY).toAbsolutePath());
-        List<String> serverOpts = new ArrayList<>(List.of("-Dspindle.demo.preset=" + preset.id(),
-                "-Dspindle.models.dir=" + models.toAbsolutePath()));
+        List<String> serverOpts = new ArrayList<>(List.of("-Dspindle.demo.preset=" + preset.id()));
         serverOpts.addAll(BenchServer.split(opt.getOrDefault("server-opts", "")));
         try (BenchServer server = new BenchServer(opt.getOrDefault("jar", "target/quarkus-app/quarkus-run.jar"), port,
-                serverOpts);
+                BenchServer.withJitWarmupModel(serverOpts));
              BareLoop bare = new BareLoop(dir.resolve("model.onnx"), preset.shape())) {
             long[] promptIds = {464, 2068, 7586, 21831}; // "The quick brown fox" in GPT-2's vocabulary
             // Warm both paths up at full length: the server's and the client's JIT compile far more
             // code (HTTP, JSON, SSE) than the bare loop's, and unwarmed runs would charge that to the server.
-            jitWarmup(server, jitWarmupTokens);
+            server.jitWarmup(jitWarmupTokens);
             int warmup = Integer.parseInt(opt.getOrDefault("warmup", "3"));
             for (int w = 0; w < warmup; w++) {
                 bare.generate(promptIds, tokens);
@@ -84,28 +75,6 @@ public final class DecodeBenchmark {
             System.out.printf("median: bare %.1f tokens/s, server %.1f tokens/s, server/bare = %.3f; "
                     + "median of the %d paired run ratios = %.3f%n", mb, ms, ms / mb, runs, median(ratios));
         }
-    }
-
-    private static final String JIT_WARMUP_MODEL = "jit-warmup-tiny";
-
-    /** Streams {@code tokens} tokens from the tiny model, 4 streams at a time, and prints how long it took. */
-    private static void jitWarmup(BenchServer server, int tokens) throws Exception {
-        long t0 = System.nanoTime();
-        int perRequest = 400;
-        int requests = (tokens + perRequest - 1) / perRequest;
-        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
-            List<java.util.concurrent.Future<Long>> done = new ArrayList<>();
-            for (int i = 0; i < requests; i++) {
-                done.add(pool.submit(() -> server.stream("{\"model\":\"" + JIT_WARMUP_MODEL + "\",\"prompt\":\"Warm up\","
-                        + "\"max_tokens\":" + perRequest + ",\"ignore_eos\":true,\"stream\":true}").body()
-                        .filter(l -> l.startsWith("data: {")).count()));
-            }
-            for (var f : done) {
-                f.get();
-            }
-        }
-        System.out.printf("JIT warm-up: %d tokens from the tiny model in %.1f s%n", requests * perRequest,
-                (System.nanoTime() - t0) / 1e9);
     }
 
     /** Returns tokens/s from sending the request to receiving [DONE] (or the whole response). */
