@@ -46,7 +46,7 @@ public final class ConcurrencyBenchmark {
         String whileDecoding = opt.getOrDefault("prefill-while-decoding", "16");
         int interferenceRuns = Integer.parseInt(opt.getOrDefault("interference-runs", "1"));
         jitWarmupTokens = Integer.parseInt(opt.getOrDefault("jit-warmup-tokens", "16000"));
-        // Long enough that the 4 streams are still decoding when a small prefill budget finishes the prompt.
+        // Only the gaps while the prompt prefills are counted: streams that finish first just give fewer.
         int interferenceTokens = Integer.parseInt(opt.getOrDefault("interference-tokens", "128"));
         serverOpts = BenchServer.split(opt.getOrDefault("server-opts", ""));
         List<Integer> levels = new ArrayList<>();
@@ -198,7 +198,12 @@ public final class ConcurrencyBenchmark {
         opts.addAll(serverOpts);
         BenchServer server = new BenchServer("target/quarkus-app/quarkus-run.jar", port,
                 BenchServer.withJitWarmupModel(opts));
-        server.jitWarmup(jitWarmupTokens);
+        try {
+            server.jitWarmup(jitWarmupTokens);
+        } catch (Exception e) {
+            server.close();
+            throw e;
+        }
         return server;
     }
 
