@@ -39,8 +39,9 @@ import java.util.stream.Stream;
 
 /**
  * Loads every configured model in the background after start-up (the HTTP server is up meanwhile,
- * with readiness DOWN), runs a warm-up generation on each, then declares the server ready. A model
- * that fails to load is logged with the file at fault and listed as failed; the others serve.
+ * with readiness DOWN) and runs a warm-up generation on each. A model that fails to load or to warm
+ * up is logged with the file at fault and listed as failed; the others serve. Once every model was
+ * tried, the server is ready when {@link ReadinessPolicy} holds.
  */
 @ApplicationScoped
 public class ModelBootstrap {
@@ -131,16 +132,10 @@ public class ModelBootstrap {
                 loadBundledEmbeddings(loader);
             }
             loadDirectory(loader, Path.of(config.models().dir()));
-            for (ModelLoader.Loaded l : loaded) {
-                warmUp(l);
-                Engine engine = l.engine();
-                if (engine != null) {
-                    engine.observe(metrics.registerModel(l.model().id(), engine::stats, engine.kvBytesPerToken()));
-                }
-            }
-            if (registry.all().isEmpty()) {
+            String unmet = ReadinessPolicy.unmet(config.models().required().orElse(List.of()), registry);
+            if (unmet != null) {
                 state = State.FAILED;
-                detail = "no model could be loaded: " + registry.failures();
+                detail = unmet;
                 LOG.error(detail);
             } else {
                 detail = "serving " + registry.all().size() + " model(s) on " + provider();
@@ -243,17 +238,32 @@ public class ModelBootstrap {
         }
     }
 
+    /**
+     * Loads, warms up and registers one model. Any failure, in loading or in the warm-up's first
+     * forward pass, is this model's alone: it is closed, recorded with why, and the others go on.
+     */
     private void loadOne(ModelLoader loader, String id, Path dir) {
+        ModelLoader.Loaded l = null;
         try {
-            ModelLoader.Loaded l = loader.load(id, dir);
-            loaded.add(l);
-            registry.add(l.model());
-            LOG.infof("model %s loaded from %s (%s layout, context %d)", id, dir, l.model().card().layout(),
-                    l.model().contextLength());
+            l = loader.load(id, dir);
+            warmUp(l);
         } catch (Exception | LinkageError e) {
-            registry.addFailure(id, e.getMessage());
-            LOG.errorf("model %s not served: %s", id, e.getMessage());
+            String why = l == null ? e.getMessage() : "warm-up failed (" + dir.toAbsolutePath() + "): " + e.getMessage();
+            if (l != null) {
+                l.close();
+            }
+            registry.addFailure(id, why);
+            LOG.errorf("model %s not served: %s", id, why);
+            return;
         }
+        loaded.add(l);
+        registry.add(l.model());
+        Engine engine = l.engine();
+        if (engine != null) {
+            engine.observe(metrics.registerModel(id, engine::stats, engine.kvBytesPerToken()));
+        }
+        LOG.infof("model %s loaded from %s (%s layout, context %d)", id, dir, l.model().card().layout(),
+                l.model().contextLength());
     }
 
     /** Runs a two-token greedy generation so the first client does not pay for ONNX Runtime's first run. */
@@ -263,7 +273,7 @@ public class ModelBootstrap {
             return;
         }
         Engine engine = l.engine();
-        int[] prompt = l.tokenizer().encode("Hello");
+        int[] prompt = warmUpPrompt(l);
         CompletableFuture<TokenEvent> end = new CompletableFuture<>();
         engine.submit(new EngineRequest("warm-up", prompt, SamplingParams.greedy(), 2, new int[0], false), ev -> {
             if (!(ev instanceof TokenEvent.Token)) {
@@ -272,7 +282,23 @@ public class ModelBootstrap {
         });
         TokenEvent last = end.get(5, TimeUnit.MINUTES);
         if (last instanceof TokenEvent.Failed f) {
-            throw new IllegalStateException("warm-up of " + l.model().id() + " failed: " + f.error().getMessage());
+            Throwable cause = f.error().getCause();
+            throw new IllegalStateException(cause != null ? cause.getMessage() : f.error().getMessage());
         }
+    }
+
+    /**
+     * "Hello" in the model's tokenizer, unless that names tokens the graph does not have: a tokenizer
+     * may know more tokens than the graph's vocabulary (onnxruntime-genai's tiny GPT-2 pairs a
+     * 1,000-token graph with GPT-2's 50,257-token tokenizer); then its EOS, else token 0.
+     */
+    private static int[] warmUpPrompt(ModelLoader.Loaded l) {
+        int vocab = l.model().card().vocabSize();
+        int[] hello = l.tokenizer().encode("Hello");
+        if (hello.length > 0 && java.util.Arrays.stream(hello).allMatch(t -> t >= 0 && t < vocab)) {
+            return hello;
+        }
+        int[] eos = l.model().eosTokenIds();
+        return new int[] {eos.length > 0 && eos[0] < vocab ? eos[0] : 0};
     }
 }

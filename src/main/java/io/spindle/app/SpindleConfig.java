@@ -52,6 +52,12 @@ public interface SpindleConfig {
         /** Folder of model directories, one per model; the folder name is the model id. */
         @WithDefault("onnx-models")
         String dir();
+
+        /**
+         * Model ids that must serve for the server to be ready; unset, at least one text-generation
+         * model must. Other models that fail are reported and the rest keep serving.
+         */
+        Optional<List<String>> required();
     }
 
     interface Demo {

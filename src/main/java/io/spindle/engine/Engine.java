@@ -231,7 +231,9 @@ public final class Engine implements EngineClient, AutoCloseable {
             forwardNanos += System.nanoTime() - t0;
         } catch (ModelExecutionException | RuntimeException e) {
             LOG.log(Level.SEVERE, "forward pass failed for " + chunks.size() + " sequence(s) of '" + name + "'", e);
-            SpindleException error = new SpindleException(ErrorKind.MODEL_FAILURE, "the model failed to run this request");
+            // The cause stays server-side (logs, the warm-up's report); clients see the message only.
+            SpindleException error = new SpindleException(ErrorKind.MODEL_FAILURE, "the model failed to run this request",
+                    null, e);
             for (ScheduledChunk c : chunks) {
                 finish(c.sequence(), new TokenEvent.Failed(error, c.sequence().stats()));
             }

@@ -137,6 +137,9 @@ public final class GenerationService {
         if (prompt.length == 0) {
             throw SpindleException.invalid("prompt", "the prompt is empty after tokenization");
         }
+        if (!(req.prompt() instanceof Prompt.Tokens)) {
+            checkTokenizerFitsGraph(model, prompt);
+        }
         int context = model.contextLength();
         boolean seq2seq = model.card().encoderDecoder();
         if (seq2seq ? prompt.length > context : prompt.length >= context) {
@@ -203,6 +206,21 @@ public final class GenerationService {
         for (int id : ids) {
             if (id < 0 || id >= vocab) {
                 throw SpindleException.invalid("prompt", "token id " + id + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+    }
+
+    /**
+     * A tokenizer may know more tokens than the graph's vocabulary (onnxruntime-genai's tiny GPT-2
+     * pairs a 1,000-token graph with GPT-2's tokenizer); such a prompt is the client's to change.
+     */
+    private static void checkTokenizerFitsGraph(ServedModel model, int[] ids) {
+        int vocab = model.card().vocabSize();
+        for (int id : ids) {
+            if (id < 0 || id >= vocab) {
+                throw SpindleException.invalid("prompt", "the prompt's token " + id + " ('"
+                        + model.tokenizer().decode(new int[] {id}) + "') is outside the vocabulary of model '"
+                        + model.id() + "', [0, " + vocab + "): its tokenizer knows more tokens than its graph");
             }
         }
     }

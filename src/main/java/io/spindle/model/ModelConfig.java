@@ -10,8 +10,9 @@ import java.util.LinkedHashSet;
 import java.util.Set;
 
 /**
- * What Spindle reads from a model directory's Hugging Face files: config.json (required),
- * generation_config.json and tokenizer_config.json (optional).
+ * What Spindle reads from a model directory's Hugging Face files: config.json, generation_config.json
+ * and tokenizer_config.json (optional). An onnxruntime-genai folder carries genai_config.json
+ * instead of config.json (see {@link GenaiConfig}); one of the two is required.
  *
  * @param contextLength  n_positions / max_position_embeddings / n_ctx, else tokenizer_config's
  *                       model_max_length
@@ -22,14 +23,20 @@ import java.util.Set;
  * @param decoderStartTokenId an encoder-decoder's first decoder input, from generation_config.json
  *                       or config.json; -1 when neither says
  * @param maskToken      tokenizer_config.json's mask_token (masked-language models), or null
+ * @param graphFile      the decoder graph's file name when the folder names it (genai_config.json's
+ *                       decoder.filename), else null: the loader looks for the usual export names
  */
 public record ModelConfig(String modelType, int contextLength, int vocabSize, int numHeads, int[] eosTokenIds,
                           String chatTemplate, String bosToken, String eosToken, boolean randomWeights,
-                          int headDim, int decoderStartTokenId, String maskToken) {
+                          int headDim, int decoderStartTokenId, String maskToken, String graphFile) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static ModelConfig read(Path dir) throws ModelConfigException {
+        if (!Files.isRegularFile(dir.resolve("config.json")) && Files.isRegularFile(dir.resolve(GenaiConfig.FILE))) {
+            return GenaiConfig.read(dir, readJson(dir.resolve(GenaiConfig.FILE), true),
+                    readJson(dir.resolve("tokenizer_config.json"), false));
+        }
         JsonNode config = readJson(dir.resolve("config.json"), true);
         JsonNode generation = readJson(dir.resolve("generation_config.json"), false);
         JsonNode tokenizer = readJson(dir.resolve("tokenizer_config.json"), false);
@@ -59,10 +66,10 @@ public record ModelConfig(String modelType, int contextLength, int vocabSize, in
                 firstInt(config, "d_kv"),
                 generation.path("decoder_start_token_id").canConvertToInt() ? generation.path("decoder_start_token_id").asInt()
                         : config.path("decoder_start_token_id").canConvertToInt() ? config.path("decoder_start_token_id").asInt() : -1,
-                tokenText(tokenizer.path("mask_token")));
+                tokenText(tokenizer.path("mask_token")), null);
     }
 
-    private static JsonNode readJson(Path file, boolean required) throws ModelConfigException {
+    static JsonNode readJson(Path file, boolean required) throws ModelConfigException {
         if (!Files.isRegularFile(file)) {
             if (required) {
                 throw new ModelConfigException(file, "file not found");
@@ -92,7 +99,7 @@ public record ModelConfig(String modelType, int contextLength, int vocabSize, in
         return 0;
     }
 
-    private static void addIds(JsonNode node, Set<Integer> out) {
+    static void addIds(JsonNode node, Set<Integer> out) {
         if (node.isInt()) {
             out.add(node.asInt());
         } else if (node.isArray()) {
@@ -105,14 +112,14 @@ public record ModelConfig(String modelType, int contextLength, int vocabSize, in
     }
 
     /** A string, or an AddedToken object's content. */
-    private static String tokenText(JsonNode node) {
+    static String tokenText(JsonNode node) {
         if (node.isTextual()) {
             return node.asText();
         }
         return node.path("content").isTextual() ? node.path("content").asText() : null;
     }
 
-    private static String chatTemplate(JsonNode tokenizer) {
+    static String chatTemplate(JsonNode tokenizer) {
         JsonNode t = tokenizer.path("chat_template");
         if (t.isTextual()) {
             return t.asText();

@@ -55,6 +55,9 @@ class ErrorsTest {
             "negative top_k           | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"top_k\":-1} | 400 | top_k",
             "empty prompt             | {\"model\":\"demo-gpt2\",\"prompt\":\"\"} | 400 | prompt",
             "token id out of range    | {\"model\":\"demo-gpt2\",\"prompt\":[1,99999999]} | 400 | prompt",
+            "number prompt            | {\"model\":\"demo-gpt2\",\"prompt\":42} | 400 | prompt",
+            "number model             | {\"model\":42,\"prompt\":\"x\"} | 400 | model",
+            "number in stop           | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"stop\":[7]} | 400 | stop",
             "n above one              | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"n\":2} | 400 | n",
             "top logprobs             | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"logprobs\":3} | 400 | logprobs",
             "prompt + max beyond ctx  | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"max_tokens\":600} | 400 | max_tokens",
@@ -86,7 +89,7 @@ class ErrorsTest {
         given().contentType(ContentType.JSON).body("{\"model\":\"demo-gpt2\",\"messages\":[{\"role\":\"user\",\"content\":\"" + longText + "\"}]}")
                 .post("/v1/chat/completions").then().statusCode(400).body("error.param", equalTo("prompt"));
         given().contentType(ContentType.JSON).body("{\"inputs\":\"" + longText + "\"}")
-                .post("/generate").then().statusCode(400).body("error_type", equalTo("validation"))
+                .post("/generate").then().statusCode(422).body("error_type", equalTo("validation"))
                 .body("error", containsString("context length"));
     }
 
@@ -96,7 +99,7 @@ class ErrorsTest {
                 .post("/v1/completions").then().statusCode(400).contentType(ContentType.JSON)
                 .body("error.param", equalTo("temperature"));
         given().contentType(ContentType.JSON).body("{\"inputs\":\"x\",\"parameters\":{\"top_k\":-3}}")
-                .post("/generate_stream").then().statusCode(400).body("error_type", equalTo("validation"));
+                .post("/generate_stream").then().statusCode(422).body("error_type", equalTo("validation"));
     }
 
     @Test
@@ -112,18 +115,22 @@ class ErrorsTest {
                 .post("/v1/chat/completions").then().statusCode(400).body("error.param", equalTo("messages"));
     }
 
+    /** As TGI: 400 for a body that is not JSON, 422 for JSON with missing, mistyped or invalid values. */
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
-            "malformed JSON    | {\"inputs\":                                    ",
-            "missing inputs    | {\"parameters\":{}}                              ",
-            "empty inputs      | {\"inputs\":\"\"}                                ",
-            "top_p above one   | {\"inputs\":\"x\",\"parameters\":{\"top_p\":1.5}}",
-            "max_new_tokens 0  | {\"inputs\":\"x\",\"parameters\":{\"max_new_tokens\":0}}",
-            "negative temp     | {\"inputs\":\"x\",\"parameters\":{\"temperature\":-2}}",
-            "wrong type        | {\"inputs\":\"x\",\"parameters\":{\"seed\":\"abc\"}}",
+            "malformed JSON    | {\"inputs\":                                    | 400",
+            "missing inputs    | {\"parameters\":{}}                              | 422",
+            "empty inputs      | {\"inputs\":\"\"}                                | 422",
+            "number inputs     | {\"inputs\":42}                                  | 422",
+            "boolean inputs    | {\"inputs\":true}                                | 422",
+            "top_p above one   | {\"inputs\":\"x\",\"parameters\":{\"top_p\":1.5}} | 422",
+            "max_new_tokens 0  | {\"inputs\":\"x\",\"parameters\":{\"max_new_tokens\":0}} | 422",
+            "negative temp     | {\"inputs\":\"x\",\"parameters\":{\"temperature\":-2}} | 422",
+            "wrong type        | {\"inputs\":\"x\",\"parameters\":{\"seed\":\"abc\"}} | 422",
+            "number in stop    | {\"inputs\":\"x\",\"parameters\":{\"stop\":[1]}} | 422",
     })
-    void tgiRejectsBadInputInTgiFormat(String name, String body) {
-        given().contentType(ContentType.JSON).body(body).post("/generate").then().statusCode(400)
+    void tgiRejectsBadInputInTgiFormat(String name, String body, int status) {
+        given().contentType(ContentType.JSON).body(body).post("/generate").then().statusCode(status)
                 .contentType(ContentType.JSON).body("error_type", equalTo("validation"))
                 .body("error", not(containsString("Exception")));
     }

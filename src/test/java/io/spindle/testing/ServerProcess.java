@@ -34,6 +34,37 @@ public final class ServerProcess implements AutoCloseable {
 
     /** Starts the server with extra {@code -Dkey=value} options and waits until it is ready. */
     public static ServerProcess start(String name, String... systemProperties) throws Exception {
+        ServerProcess server = launch(name, systemProperties);
+        server.awaitReady();
+        return server;
+    }
+
+    /**
+     * Starts the server and waits only until its loading is over: readiness is UP, or DOWN with
+     * state {@code failed} (for tests of the readiness policy).
+     */
+    public static ServerProcess startSettled(String name, String... systemProperties) throws Exception {
+        ServerProcess server = launch(name, systemProperties);
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        while (System.nanoTime() < deadline) {
+            if (!server.process.isAlive()) {
+                fail("server exited with " + server.process.exitValue() + ":\n" + server.log());
+            }
+            try {
+                HttpResponse<String> r = server.get("/q/health/ready");
+                if (r.statusCode() == 200 || r.body().contains("\"failed\"")) {
+                    return server;
+                }
+            } catch (IOException notYet) {
+                // not listening yet
+            }
+            Thread.sleep(200);
+        }
+        fail("server did not finish loading:\n" + server.log());
+        return server;
+    }
+
+    private static ServerProcess launch(String name, String... systemProperties) throws Exception {
         Path jar = Path.of(System.getProperty("spindle.it.jar", "target/quarkus-app/quarkus-run.jar"));
         assertTrue(Files.isRegularFile(jar), "the packaged server is missing: " + jar + " (run mvn verify)");
         int port;
@@ -52,9 +83,7 @@ public final class ServerProcess implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("ORT_DISABLE_TELEMETRY", "1");
         pb.environment().put("OPT_OUT_TRACKING", "true");
-        ServerProcess server = new ServerProcess(pb.start(), port, log);
-        server.awaitReady();
-        return server;
+        return new ServerProcess(pb.start(), port, log);
     }
 
     public int port() {

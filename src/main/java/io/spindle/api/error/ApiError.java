@@ -42,7 +42,7 @@ public final class ApiError {
             return SpindleException.invalid(field, "'" + path + "' must be " + expected(m));
         }
         if (t instanceof JsonProcessingException j) {
-            return SpindleException.invalid(null, "the request body is not valid JSON: " + j.getOriginalMessage());
+            return malformed("the request body is not valid JSON: " + j.getOriginalMessage());
         }
         if (t instanceof WebApplicationException w) {
             int status = w.getResponse().getStatus();
@@ -74,6 +74,29 @@ public final class ApiError {
             return "an array";
         }
         return "an object";
+    }
+
+    /** A body that is not JSON at all, as opposed to JSON with invalid values (TGI tells the two apart). */
+    private static final class MalformedBody extends SpindleException {
+        MalformedBody(String message) {
+            super(ErrorKind.INVALID_REQUEST, message);
+        }
+    }
+
+    public static SpindleException malformed(String message) {
+        return new MalformedBody(message);
+    }
+
+    /**
+     * The HTTP status of an error in an API's dialect. TGI answers 422 for a well-formed JSON body
+     * with invalid or mistyped values (its validation errors and its JSON extractor's data errors)
+     * and 400 only for a body that is not JSON; OpenAI answers 400 for both.
+     */
+    public static int status(ApiDialect dialect, SpindleException e) {
+        if (dialect == ApiDialect.TGI && e.kind() == ErrorKind.INVALID_REQUEST && !(e instanceof MalformedBody)) {
+            return 422;
+        }
+        return status(e.kind());
     }
 
     /** Whether an error of this kind tells the client when to retry (429 and 503). */

@@ -10,12 +10,13 @@ public class ApiExceptionMapper {
     @ServerExceptionMapper(Throwable.class)
     public Response map(Throwable t, HttpServerRequest request) {
         var e = ApiError.classify(t);
+        ApiDialect dialect = ApiDialect.forPath(request.path());
         // The HTTP layer's own client errors (405 wrong method, 415, ...) keep their status.
         int status = t instanceof jakarta.ws.rs.WebApplicationException w && w.getResponse().getStatus() >= 400
-                && w.getResponse().getStatus() < 500 ? w.getResponse().getStatus() : ApiError.status(e.kind());
+                && w.getResponse().getStatus() < 500 ? w.getResponse().getStatus() : ApiError.status(dialect, e);
         Response.ResponseBuilder r = Response.status(status)
                 .type(MediaType.APPLICATION_JSON)
-                .entity(ApiError.body(ApiDialect.forPath(request.path()), e));
+                .entity(ApiError.body(dialect, e));
         if (ApiError.hasRetryAfter(e.kind())) {
             r.header("Retry-After", ApiError.retryAfter(e));
         }

@@ -41,7 +41,7 @@ public record HttpReply(int status, Map<String, List<String>> headers, Multi<Str
         Map<String, List<String>> headers = ApiError.hasRetryAfter(e.kind())
                 ? Map.of("Content-Type", List.of("application/json"), "Retry-After", List.of(String.valueOf(ApiError.retryAfter(e))))
                 : Map.of("Content-Type", List.of("application/json"));
-        return new HttpReply(ApiError.status(e.kind()), headers,
+        return new HttpReply(ApiError.status(dialect, e), headers,
                 Multi.createFrom().item(Json.write(ApiError.body(dialect, e))));
     }
 

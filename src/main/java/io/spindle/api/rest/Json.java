@@ -3,6 +3,9 @@ package io.spindle.api.rest;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.cfg.CoercionAction;
+import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
+import com.fasterxml.jackson.databind.type.LogicalType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.spindle.api.error.ApiError;
@@ -13,18 +16,30 @@ import io.spindle.engine.request.SpindleException;
  * error naming the field), lenient about unknown fields (clients send many we do not use).
  */
 public final class Json {
-    public static final ObjectMapper MAPPER = JsonMapper.builder()
+    public static final ObjectMapper MAPPER = strict(JsonMapper.builder()
             .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .build();
+            .build());
+
+    /**
+     * Jackson turns a number or a boolean into a string field's text even with scalar coercion off
+     * ({@code "inputs": 42} became the prompt "42"); TGI answers 422 and OpenAI 400 there.
+     */
+    private static ObjectMapper strict(ObjectMapper mapper) {
+        mapper.coercionConfigFor(LogicalType.Textual)
+                .setCoercion(CoercionInputShape.Integer, CoercionAction.Fail)
+                .setCoercion(CoercionInputShape.Float, CoercionAction.Fail)
+                .setCoercion(CoercionInputShape.Boolean, CoercionAction.Fail);
+        return mapper;
+    }
 
     private Json() {
     }
 
     public static <T> T read(String body, Class<T> type) {
         if (body == null || body.isBlank()) {
-            throw SpindleException.invalid(null, "the request body is empty; a JSON object is expected");
+            throw ApiError.malformed("the request body is empty; a JSON object is expected");
         }
         try {
             T value = MAPPER.readValue(body, type);

@@ -14,7 +14,8 @@ import java.util.List;
 /**
  * Finds and opens a decoder's graph files in a model directory, in the layouts exporters produce:
  * {@code model.onnx} (Optimum with past, or ONNX Runtime's GPT-2), {@code decoder_model_merged.onnx}
- * (with {@code use_cache_branch}), or {@code decoder_model.onnx} + {@code decoder_with_past_model.onnx}.
+ * (with {@code use_cache_branch}), or {@code decoder_model.onnx} + {@code decoder_with_past_model.onnx};
+ * or the file an onnxruntime-genai folder names ({@link ModelConfig#graphFile()}, e.g. {@code past.onnx}).
  */
 public final class Gpt2Loader {
     private Gpt2Loader() {
@@ -27,6 +28,14 @@ public final class Gpt2Loader {
     }
 
     public static Gpt2Runner load(OrtRuntime ort, Path dir, ModelConfig config) throws ModelLoadException {
+        if (config.graphFile() != null) {
+            // The folder names its graph (onnxruntime-genai's genai_config.json): that file, or nothing.
+            Path named = dir.resolve(config.graphFile());
+            if (!Files.isRegularFile(named)) {
+                throw new ModelLoadException(named, "file not found (genai_config.json names it as the decoder graph)");
+            }
+            return open(ort, named, null, config);
+        }
         Path merged = dir.resolve("decoder_model_merged.onnx");
         Path single = dir.resolve("model.onnx");
         Path withPast = dir.resolve("decoder_with_past_model.onnx");
