@@ -276,7 +276,7 @@ public class ModelBootstrap {
         int[] prompt = warmUpPrompt(l);
         CompletableFuture<TokenEvent> end = new CompletableFuture<>();
         engine.submit(new EngineRequest("warm-up", prompt, SamplingParams.greedy(), 2, new int[0], false), ev -> {
-            if (!(ev instanceof TokenEvent.Token)) {
+            if (ev.isEnd()) {
                 end.complete(ev);
             }
         });

@@ -16,6 +16,7 @@ import io.spindle.engine.sched.FcfsScheduler;
 import io.spindle.engine.sched.ScheduledChunk;
 import io.spindle.engine.sched.StepPlan;
 import io.spindle.kvcache.KvCacheBudget;
+import io.spindle.sampling.Logprobs;
 import io.spindle.sampling.SampledToken;
 import io.spindle.sampling.SamplingScratch;
 
@@ -247,10 +248,21 @@ public final class Engine implements EngineClient, AutoCloseable {
             Sequence s = c.sequence();
             try {
                 boolean sample = c.completesSequence();
+                if (s.request().promptLogprobs() && s.isPrefilling()) {
+                    scorePrompt(s, row, c.numTokens(), out);
+                }
                 s.markComputed(c.numTokens());
+                if (sample && s.request().promptLogprobs() && s.numGenerated() == 0) {
+                    s.listener().onEvent(s.promptScores());
+                    if (s.request().maxNewTokens() == 0) {
+                        finish(s, new TokenEvent.Finished(FinishReason.LENGTH, s.stats()));
+                        continue;
+                    }
+                }
                 if (sample) {
                     out.copyLogits(row, scratch.logits());
-                    emitToken(s, s.sampler().sample(scratch, s.request().logprobs()), now);
+                    int[] suppressed = s.numGenerated() < s.request().minNewTokens() ? s.request().stopTokenIds() : null;
+                    emitToken(s, s.sampler().sample(scratch, s.request().numLogprobs(), suppressed), now);
                     sampled++;
                 }
             } catch (RuntimeException e) {
@@ -263,6 +275,37 @@ public final class Engine implements EngineClient, AutoCloseable {
         long nanos = System.nanoTime() - t0;
         updateRetryAfter(sampled, nanos);
         observer.stepCompleted(chunks.size(), promptTokens, sampled, nanos);
+    }
+
+    /**
+     * Scores the prompt tokens this chunk makes predictable: the logits after prompt token p give
+     * token p + 1's log-probability, so a chunk of prompt positions [from, from + n) scores tokens
+     * up to from + n (the last position's logits predict the first generated token instead).
+     */
+    private void scorePrompt(Sequence s, int row, int numTokens, StepOutput out) {
+        if (!(out instanceof StepOutput.EveryPosition every)) {
+            throw new IllegalStateException("this model's runner cannot score prompt tokens");
+        }
+        int from = s.numComputed();
+        int prompt = s.numPromptTokens();
+        int k = s.request().numLogprobs();
+        float[] l = scratch.logits();
+        for (int p = 0; p < numTokens && from + p + 1 < prompt; p++) {
+            every.copyLogits(row, p, l);
+            double lse = Logprobs.logSumExp(l, l.length);
+            int next = s.tokens()[from + p + 1];
+            s.scorePromptToken(from + p + 1, (float) (l[next] - lse),
+                    k > 0 ? Logprobs.top(l, l.length, k, lse, scoreIndices()) : null);
+        }
+    }
+
+    private int[] scoreIndices;
+
+    private int[] scoreIndices() {
+        if (scoreIndices == null) {
+            scoreIndices = new int[runner.vocabSize()];
+        }
+        return scoreIndices;
     }
 
     /**
@@ -300,7 +343,7 @@ public final class Engine implements EngineClient, AutoCloseable {
         } else if (s.numGenerated() >= s.request().maxNewTokens() || s.numTokens() >= runner.contextLength()) {
             end = FinishReason.LENGTH;
         }
-        s.listener().onEvent(new TokenEvent.Token(token.tokenId(), token.logprob(), index, end != null));
+        s.listener().onEvent(new TokenEvent.Token(token.tokenId(), token.logprob(), index, end != null, token.top()));
         if (end != null) {
             finish(s, new TokenEvent.Finished(end, s.stats()));
         }

@@ -8,6 +8,7 @@ import io.spindle.engine.request.FinishReason;
 import io.spindle.engine.request.SpindleException;
 import io.spindle.engine.request.SequenceStats;
 import io.spindle.engine.request.TokenEvent;
+import io.spindle.sampling.TopLogprobs;
 import io.spindle.text.IncrementalDetokenizer;
 import io.spindle.text.StopStringMatcher;
 
@@ -54,6 +55,7 @@ public final class Generation {
     /** Set when a stop string matched: later tokens are dropped until the engine confirms the abort. */
     private int stoppedAfter = -1;
     private int textOffset;
+    private volatile List<GenerationEvent.ScoredToken> promptScores;
     /** The token that ends the generation, held for the {@link GenerationEvent.Done} that carries it. */
     private GenerationEvent.Token lastToken;
 
@@ -198,13 +200,14 @@ public final class Generation {
             return;
         }
         if (stoppedAfter >= 0) {
-            if (!(event instanceof TokenEvent.Token)) {
+            if (event.isEnd()) {
                 SequenceStats stats = event instanceof TokenEvent.Finished f ? f.stats() : ((TokenEvent.Failed) event).stats();
                 finish(GenerationFinish.STOP_SEQUENCE, stats, "", stoppedAfter);
             }
             return;
         }
         switch (event) {
+            case TokenEvent.PromptScores p -> promptScores = score(p);
             case TokenEvent.Token t -> onToken(t);
             case TokenEvent.Finished f -> finish(map(f.reason()), f.stats(), detokenizer.flush(),
                     f.stats().numGeneratedTokens());
@@ -227,7 +230,7 @@ public final class Generation {
         String text = special ? "" : detokenizer.next(t.tokenId());
         StopStringMatcher.Match m = stops.push(text);
         GenerationEvent.Token token = new GenerationEvent.Token(t.tokenId(), m.text(), t.logprob(), t.index(), special,
-                textOffset);
+                textOffset, alternatives(t.top()));
         textOffset += m.text().length();
         if (t.last() || m.stopped()) {
             lastToken = token;
@@ -239,6 +242,34 @@ public final class Generation {
             stopKeepAlive();
             cancel();
         }
+    }
+
+    private List<GenerationEvent.Alternative> alternatives(TopLogprobs top) {
+        if (top == null) {
+            return null;
+        }
+        List<GenerationEvent.Alternative> out = new java.util.ArrayList<>(top.size());
+        for (int i = 0; i < top.size(); i++) {
+            out.add(new GenerationEvent.Alternative(top.tokenIds()[i], tokenText(top.tokenIds()[i]), top.logprobs()[i]));
+        }
+        return out;
+    }
+
+    private List<GenerationEvent.ScoredToken> score(TokenEvent.PromptScores p) {
+        List<GenerationEvent.ScoredToken> out = new java.util.ArrayList<>(promptTokens.length);
+        for (int i = 0; i < promptTokens.length; i++) {
+            out.add(new GenerationEvent.ScoredToken(promptTokens[i], tokenText(promptTokens[i]), p.logprobs()[i],
+                    alternatives(p.top()[i])));
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * The prompt's tokens scored by the model, when the request asked for prompt log-probabilities:
+     * set before the first token or the end reaches the stream; null otherwise.
+     */
+    public List<GenerationEvent.ScoredToken> promptScores() {
+        return promptScores;
     }
 
     private void finish(GenerationFinish reason, SequenceStats stats, String flushed, int generated) {

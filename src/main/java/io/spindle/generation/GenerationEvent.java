@@ -9,10 +9,23 @@ public sealed interface GenerationEvent {
     /**
      * One generated token and the text it completes: UTF-8-safe, stop strings held back, possibly empty.
      *
+     * @param logprob    the token's log-probability under the model's raw distribution; NaN unless asked for
      * @param textOffset offset of {@code text} in the generated text
+     * @param top        the most likely tokens at this position, most likely first; null unless asked for
      */
-    record Token(int tokenId, String text, float logprob, int index, boolean special, int textOffset)
-            implements GenerationEvent {
+    record Token(int tokenId, String text, float logprob, int index, boolean special, int textOffset,
+                 java.util.List<Alternative> top) implements GenerationEvent {
+    }
+
+    /** A token as logprob displays show it: its own text (U+FFFD for part of a character). */
+    record Alternative(int tokenId, String text, float logprob) {
+    }
+
+    /**
+     * A prompt token scored by the model: its log-probability given the tokens before it (NaN for the
+     * first) and the most likely tokens at its position (null when not asked for or for the first).
+     */
+    record ScoredToken(int tokenId, String text, float logprob, java.util.List<Alternative> top) {
     }
 
     /**

@@ -6,6 +6,7 @@ import io.spindle.engine.request.EngineRequest;
 import io.spindle.engine.request.SpindleException;
 import io.spindle.sampling.InvalidSamplingParameterException;
 import io.spindle.sampling.LogitBias;
+import io.spindle.sampling.Logprobs;
 import io.spindle.sampling.SamplingParams;
 import io.spindle.text.ChatTemplate;
 
@@ -25,7 +26,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class GenerationService {
     /** How many stop strings a request may carry, and how long each may be. */
-    static final int MAX_STOP_STRINGS = 16;
+    public static final int MAX_STOP_STRINGS = 16;
     static final int MAX_STOP_LENGTH = 256;
     /** A draining replica is about to go; a client should retry soon, elsewhere. */
     static final int DRAINING_RETRY_AFTER_SECONDS = 1;
@@ -110,9 +111,74 @@ public final class GenerationService {
         }
         ServedModel model = registry.require(req.model());
         EngineClient engine = model.requireGenerator("this endpoint");
+        GenerationOptions options = req.options();
+        Tokenized tokenized = truncate(model, tokenize(model, req.prompt()), options.truncate());
+        int[] prompt = tokenized.ids();
+        String promptText = tokenized.text();
+        checkLogprobs(model, req);
+        int context = model.contextLength();
+        boolean seq2seq = model.card().encoderDecoder();
+        if (seq2seq ? prompt.length > context : prompt.length >= context) {
+            throw SpindleException.invalid("prompt", "the prompt has " + prompt.length + " tokens; the model's "
+                    + (seq2seq ? "input limit" : "context length") + " is " + context + " tokens");
+        }
+        // An encoder-decoder's output is a sequence of its own, as long as the context at most.
+        int maxNew = req.maxNewTokens() == null ? context - (seq2seq ? 0 : prompt.length) : req.maxNewTokens();
+        boolean scoreOnly = maxNew == 0 && options.promptLogprobs();
+        if (maxNew < 1 && !scoreOnly) {
+            throw SpindleException.invalid("max_tokens", "max_tokens must be >= 1 (0 only to score an echoed prompt "
+                    + "with logprobs)");
+        }
+        if (options.minTokens() < 0 || options.minTokens() > maxNew) {
+            throw SpindleException.invalid("min_tokens", "min_tokens must be in [0, max_tokens = " + maxNew + "]");
+        }
+        if (seq2seq && maxNew > context) {
+            throw SpindleException.invalid("max_tokens", "max_tokens is " + maxNew + "; model '" + model.id()
+                    + "' generates at most " + context + " tokens");
+        }
+        List<String> stop = req.stop() == null ? List.of() : req.stop();
+        checkStops(stop);
+        long seed = req.seed() != null ? req.seed() : ThreadLocalRandom.current().nextLong(Long.MAX_VALUE);
+        SamplingParams sampling = sampling(req, seed, logitBias(model, req.logitBias()));
+        int[] stopIds = stopTokenIds(model, req);
+
+        Generation[] self = new Generation[1];
+        Generation gen = new Generation(model, prompt, promptText, seed, stop, textPool, maxBufferedEvents, ending -> {
+            watched.remove(self[0]);
+            inFlight.decrementAndGet();
+            observer.requestEnded(model.id(), transport, ending.outcome(), ending.finish());
+        });
+        self[0] = gen;
+        EngineRequest er = new EngineRequest(req.model(), prompt, sampling, maxNew, stopIds,
+                req.logprobs() ? options.topLogprobs() : -1, options.promptLogprobs(), options.minTokens());
+        inFlight.incrementAndGet();
+        if (!totalTimeout.isZero() || !idleTimeout.isZero()) {
+            watched.add(gen);
+        }
+        SequenceHandle handle;
+        try {
+            handle = engine.submit(er, gen::onEngineEvent);
+        } catch (RuntimeException e) {
+            inFlight.decrementAndGet();
+            watched.remove(gen);
+            throw e;
+        }
+        gen.attach(handle, ticker, keepAliveEvery);
+        return gen;
+    }
+
+    /** A prompt as the model reads it: token ids, and the text they stand for. */
+    public record Tokenized(int[] ids, String text) {
+    }
+
+    /**
+     * Tokenizes a prompt exactly as a generation request would (chat template, special tokens, the
+     * vocabulary checks), for {@code /tokenize} and for generation itself.
+     */
+    public Tokenized tokenize(ServedModel model, Prompt p) {
         String promptText;
         int[] prompt;
-        switch (req.prompt()) {
+        switch (p) {
             case Prompt.Text t -> {
                 if (t.text() == null || t.text().isEmpty()) {
                     throw SpindleException.invalid("prompt", "the prompt is empty");
@@ -137,52 +203,10 @@ public final class GenerationService {
         if (prompt.length == 0) {
             throw SpindleException.invalid("prompt", "the prompt is empty after tokenization");
         }
-        if (!(req.prompt() instanceof Prompt.Tokens)) {
+        if (!(p instanceof Prompt.Tokens)) {
             checkTokenizerFitsGraph(model, prompt);
         }
-        int context = model.contextLength();
-        boolean seq2seq = model.card().encoderDecoder();
-        if (seq2seq ? prompt.length > context : prompt.length >= context) {
-            throw SpindleException.invalid("prompt", "the prompt has " + prompt.length + " tokens; the model's "
-                    + (seq2seq ? "input limit" : "context length") + " is " + context + " tokens");
-        }
-        // An encoder-decoder's output is a sequence of its own, as long as the context at most.
-        int maxNew = req.maxNewTokens() == null ? context - (seq2seq ? 0 : prompt.length) : req.maxNewTokens();
-        if (maxNew < 1) {
-            throw SpindleException.invalid("max_tokens", "max_tokens must be >= 1");
-        }
-        if (seq2seq && maxNew > context) {
-            throw SpindleException.invalid("max_tokens", "max_tokens is " + maxNew + "; model '" + model.id()
-                    + "' generates at most " + context + " tokens");
-        }
-        List<String> stop = req.stop() == null ? List.of() : req.stop();
-        checkStops(stop);
-        long seed = req.seed() != null ? req.seed() : ThreadLocalRandom.current().nextLong(Long.MAX_VALUE);
-        SamplingParams sampling = sampling(req, seed, logitBias(model, req.logitBias()));
-        int[] stopIds = stopTokenIds(model, req);
-
-        Generation[] self = new Generation[1];
-        Generation gen = new Generation(model, prompt, promptText, seed, stop, textPool, maxBufferedEvents, ending -> {
-            watched.remove(self[0]);
-            inFlight.decrementAndGet();
-            observer.requestEnded(model.id(), transport, ending.outcome(), ending.finish());
-        });
-        self[0] = gen;
-        EngineRequest er = new EngineRequest(req.model(), prompt, sampling, maxNew, stopIds, req.logprobs());
-        inFlight.incrementAndGet();
-        if (!totalTimeout.isZero() || !idleTimeout.isZero()) {
-            watched.add(gen);
-        }
-        SequenceHandle handle;
-        try {
-            handle = engine.submit(er, gen::onEngineEvent);
-        } catch (RuntimeException e) {
-            inFlight.decrementAndGet();
-            watched.remove(gen);
-            throw e;
-        }
-        gen.attach(handle, ticker, keepAliveEvery);
-        return gen;
+        return new Tokenized(prompt, promptText);
     }
 
     /** An encoder-decoder's source ends as its tokenizer's post-processor says (T5: with {@code </s>}). */
@@ -207,6 +231,36 @@ public final class GenerationService {
             if (id < 0 || id >= vocab) {
                 throw SpindleException.invalid("prompt", "token id " + id + " is outside the vocabulary [0, " + vocab + ")");
             }
+        }
+    }
+
+    /** TGI's {@code truncate}: keep the prompt's last {@code keep} tokens (null keeps all). */
+    private static Tokenized truncate(ServedModel model, Tokenized t, Integer keep) {
+        if (keep == null) {
+            return t;
+        }
+        if (keep < 1) {
+            throw SpindleException.invalid("truncate", "truncate must be >= 1");
+        }
+        if (t.ids().length <= keep) {
+            return t;
+        }
+        int[] kept = java.util.Arrays.copyOfRange(t.ids(), t.ids().length - keep, t.ids().length);
+        return new Tokenized(kept, model.tokenizer().decode(kept, 0, kept.length, false));
+    }
+
+    private static void checkLogprobs(ServedModel model, GenerationRequest req) {
+        GenerationOptions o = req.options();
+        if (o.topLogprobs() < 0 || o.topLogprobs() > Logprobs.MAX_TOP) {
+            throw SpindleException.invalid("top_logprobs", "the number of top log-probabilities must be in [0, "
+                    + Logprobs.MAX_TOP + "]");
+        }
+        if ((o.topLogprobs() > 0 || o.promptLogprobs()) && !req.logprobs()) {
+            throw SpindleException.invalid("logprobs", "top or prompt log-probabilities need logprobs on");
+        }
+        if (o.promptLogprobs() && model.card().encoderDecoder()) {
+            throw SpindleException.invalid("echo", "model '" + model.id() + "' is an encoder-decoder: its prompt is a "
+                    + "source for the encoder, not text the model predicts, so it has no log-probabilities");
         }
     }
 
@@ -266,12 +320,13 @@ public final class GenerationService {
         try {
             return new SamplingParams(
                     r.temperature() == null ? 1.0 : r.temperature(),
-                    r.topK() == null ? 0 : r.topK(),
+                    // vLLM's -1 (and 0) mean no top-k.
+                    r.topK() == null || r.topK() == -1 ? 0 : r.topK(),
                     r.topP() == null ? 1.0 : r.topP(),
                     r.repetitionPenalty() == null ? 1.0 : r.repetitionPenalty(),
                     r.presencePenalty() == null ? 0 : r.presencePenalty(),
                     r.frequencyPenalty() == null ? 0 : r.frequencyPenalty(),
-                    seed, bias);
+                    seed, bias, r.options().minP(), r.options().typicalP());
         } catch (InvalidSamplingParameterException e) {
             throw SpindleException.invalid(e.param(), e.getMessage());
         }

@@ -22,8 +22,20 @@ public final class ModelRegistry {
         failures.put(modelId, reason);
     }
 
+    /**
+     * Text-generation models first, then encoders, each by id: front ends that open on the first
+     * listed model (Spindle's playground among them) should open on one they can chat with.
+     */
     public Collection<ServedModel> all() {
-        return models.values();
+        return models.values().stream()
+                .sorted(java.util.Comparator.comparing((ServedModel m) -> m.engine() == null).thenComparing(ServedModel::id))
+                .toList();
+    }
+
+    /** The model a single-model API (TGI, vLLM's /tokenize) means when none is named: the first generator. */
+    public ServedModel defaultGenerator() {
+        return all().stream().filter(m -> m.engine() != null).findFirst()
+                .orElseThrow(() -> SpindleException.invalid("model", "no text-generation model is loaded yet"));
     }
 
     public Map<String, String> failures() {

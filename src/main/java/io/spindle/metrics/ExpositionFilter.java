@@ -17,7 +17,11 @@ import io.micrometer.core.instrument.config.MeterFilterReply;
  *   <li>long task timers (Vert.x's open-connection timers) are exposed as a "summary" whose series
  *       ({@code _active_count}, {@code _duration_sum}) no summary may have; they are dropped (open
  *       requests remain visible as {@code http_server_active_requests});</li>
- *   <li>meters registered without a description get one, since a missing HELP line fails the lint.</li>
+ *   <li>meters registered without a description get one, since a missing HELP line fails the lint;</li>
+ *   <li>double quotes in a description become single quotes: the OpenMetrics format, which a scrape
+ *       without an Accept header gets (curl, a plain {@code java -jar}), escapes them as {@code \"}
+ *       in HELP lines, which Prometheus's text format and {@code promtool check metrics} reject
+ *       (Micrometer's {@code process_cpu_usage} and {@code system_cpu_usage} have them).</li>
  * </ul>
  */
 public final class ExpositionFilter implements MeterFilter {
@@ -35,7 +39,7 @@ public final class ExpositionFilter implements MeterFilter {
     public Meter.Id map(Meter.Id id) {
         String name = id.getName().equals(CPU_COUNT) ? CPU_COUNT_RENAMED : id.getName();
         String help = id.getDescription() == null || id.getDescription().isBlank()
-                ? id.getName() + " (its instrumentation gives no description)" : id.getDescription();
+                ? id.getName() + " (its instrumentation gives no description)" : id.getDescription().replace('"', '\'');
         if (name.equals(id.getName()) && help.equals(id.getDescription())) {
             return id;
         }

@@ -36,27 +36,71 @@ public final class Sampler {
         }
     }
 
-    /**
-     * Picks a token from {@code scratch.logits()} (filled by the caller; overwritten here). A greedy
-     * pick's log-probability costs a pass of exp() over the vocabulary, as long as the argmax itself,
-     * so it is computed only when {@code wantLogprob}; otherwise it is NaN.
-     */
+    /** As {@link #sample(SamplingScratch, int, int[])}: the chosen token's log-probability or none. */
     public SampledToken sample(SamplingScratch scratch, boolean wantLogprob) {
+        return sample(scratch, wantLogprob ? 0 : -1, null);
+    }
+
+    /**
+     * Picks a token from {@code scratch.logits()} (filled by the caller with the raw logits;
+     * overwritten here). With {@code numLogprobs} ≥ 0 the chosen token's log-probability under the
+     * raw distribution comes back (see {@link Logprobs}: a pass of exp() over the vocabulary), and
+     * with {@code numLogprobs} > 0 the most likely tokens too; -1 asks for neither (NaN, null).
+     * {@code suppressed} token ids (may be null) cannot be chosen this step (min_tokens holds back
+     * the stop tokens); they still count in the log-probabilities, which are the model's own.
+     */
+    public SampledToken sample(SamplingScratch scratch, int numLogprobs, int[] suppressed) {
         float[] l = scratch.logits();
         int n = scratch.vocabSize();
+        double lse = Double.NaN;
+        TopLogprobs top = null;
+        float[] raw = l;
+        if (numLogprobs >= 0) {
+            lse = Logprobs.logSumExp(l, n);
+            if (numLogprobs > 0) {
+                top = Logprobs.top(l, n, numLogprobs, lse, scratch.indices());
+            }
+            boolean changes = !params.isGreedy() || params.hasPenalties() || !params.logitBias().isEmpty()
+                    || (suppressed != null && suppressed.length > 0);
+            if (changes) {
+                raw = scratch.raw();
+                System.arraycopy(l, 0, raw, 0, n);
+            }
+        }
         applyPenalties(l);
         if (!params.logitBias().isEmpty()) {
             params.logitBias().apply(l);
         }
+        if (suppressed != null) {
+            for (int id : suppressed) {
+                l[id] = Float.NEGATIVE_INFINITY;
+            }
+        }
+        int chosen = choose(scratch, l, n);
+        return new SampledToken(chosen, numLogprobs >= 0 ? (float) (raw[chosen] - lse) : Float.NaN, top);
+    }
+
+    private int choose(SamplingScratch scratch, float[] l, int n) {
         if (params.isGreedy()) {
-            int best = argmax(l, n);
-            return new SampledToken(best, wantLogprob ? (float) (l[best] - logSumExp(l, n)) : Float.NaN);
+            return argmax(l, n);
         }
         float invT = (float) (1.0 / params.temperature());
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) {
             l[i] *= invT;
             max = Math.max(max, l[i]);
+        }
+        if (params.minP() > 0) {
+            // p_i < min_p · p_max  ⇔  l_i − l_max < ln(min_p); the most likely token always stays.
+            float cut = max + (float) Math.log(params.minP());
+            for (int i = 0; i < n; i++) {
+                if (l[i] < cut) {
+                    l[i] = Float.NEGATIVE_INFINITY;
+                }
+            }
+        }
+        if (params.typicalP() < 1) {
+            typical(scratch, l, n, max);
         }
         double total = 0;
         for (int i = 0; i < n; i++) {
@@ -69,10 +113,46 @@ public final class Sampler {
         return sampleCandidates(scratch, l, n, max, total, topK);
     }
 
-    private SampledToken sampleAll(float[] l, int n, float max, double total) {
+    /**
+     * Locally typical sampling (Meister et al., as Hugging Face's TypicalLogitsWarper): keep the
+     * tokens whose surprise −log p is closest to the entropy, in that order, until their mass reaches
+     * typical_p (the token that reaches it included). A full sort of the vocabulary: only when asked.
+     */
+    private void typical(SamplingScratch scratch, float[] l, int n, float max) {
+        double z = 0;
+        for (int i = 0; i < n; i++) {
+            z += Math.exp(l[i] - max);
+        }
+        double logZ = Math.log(z);
+        double entropy = 0;
+        for (int i = 0; i < n; i++) {
+            double lp = l[i] - max - logZ;
+            if (lp > Double.NEGATIVE_INFINITY) {
+                entropy -= Math.exp(lp) * lp;
+            }
+        }
+        long[] keys = scratch.sortKeys();
+        for (int i = 0; i < n; i++) {
+            double deviation = Math.abs(-(l[i] - max - logZ) - entropy);
+            // Non-negative floats order as their bits do; the index rides in the low half.
+            keys[i] = ((long) Float.floatToIntBits((float) deviation) << 32) | i;
+        }
+        java.util.Arrays.sort(keys, 0, n);
+        double mass = 0;
+        int keep = 0;
+        while (keep < n && mass < params.typicalP()) {
+            mass += Math.exp(l[(int) keys[keep]] - max - logZ);
+            keep++;
+        }
+        for (int k = keep; k < n; k++) {
+            l[(int) keys[k]] = Float.NEGATIVE_INFINITY;
+        }
+    }
+
+    private int sampleAll(float[] l, int n, float max, double total) {
         double u = random.nextDouble() * total;
         double acc = 0;
-        int chosen = n - 1;
+        int chosen = argmax(l, n);
         for (int i = 0; i < n; i++) {
             acc += Math.exp(l[i] - max);
             if (acc >= u) {
@@ -80,11 +160,11 @@ public final class Sampler {
                 break;
             }
         }
-        return new SampledToken(chosen, (float) (l[chosen] - max - Math.log(total)));
+        return chosen;
     }
 
     /** Top-k and/or top-p: candidates in descending order, cut, renormalised, then drawn from. */
-    private SampledToken sampleCandidates(SamplingScratch scratch, float[] l, int n, float max, double total, boolean topK) {
+    private int sampleCandidates(SamplingScratch scratch, float[] l, int n, float max, double total, boolean topK) {
         int[] idx = scratch.indices();
         int limit = topK ? params.topK() : n;
         int window = topK ? limit : Math.min(FIRST_NUCLEUS_WINDOW, n);
@@ -117,7 +197,7 @@ public final class Sampler {
         }
         double u = random.nextDouble() * keptMass;
         double acc = 0;
-        int chosen = idx[kept - 1];
+        int chosen = idx[0];
         for (int i = 0; i < kept; i++) {
             acc += Math.exp(l[idx[i]] - max);
             if (acc >= u) {
@@ -125,7 +205,7 @@ public final class Sampler {
                 break;
             }
         }
-        return new SampledToken(chosen, (float) (l[chosen] - max - Math.log(keptMass)));
+        return chosen;
     }
 
     private void applyPenalties(float[] l) {
@@ -154,14 +234,5 @@ public final class Sampler {
             }
         }
         return best;
-    }
-
-    static double logSumExp(float[] l, int n) {
-        float max = l[argmax(l, n)];
-        double s = 0;
-        for (int i = 0; i < n; i++) {
-            s += Math.exp(l[i] - max);
-        }
-        return max + Math.log(s);
     }
 }

@@ -11,13 +11,23 @@ package io.spindle.sampling;
  * @param frequencyPenalty   OpenAI style, over generated tokens, in [-2, 2]
  * @param seed               the random stream's seed; same seed and request give the same tokens
  * @param logitBias          added to chosen tokens' logits after the penalties
+ * @param minP               in [0, 1]; tokens less likely than minP × the most likely one are cut
+ *                           (after temperature); 0 disables
+ * @param typicalP           in (0, 1]; locally typical sampling keeps the tokens whose surprise is
+ *                           closest to the distribution's entropy, up to this mass; 1 disables
  */
 public record SamplingParams(double temperature, int topK, double topP, double repetitionPenalty,
-                             double presencePenalty, double frequencyPenalty, long seed, LogitBias logitBias) {
+                             double presencePenalty, double frequencyPenalty, long seed, LogitBias logitBias,
+                             double minP, double typicalP) {
 
     public SamplingParams(double temperature, int topK, double topP, double repetitionPenalty, double presencePenalty,
                           double frequencyPenalty, long seed) {
         this(temperature, topK, topP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, LogitBias.NONE);
+    }
+
+    public SamplingParams(double temperature, int topK, double topP, double repetitionPenalty, double presencePenalty,
+                          double frequencyPenalty, long seed, LogitBias logitBias) {
+        this(temperature, topK, topP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, logitBias, 0, 1);
     }
 
     public SamplingParams {
@@ -27,6 +37,8 @@ public record SamplingParams(double temperature, int topK, double topP, double r
         check(Double.isFinite(repetitionPenalty) && repetitionPenalty > 0, "repetition_penalty", "repetition_penalty must be > 0");
         check(presencePenalty >= -2 && presencePenalty <= 2, "presence_penalty", "presence_penalty must be in [-2, 2]");
         check(frequencyPenalty >= -2 && frequencyPenalty <= 2, "frequency_penalty", "frequency_penalty must be in [-2, 2]");
+        check(minP >= 0 && minP <= 1, "min_p", "min_p must be in [0, 1] (0 disables it)");
+        check(typicalP > 0 && typicalP <= 1, "typical_p", "typical_p must be in (0, 1] (1 disables it)");
     }
 
     public static SamplingParams greedy() {

@@ -130,11 +130,20 @@ class OpenAiApiTest {
         assertTrue(j.getString("choices[0].text").startsWith("Hello world"));
         assertEquals(List.of(15496, 995), j.getList("choices[0].prompt_token_ids"));
         assertEquals(4, j.getList("choices[0].token_ids").size());
-        assertEquals(4, j.getList("choices[0].logprobs.token_logprobs").size());
-        for (Object lp : j.getList("choices[0].logprobs.token_logprobs")) {
+        // Echo with logprobs scores the prompt too: its two tokens (the first has no context: null), then four.
+        List<Object> lps = j.getList("choices[0].logprobs.token_logprobs");
+        assertEquals(6, lps.size());
+        assertNull(lps.getFirst());
+        for (Object lp : lps.subList(1, 6)) {
             assertTrue(((Number) lp).doubleValue() <= 0);
         }
-        Server.conformsToOpenAi("CreateCompletionResponse", r.asString(), false);
+        assertEquals(List.of("Hello", " world"), j.getList("choices[0].logprobs.tokens").subList(0, 2));
+        assertEquals(List.of(0, 5), j.getList("choices[0].logprobs.text_offset").subList(0, 2));
+        // The published schema types token_logprobs items as numbers, but OpenAI's legacy API and vLLM
+        // answer null for the first echoed token (nothing precedes it), and lm-evaluation-harness skips it:
+        // conformance is checked on the same request without echo.
+        Server.conformsToOpenAi("CreateCompletionResponse", post("/v1/completions", "{\"model\":\"demo-gpt2\","
+                + "\"prompt\":\"Hello world\",\"max_tokens\":4,\"temperature\":0,\"logprobs\":2}").asString(), false);
         Response tokens = post("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":[15496, 995],\"max_tokens\":4,\"temperature\":0}");
         assertEquals(j.getString("choices[0].text").substring("Hello world".length()), tokens.jsonPath().getString("choices[0].text"));
     }

@@ -40,7 +40,7 @@ public final class EngineVsBare {
                 CompletableFuture<TokenEvent> end = new CompletableFuture<>();
                 t0 = System.nanoTime();
                 engine.submit(new EngineRequest("bench", prompt, SamplingParams.greedy(), tokens, new int[0], false), ev -> {
-                    if (!(ev instanceof TokenEvent.Token)) {
+                    if (ev.isEnd()) {
                         end.complete(ev);
                     }
                 });

@@ -182,4 +182,54 @@ class SamplerTest {
         org.junit.jupiter.api.Assertions.assertThrows(InvalidSamplingParameterException.class,
                 () -> new LogitBias(new int[LogitBias.MAX_ENTRIES + 1], new float[LogitBias.MAX_ENTRIES + 1]));
     }
+
+    private static SamplingParams knobs(double t, double minP, double typicalP, long seed) {
+        return new SamplingParams(t, 0, 1, 1, 0, 0, seed, LogitBias.NONE, minP, typicalP);
+    }
+
+    @Test
+    void minPCutsTokensLessLikelyThanItsShareOfTheBest() {
+        // p = 0.5, 0.3, 0.15, 0.05: min_p 0.35 keeps p ≥ 0.175 (tokens 0 and 1), 0.2 keeps ≥ 0.1 (0, 1, 2).
+        assertEquals(Set.of(0, 1), support(knobs(1, 0.35, 1, 3), 4000));
+        assertEquals(Set.of(0, 1, 2), support(knobs(1, 0.2, 1, 3), 4000));
+        assertEquals(Set.of(0), support(knobs(1, 1.0, 1, 3), 500));
+    }
+
+    @Test
+    void typicalPKeepsTheTokensNearestTheEntropyUpToItsMass() {
+        // Entropy H = 1.1429 nats; surprise −ln p = 0.693, 1.204, 1.897, 2.996: ordered by |surprise − H|
+        // the tokens are 1 (0.061), 0 (0.450), 2 (0.754), 3. typical_p 0.25 keeps token 1 alone,
+        // 0.7 keeps 1 and 0 (mass 0.8), 0.9 adds 2.
+        assertEquals(Set.of(1), support(knobs(1, 0, 0.25, 5), 2000));
+        assertEquals(Set.of(0, 1), support(knobs(1, 0, 0.7, 5), 4000));
+        assertEquals(Set.of(0, 1, 2), support(knobs(1, 0, 0.9, 5), 4000));
+        assertThrows(InvalidSamplingParameterException.class, () -> knobs(1, 0, 0, 5));
+        assertThrows(InvalidSamplingParameterException.class, () -> knobs(1, 1.5, 1, 5));
+    }
+
+    @Test
+    void logprobsAreOfTheRawDistributionWhateverTheSamplingSettings() {
+        // Temperature, a repetition penalty and a bias change what is drawn, not what is reported.
+        SamplingParams p = new SamplingParams(0.3, 0, 1, 2.0, 0, 0, 11, new LogitBias(new int[] {3}, new float[] {5}), 0, 1);
+        Sampler s = new Sampler(p, new int[] {0});
+        SamplingScratch scratch = new SamplingScratch(LOGITS.length);
+        for (int i = 0; i < 50; i++) {
+            System.arraycopy(LOGITS, 0, scratch.logits(), 0, LOGITS.length);
+            SampledToken t = s.sample(scratch, 3, null);
+            assertEquals(LOGITS[t.tokenId()], t.logprob(), 1e-5, "raw log-probability of " + t.tokenId());
+            assertEquals(java.util.List.of(0, 1, 2), java.util.Arrays.stream(t.top().tokenIds()).boxed().toList());
+            assertEquals(Math.log(0.3), t.top().logprobs()[1], 1e-5);
+        }
+    }
+
+    @Test
+    void suppressedTokensAreNeverChosenButStillScored() {
+        Sampler s = new Sampler(SamplingParams.greedy(), new int[0]);
+        SamplingScratch scratch = new SamplingScratch(LOGITS.length);
+        System.arraycopy(LOGITS, 0, scratch.logits(), 0, LOGITS.length);
+        SampledToken t = s.sample(scratch, 2, new int[] {0});
+        assertEquals(1, t.tokenId());
+        assertEquals(Math.log(0.3), t.logprob(), 1e-5);
+        assertEquals(0, t.top().tokenIds()[0], "the suppressed token is still the model's most likely");
+    }
 }

@@ -19,7 +19,7 @@ public final class RecordingListener implements TokenListener {
         events.add(event);
         if (event instanceof TokenEvent.Token) {
             firstToken.complete(null);
-        } else {
+        } else if (event.isEnd()) {
             end.complete(event);
         }
     }

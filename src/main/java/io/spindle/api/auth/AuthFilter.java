@@ -12,12 +12,13 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * When API keys are configured, every request to {@code /v1/*}, {@code /generate} and
- * {@code /generate_stream} (the WebSocket upgrade of {@code /v1/ws} included) must carry one, as
+ * When API keys are configured, every request to {@code /v1/*}, {@code /generate},
+ * {@code /generate_stream}, TGI's {@code POST /}, {@code /tokenize} and {@code /detokenize} (the
+ * WebSocket upgrade of {@code /v1/ws} included) must carry one, as
  * {@code Authorization: Bearer KEY}, or for WebSocket clients that cannot set headers (browsers) as
  * the query parameter {@code api_key}. Otherwise: 401 in the API's error format, before the body is
- * read. Health ({@code /q/health}), metrics ({@code /q/metrics}), the playground page and CORS
- * preflights stay open.
+ * read. Health ({@code /q/health}, {@code /health}), metrics ({@code /q/metrics}, {@code /metrics}),
+ * {@code /version}, TGI's {@code /info}, the playground page and CORS preflights stay open.
  */
 @ApplicationScoped
 public class AuthFilter {
@@ -30,7 +31,7 @@ public class AuthFilter {
         }
         router.route().order(Integer.MIN_VALUE + 1).handler(ctx -> {
             HttpServerRequest req = ctx.request();
-            if (!protectedPath(req.path()) || isCorsPreflight(req) || keys.accepts(presented(req))) {
+            if (!protectedPath(req) || isCorsPreflight(req) || keys.accepts(presented(req))) {
                 ctx.next();
                 return;
             }
@@ -49,8 +50,12 @@ public class AuthFilter {
                 && req.getHeader("Access-Control-Request-Method") != null;
     }
 
-    static boolean protectedPath(String path) {
-        return path.startsWith("/v1/") || path.equals("/generate") || path.equals("/generate_stream");
+    /** The API: everything that runs a model or reads a tokenizer (TGI's {@code POST /} included, not the page at {@code GET /}). */
+    static boolean protectedPath(HttpServerRequest req) {
+        String path = req.path();
+        return path.startsWith("/v1/") || path.equals("/generate") || path.equals("/generate_stream")
+                || path.equals("/tokenize") || path.equals("/detokenize")
+                || (path.equals("/") && req.method() == io.vertx.core.http.HttpMethod.POST);
     }
 
     private static String presented(HttpServerRequest req) {

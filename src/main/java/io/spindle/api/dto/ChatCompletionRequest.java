@@ -29,7 +29,10 @@ public record ChatCompletionRequest(
         @JsonProperty("ignore_eos") Boolean ignoreEos,
         @JsonProperty("return_token_ids") Boolean returnTokenIds,
         JsonNode tools,
-        String user) {
+        String user,
+        @JsonProperty("min_p") Double minP,
+        @JsonProperty("min_tokens") Integer minTokens,
+        @JsonProperty("truncate_prompt_tokens") Integer truncatePromptTokens) {
 
     /** {@code content} is a string or a list of {@code {"type":"text","text":…}} parts. */
     public record Message(String role, JsonNode content, String name) {

@@ -26,4 +26,8 @@ public record ChatCompletionResponse(String id, String object, long created, Str
     public record TokenLogprob(String token, float logprob, int[] bytes,
                                @JsonProperty("top_logprobs") List<Object> topLogprobs) {
     }
+
+    /** One alternative at a position, most likely first. */
+    public record TopLogprob(String token, float logprob, int[] bytes) {
+    }
 }

@@ -6,7 +6,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 
 /**
- * OpenAI {@code POST /v1/completions}, plus the vLLM extensions {@code top_k}, {@code repetition_penalty},
+ * OpenAI {@code POST /v1/completions}, plus the vLLM extensions {@code top_k} (-1 or 0: off),
+ * {@code min_p}, {@code min_tokens}, {@code truncate_prompt_tokens}, {@code repetition_penalty},
  * {@code stop_token_ids}, {@code ignore_eos} and {@code return_token_ids}.
  *
  * @param prompt a string, a one-element list of strings, or a list of token ids
@@ -35,5 +36,8 @@ public record CompletionRequest(
         @JsonProperty("return_token_ids") Boolean returnTokenIds,
         @JsonProperty("best_of") Integer bestOf,
         String suffix,
-        String user) {
+        String user,
+        @JsonProperty("min_p") Double minP,
+        @JsonProperty("min_tokens") Integer minTokens,
+        @JsonProperty("truncate_prompt_tokens") Integer truncatePromptTokens) {
 }

@@ -13,10 +13,13 @@ public record ModelList(String object, List<ModelEntry> data) {
 
     /**
      * @param randomWeights true for demo models: their text is random, not language
+     * @param endpoints     the routes this model serves, so that front ends list an embeddings model
+     *                      under embeddings and not as a chat model
      */
     public record SpindleInfo(String family, List<String> tasks, String layout,
                               @JsonProperty("random_weights") boolean randomWeights,
                               @JsonProperty("chat_template") String chatTemplate,
-                              @JsonProperty("execution_provider") String executionProvider) {
+                              @JsonProperty("execution_provider") String executionProvider,
+                              List<String> endpoints) {
     }
 }

@@ -19,6 +19,11 @@ public record TgiRequest(String inputs, Parameters parameters, Boolean stream) {
             List<String> stop,
             Boolean details,
             @JsonProperty("return_full_text") Boolean returnFullText,
-            @JsonProperty("decoder_input_details") Boolean decoderInputDetails) {
+            @JsonProperty("decoder_input_details") Boolean decoderInputDetails,
+            @JsonProperty("typical_p") Double typicalP,
+            Integer truncate,
+            @JsonProperty("top_n_tokens") Integer topNTokens) {
+        public static final Parameters NONE = new Parameters(null, null, null, null, null, null, null, null, null, null,
+                null, null, null, null, null);
     }
 }

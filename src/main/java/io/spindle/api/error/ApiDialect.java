@@ -6,6 +6,6 @@ public enum ApiDialect {
 
     /** TGI for its routes, OpenAI for everything else. */
     public static ApiDialect forPath(String path) {
-        return path != null && (path.startsWith("/generate") || path.equals("/info")) ? TGI : OPENAI;
+        return path != null && (path.startsWith("/generate") || path.equals("/info") || path.equals("/")) ? TGI : OPENAI;
     }
 }

@@ -24,8 +24,8 @@ import java.util.List;
 
 /**
  * OpenAI-compatible {@code POST /v1/chat/completions}: the conversation goes through the model's
- * chat template; streamed as chat.completion.chunk events (role first, finish_reason on the chunk of
- * the last token, optional usage chunk, then [DONE]).
+ * chat template; streamed as chat.completion.chunk events (role first, with the first token;
+ * finish_reason on the chunk of the last token, optional usage chunk, then [DONE]).
  */
 @Path("/v1/chat/completions")
 public class ChatCompletionsResource {
@@ -38,7 +38,7 @@ public class ChatCompletionsResource {
     @Consumes(MediaType.WILDCARD)
     @Produces(MediaType.TEXT_PLAIN)
     public Multi<String> create(String body, @Context HttpServerRequest request) {
-        ChatCompletionRequest req = Json.read(body, ChatCompletionRequest.class);
+        ChatCompletionRequest req = Json.read(body, ChatCompletionRequest.class, UnsupportedFields.OPENAI);
         Generation gen = service.start(OpenAiMapping.chat(req), HttpReply.transport(req.stream()));
         HttpReply.dropOnSlowReader(gen, request);
         Shape shape = new Shape(OpenAiMapping.newId("chatcmpl-"), Instant.now().getEpochSecond(), gen.model().id(),
@@ -50,12 +50,17 @@ public class ChatCompletionsResource {
 
     private record Shape(String id, long created, String model, Generation gen, boolean tokenIds, boolean logprobs) {
 
+        /**
+         * The role chunk goes out with the first token, not at arrival: benchmark clients (vLLM's
+         * {@code bench serve --backend openai-chat}) take the first chunk as the first token, so an
+         * early one would read queueing and prefill as inter-token latency.
+         */
         Multi<String> stream(boolean includeUsage) {
-            String first = chunk(new ChatCompletionChunk.Delta(ROLE, ""), null, null, null,
-                    tokenIds ? gen.promptTokens() : null);
+            boolean[] started = new boolean[1];
             Multi<String> body = gen.events().onItem().transformToIterable(ev -> switch (ev) {
                 case GenerationEvent.KeepAlive k -> List.of(HttpReply.KEEP_ALIVE);
-                case GenerationEvent.Token t -> List.of(chunk(new ChatCompletionChunk.Delta(null, t.text()), t, null, null, null));
+                case GenerationEvent.Token t -> withRole(started,
+                        List.of(chunk(new ChatCompletionChunk.Delta(null, t.text()), t, null, null, null)));
                 case GenerationEvent.Done d -> {
                     List<String> out = new ArrayList<>(3);
                     String text = d.text();
@@ -66,12 +71,22 @@ public class ChatCompletionsResource {
                                 List.of(), OpenAiMapping.usage(d.usage()), OpenAiMapping.timings(d.timings()), null)));
                     }
                     out.add(HttpReply.DONE);
-                    yield out;
+                    yield withRole(started, out);
                 }
             });
-            return Multi.createBy().concatenating().streams(Multi.createFrom().item(first), body)
-                    .onFailure().recoverWithMulti(t -> Multi.createFrom().items(
-                            HttpReply.errorFrame(ApiDialect.OPENAI, t), HttpReply.DONE));
+            return body.onFailure().recoverWithMulti(t -> Multi.createFrom().items(
+                    HttpReply.errorFrame(ApiDialect.OPENAI, t), HttpReply.DONE));
+        }
+
+        private List<String> withRole(boolean[] started, List<String> frames) {
+            if (started[0]) {
+                return frames;
+            }
+            started[0] = true;
+            List<String> out = new ArrayList<>(frames.size() + 1);
+            out.add(chunk(new ChatCompletionChunk.Delta(ROLE, ""), null, null, null, tokenIds ? gen.promptTokens() : null));
+            out.addAll(frames);
+            return out;
         }
 
         private String chunk(ChatCompletionChunk.Delta delta, GenerationEvent.Token t, String finish,
@@ -86,12 +101,23 @@ public class ChatCompletionsResource {
 
         private ChatCompletionResponse.TokenLogprob tokenLogprob(GenerationEvent.Token t) {
             String text = gen.tokenText(t.tokenId());
+            int[] bytes = utf8(text);
+            List<Object> top = new ArrayList<>();
+            if (t.top() != null) {
+                for (GenerationEvent.Alternative a : t.top()) {
+                    top.add(new ChatCompletionResponse.TopLogprob(a.text(), a.logprob(), utf8(a.text())));
+                }
+            }
+            return new ChatCompletionResponse.TokenLogprob(text, t.logprob(), bytes, top);
+        }
+
+        private static int[] utf8(String text) {
             byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
             int[] bytes = new int[utf8.length];
             for (int i = 0; i < utf8.length; i++) {
                 bytes[i] = utf8[i] & 0xFF;
             }
-            return new ChatCompletionResponse.TokenLogprob(text, t.logprob(), bytes, List.of());
+            return bytes;
         }
 
         HttpReply whole(List<GenerationEvent> events) {

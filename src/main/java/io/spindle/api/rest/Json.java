@@ -52,6 +52,29 @@ public final class Json {
         }
     }
 
+    /**
+     * Parses {@code body} as a JSON object of {@code type}, first refusing any of {@code unsupported}
+     * (fields set to something Spindle would otherwise have to ignore).
+     */
+    static <T> T read(String body, Class<T> type, java.util.Map<String, java.util.function.Predicate<com.fasterxml.jackson.databind.JsonNode>> unsupported) {
+        if (body == null || body.isBlank()) {
+            throw ApiError.malformed("the request body is empty; a JSON object is expected");
+        }
+        try {
+            com.fasterxml.jackson.databind.JsonNode tree = MAPPER.readTree(body);
+            if (tree == null || !tree.isObject()) {
+                throw SpindleException.invalid(null, "the request body must be a JSON object");
+            }
+            UnsupportedFields.reject(tree, unsupported);
+            if (tree.path("parameters").isObject() && unsupported == UnsupportedFields.TGI) {
+                UnsupportedFields.reject(tree.get("parameters"), unsupported);
+            }
+            return MAPPER.treeToValue(tree, type);
+        } catch (JsonProcessingException e) {
+            throw ApiError.classify(e);
+        }
+    }
+
     public static String write(Object value) {
         try {
             return MAPPER.writeValueAsString(value);

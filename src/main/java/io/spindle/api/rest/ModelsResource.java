@@ -39,6 +39,25 @@ public class ModelsResource {
         ModelCard c = m.card();
         return new ModelList.ModelEntry(c.id(), "model", c.createdEpochSeconds(), "spindle", c.contextLength(),
                 new ModelList.SpindleInfo(c.family(), c.tasks(), c.layout(), c.randomWeights(),
-                        m.chatTemplate().isFallback() ? "fallback" : "model", c.executionProvider()));
+                        m.chatTemplate().isFallback() ? "fallback" : "model", c.executionProvider(), endpoints(m)));
+    }
+
+    /** Which routes serve this model; the playground and front ends choose their view by it. */
+    static java.util.List<String> endpoints(ServedModel m) {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        if (m.engine() != null) {
+            out.add("/v1/completions");
+            if (!(m.card().encoderDecoder() && m.chatTemplate().isFallback())) {
+                out.add("/v1/chat/completions");
+            }
+            out.addAll(java.util.List.of("/generate", "/generate_stream", "/v1/ws", "/tokenize", "/detokenize"));
+        }
+        if (m.card().tasks().contains("embeddings")) {
+            out.add("/v1/embeddings");
+        }
+        if (m.card().tasks().contains("fill-mask")) {
+            out.add("/v1/fill-mask");
+        }
+        return out;
     }
 }

@@ -9,6 +9,7 @@ import io.spindle.api.dto.WsGenerate;
 import io.spindle.engine.request.SpindleException;
 import io.spindle.generation.GenerationEvent;
 import io.spindle.generation.GenerationFinish;
+import io.spindle.generation.GenerationOptions;
 import io.spindle.generation.GenerationRequest;
 import io.spindle.generation.Prompt;
 import io.spindle.text.ChatMessage;
@@ -33,14 +34,28 @@ public final class OpenAiMapping {
         if (r.suffix() != null && !r.suffix().isEmpty()) {
             throw SpindleException.invalid("suffix", "suffix (insertion) is not supported by this model family");
         }
-        if (r.logprobs() != null && (r.logprobs() < 0 || r.logprobs() > 0)) {
-            throw SpindleException.invalid("logprobs", "only logprobs: 0 is supported (the chosen tokens' "
-                    + "log-probabilities); top alternatives are not computed");
-        }
+        boolean logprobs = r.logprobs() != null;
+        boolean echoScores = logprobs && Boolean.TRUE.equals(r.echo());
+        GenerationOptions options = new GenerationOptions(orZero(r.minP()), 1, r.minTokens() == null ? 0 : r.minTokens(),
+                r.truncatePromptTokens(), logprobs ? topLogprobs(r.logprobs(), "logprobs") : 0, echoScores);
         return new GenerationRequest(r.model(), prompt(r.prompt()),
                 r.maxTokens() == null ? COMPLETIONS_DEFAULT_MAX_TOKENS : r.maxTokens(), r.temperature(), r.topK(),
                 r.topP(), r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
-                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), r.logprobs() != null, logitBias(r.logitBias()));
+                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), logprobs, logitBias(r.logitBias()), options);
+    }
+
+    private static double orZero(Double d) {
+        return d == null ? 0 : d;
+    }
+
+    private static int topLogprobs(Integer n, String param) {
+        if (n == null) {
+            return 0;
+        }
+        if (n < 0 || n > io.spindle.sampling.Logprobs.MAX_TOP) {
+            throw SpindleException.invalid(param, param + " must be in [0, " + io.spindle.sampling.Logprobs.MAX_TOP + "]");
+        }
+        return n;
     }
 
     /** OpenAI's {@code logit_bias} (token ids as JSON object keys), bounded before it is parsed further. */
@@ -66,17 +81,17 @@ public final class OpenAiMapping {
 
     public static GenerationRequest chat(ChatCompletionRequest r) {
         Integer max = r.maxCompletionTokens() != null ? r.maxCompletionTokens() : r.maxTokens();
-        checkCommon(r.n(), max, r.maxCompletionTokens() != null ? "max_completion_tokens" : "max_tokens");
-        if (r.topLogprobs() != null && r.topLogprobs() != 0) {
-            throw SpindleException.invalid("top_logprobs", "top_logprobs must be 0: top alternatives are not computed");
+        String maxParam = r.maxCompletionTokens() != null ? "max_completion_tokens" : "max_tokens";
+        checkCommon(r.n(), max, maxParam);
+        if (max != null && max == 0) {
+            throw SpindleException.invalid(maxParam, maxParam + " must be >= 1");
         }
-        if (r.tools() != null && r.tools().isArray() && !r.tools().isEmpty()) {
-            throw SpindleException.invalid("tools", "tool calling is not supported");
-        }
+        GenerationOptions options = new GenerationOptions(orZero(r.minP()), 1, r.minTokens() == null ? 0 : r.minTokens(),
+                r.truncatePromptTokens(), topLogprobs(r.topLogprobs(), "top_logprobs"), false);
         return new GenerationRequest(r.model(), messages(r.messages()), max, r.temperature(), r.topK(), r.topP(),
                 r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
                 r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), Boolean.TRUE.equals(r.logprobs()),
-                logitBias(r.logitBias()));
+                logitBias(r.logitBias()), options);
     }
 
     /** A {@code generate} frame of the WebSocket protocol: {@code messages} for chat, else {@code prompt}. */
@@ -93,7 +108,7 @@ public final class OpenAiMapping {
     static final java.util.Set<String> CHAT_ROLES = new java.util.TreeSet<>(
             java.util.Set.of("system", "developer", "user", "assistant", "tool", "function"));
 
-    private static Prompt messages(List<ChatCompletionRequest.Message> list) {
+    public static Prompt messages(List<ChatCompletionRequest.Message> list) {
         if (list == null || list.isEmpty()) {
             throw SpindleException.invalid("messages", "'messages' must hold at least one message");
         }
@@ -117,7 +132,7 @@ public final class OpenAiMapping {
         if (n != null && n != 1) {
             throw SpindleException.invalid("n", "n must be 1: one choice per request is supported for now");
         }
-        if (maxTokens != null && maxTokens <= 0) {
+        if (maxTokens != null && maxTokens < 0) {
             throw SpindleException.invalid(maxParam, maxParam + " must be >= 1");
         }
     }

@@ -117,6 +117,30 @@ public final class Sequence {
         lastTokenNanos = nanos;
     }
 
+    // Prompt log-probabilities, filled chunk by chunk during prefill when the request asks for them.
+    private float[] promptLogprobs;
+    private io.spindle.sampling.TopLogprobs[] promptTop;
+
+    /** Records prompt token {@code index}'s log-probability (and its position's alternatives, or null). */
+    public void scorePromptToken(int index, float logprob, io.spindle.sampling.TopLogprobs top) {
+        if (promptLogprobs == null) {
+            promptLogprobs = new float[numPromptTokens()];
+            promptLogprobs[0] = Float.NaN;
+            promptTop = new io.spindle.sampling.TopLogprobs[numPromptTokens()];
+        }
+        promptLogprobs[index] = logprob;
+        promptTop[index] = top;
+    }
+
+    /** The prompt's scores once every prompt token was fed. */
+    public TokenEvent.PromptScores promptScores() {
+        if (promptLogprobs == null) {
+            // A one-token prompt has nothing to score but its first token.
+            scorePromptToken(0, Float.NaN, null);
+        }
+        return new TokenEvent.PromptScores(promptLogprobs, promptTop);
+    }
+
     public SequenceStats stats() {
         long queue = admittedNanos == 0 ? 0 : admittedNanos - arrivalNanos;
         long ttft = firstTokenNanos == 0 ? 0 : firstTokenNanos - arrivalNanos;

@@ -60,6 +60,8 @@ final class BatchCache {
     private byte[] mask = new byte[0];
     /** The cache row (slot) each row of the last forward's batch used. */
     private int[] slotOfRow = new int[0];
+    /** How many tokens each row of the last forward's batch fed (right-aligned in the logits). */
+    private int[] fedOfRow = new int[0];
     /** Repacks so far; for tests and benchmarks. */
     private long numRepacks;
 
@@ -169,6 +171,12 @@ final class BatchCache {
             rowIds = ids;
             rowValid = valid;
             slotOfRow = slots;
+            if (fedOfRow.length < batch.size()) {
+                fedOfRow = new int[batch.size()];
+            }
+            for (int r = 0; r < batch.size(); r++) {
+                fedOfRow[r] = batch.get(r).length();
+            }
         } catch (OrtException | RuntimeException e) {
             // The runner drops both batches once the tensors below are closed.
             closeAll(presents);
@@ -544,9 +552,14 @@ final class BatchCache {
 
     /** The last fed position's logits of row {@code row} of the last pass's batch. */
     void copyLogits(int row, float[] dst) {
+        copyLogits(row, fedOfRow[row] - 1, dst);
+    }
+
+    /** The logits after the {@code position}-th token that row {@code row} fed in the last pass. */
+    void copyLogits(int row, int position, float[] dst) {
         Gpt2Graph graph = s.graph();
         int v = graph.vocabSize();
-        int offset = slotOfRow[row] * logitsRowStride + (logitsSeq - 1) * v;
+        int offset = slotOfRow[row] * logitsRowStride + (logitsSeq - fedOfRow[row] + position) * v;
         if (graph.logitsType() == OnnxJavaType.FLOAT16) {
             for (int i = 0; i < v; i++) {
                 dst[i] = Float.float16ToFloat(logits.getShort((offset + i) * 2));

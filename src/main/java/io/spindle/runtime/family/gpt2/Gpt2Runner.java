@@ -122,7 +122,17 @@ public final class Gpt2Runner implements ModelRunner {
             prefill.drop();
             throw new ModelExecutionException("forward pass of " + rows + " row(s) failed: " + e.getMessage(), e);
         }
-        return (row, dst) -> rowBatch[row].copyLogits(rowIndex[row], dst);
+        return new StepOutput.EveryPosition() {
+            @Override
+            public void copyLogits(int row, float[] dst) {
+                rowBatch[row].copyLogits(rowIndex[row], dst);
+            }
+
+            @Override
+            public void copyLogits(int row, int position, float[] dst) {
+                rowBatch[row].copyLogits(rowIndex[row], position, dst);
+            }
+        };
     }
 
     /** How one batch finds, and keeps, the caches of sequences it does not hold. */

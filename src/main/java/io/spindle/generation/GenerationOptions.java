@@ -1,0 +1,18 @@
+package io.spindle.generation;
+
+/**
+ * The less common knobs of a generation request, grouped so that {@link GenerationRequest} stays
+ * readable; {@link #NONE} leaves every one off.
+ *
+ * @param minP           0 disables; see {@code SamplingParams}
+ * @param typicalP       1 disables (TGI's {@code typical_p})
+ * @param minTokens      EOS and the stop token ids cannot end the output before this many tokens
+ * @param truncate       keep only the last this many prompt tokens (TGI's {@code truncate}); null keeps all
+ * @param topLogprobs    with logprobs on: also the this-many most likely tokens at each position (0–20)
+ * @param promptLogprobs with logprobs on: score the prompt's tokens too (OpenAI's {@code echo} with
+ *                       {@code logprobs}, TGI's {@code decoder_input_details}); max tokens may then be 0
+ */
+public record GenerationOptions(double minP, double typicalP, int minTokens, Integer truncate, int topLogprobs,
+                                boolean promptLogprobs) {
+    public static final GenerationOptions NONE = new GenerationOptions(0, 1, 0, null, 0, false);
+}
