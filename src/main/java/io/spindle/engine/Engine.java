@@ -1,5 +1,6 @@
 package io.spindle.engine;
 
+import io.spindle.engine.exec.CacheForking;
 import io.spindle.engine.exec.ModelExecutionException;
 import io.spindle.engine.exec.ModelRunner;
 import io.spindle.engine.exec.StepInput;
@@ -105,6 +106,13 @@ public final class Engine implements EngineClient, AutoCloseable {
 
     @Override
     public SequenceHandle submit(EngineRequest request, TokenListener listener) {
+        return submitGroup(List.of(request), List.of(listener)).getFirst();
+    }
+
+    @Override
+    public List<SequenceHandle> submitGroup(List<EngineRequest> requests, List<? extends TokenListener> listeners) {
+        EngineRequest request = requests.getFirst();
+        int n = requests.size();
         // long: prompt + max_tokens near Integer.MAX_VALUE must not wrap around and pass the checks.
         if (request.promptTokens().length > runner.maxPromptTokens()) {
             throw SpindleException.invalid("prompt", "the prompt has " + request.promptTokens().length
@@ -116,27 +124,60 @@ public final class Engine implements EngineClient, AutoCloseable {
                     + " tokens) + max new tokens (" + request.maxNewTokens() + ") = " + total
                     + " exceeds the model's context length of " + runner.contextLength() + " tokens");
         }
-        if (!kvBudget.canEverFit((int) total)) {
-            throw SpindleException.invalid("max_tokens", "prompt + max new tokens = " + total
-                    + " tokens exceeds the KV-cache budget of " + kvBudget.capacityTokens() + " tokens ("
+        if (n > 1) {
+            checkGroup(requests);
+        }
+        if (!kvBudget.canEverFit((int) Math.min(Integer.MAX_VALUE, total * n))) {
+            throw SpindleException.invalid("max_tokens", (n > 1 ? n + " × " : "") + "(prompt + max new tokens) = "
+                    + total * n + " tokens exceeds the KV-cache budget of " + kvBudget.capacityTokens() + " tokens ("
                     + config.kvCacheBytes() / (1 << 20) + " MiB at " + runner.kvBytesPerToken() + " bytes per token)");
         }
         if (!running) {
             throw new SpindleException(ErrorKind.UNAVAILABLE, "engine '" + name + "' is shutting down");
         }
-        if (numInFlight.incrementAndGet() > config.maxWaiting() + config.maxBatchSize()) {
-            numInFlight.decrementAndGet();
+        if (numInFlight.addAndGet(n) > config.maxWaiting() + config.maxBatchSize()) {
+            numInFlight.addAndGet(-n);
             int retry = retryAfterSeconds;
             throw SpindleException.overloaded("too many requests waiting for model '" + name + "' ("
                     + config.maxWaiting() + " queued); retry in about " + retry + " s", retry);
         }
-        long id = nextSequenceId.getAndIncrement();
-        Sequence seq = new Sequence(id, request, listener, System.nanoTime());
+        long now = System.nanoTime();
+        Sequence parent = new Sequence(nextSequenceId.getAndIncrement(), request, listeners.getFirst(), now);
+        List<Sequence> group = new ArrayList<>(n);
+        group.add(parent);
+        for (int i = 1; i < n; i++) {
+            Sequence child = new Sequence(nextSequenceId.getAndIncrement(), requests.get(i), listeners.get(i), now);
+            parent.addFork(child);
+            group.add(child);
+        }
         commands.add(() -> {
-            sequences.put(id, seq);
-            scheduler.enqueue(seq);
+            for (Sequence s : group) {
+                sequences.put(s.id(), s);
+            }
+            scheduler.enqueue(parent);
         });
-        return new SequenceHandle(id, this);
+        List<SequenceHandle> handles = new ArrayList<>(n);
+        for (Sequence s : group) {
+            handles.add(new SequenceHandle(s.id(), this));
+        }
+        return handles;
+    }
+
+    private void checkGroup(List<EngineRequest> requests) {
+        if (!(runner instanceof CacheForking)) {
+            throw SpindleException.invalid("n", "model '" + name + "' cannot share a prompt's cache between samples "
+                    + "(encoder-decoder); send one request per sample");
+        }
+        if (requests.size() > config.maxBatchSize()) {
+            throw SpindleException.invalid("n", requests.size() + " samples of one prompt run together, but a step "
+                    + "holds at most " + config.maxBatchSize() + " sequences (spindle.engine.max-batch-size)");
+        }
+        for (EngineRequest r : requests) {
+            if (!java.util.Arrays.equals(r.promptTokens(), requests.getFirst().promptTokens())
+                    || r.maxNewTokens() != requests.getFirst().maxNewTokens()) {
+                throw new IllegalArgumentException("samples of one group share their prompt and length");
+            }
+        }
     }
 
     @Override
@@ -252,18 +293,27 @@ public final class Engine implements EngineClient, AutoCloseable {
                     scorePrompt(s, row, c.numTokens(), out);
                 }
                 s.markComputed(c.numTokens());
-                if (sample && s.request().promptLogprobs() && s.numGenerated() == 0) {
-                    s.listener().onEvent(s.promptScores());
+                boolean promptDone = sample && s.numGenerated() == 0;
+                List<Sequence> forks = promptDone ? fork(s) : List.of();
+                if (promptDone && s.request().promptLogprobs()) {
+                    TokenEvent.PromptScores scores = s.promptScores();
+                    s.listener().onEvent(scores);
+                    for (Sequence f : forks) {
+                        f.listener().onEvent(scores);
+                    }
                     if (s.request().maxNewTokens() == 0) {
                         finish(s, new TokenEvent.Finished(FinishReason.LENGTH, s.stats()));
+                        for (Sequence f : forks) {
+                            finish(f, new TokenEvent.Finished(FinishReason.LENGTH, f.stats()));
+                        }
                         continue;
                     }
                 }
                 if (sample) {
-                    out.copyLogits(row, scratch.logits());
-                    int[] suppressed = s.numGenerated() < s.request().minNewTokens() ? s.request().stopTokenIds() : null;
-                    emitToken(s, s.sampler().sample(scratch, s.request().numLogprobs(), suppressed), now);
-                    sampled++;
+                    sampled += sampleNext(s, row, out, now);
+                    for (Sequence f : forks) {
+                        sampled += sampleNext(f, row, out, now);
+                    }
                 }
             } catch (RuntimeException e) {
                 // A bug that one sequence trips over ends that sequence, not the loop serving everyone.
@@ -275,6 +325,34 @@ public final class Engine implements EngineClient, AutoCloseable {
         long nanos = System.nanoTime() - t0;
         updateRetryAfter(sampled, nanos);
         observer.stepCompleted(chunks.size(), promptTokens, sampled, nanos);
+    }
+
+    /** Samples a sequence's next token from row {@code row}'s logits (a fork reads its parent's row). */
+    private int sampleNext(Sequence s, int row, StepOutput out, long now) {
+        out.copyLogits(row, scratch.logits());
+        int[] suppressed = s.numGenerated() < s.request().minNewTokens() ? s.request().stopTokenIds() : null;
+        emitToken(s, s.sampler().sample(scratch, s.request().numLogprobs(), suppressed), now);
+        return 1;
+    }
+
+    /**
+     * A parent's prompt is in: each fork still waiting gets a copy of its cache and counts the prompt
+     * as computed, so that it draws its first token from the parent's logits this step and decodes
+     * on its own from the next. Forks that were cancelled meanwhile are skipped.
+     */
+    private List<Sequence> fork(Sequence parent) {
+        if (parent.forks().isEmpty()) {
+            return List.of();
+        }
+        List<Sequence> out = new ArrayList<>(parent.forks().size());
+        for (Sequence f : parent.forks()) {
+            if (sequences.containsKey(f.id()) && f.awaitingFork()) {
+                ((CacheForking) runner).fork(parent.id(), f.id());
+                f.markComputed(f.numPromptTokens());
+                out.add(f);
+            }
+        }
+        return out;
     }
 
     /**
@@ -353,6 +431,13 @@ public final class Engine implements EngineClient, AutoCloseable {
     private void finish(Sequence s, TokenEvent last) {
         if (sequences.remove(s.id()) == null) {
             return;
+        }
+        for (Sequence f : s.forks()) {
+            // A parent that ends before its prompt is in (cancelled, failed) takes its waiting forks along.
+            if (f.awaitingFork() && sequences.containsKey(f.id())) {
+                finish(f, last instanceof TokenEvent.Failed failed ? new TokenEvent.Failed(failed.error(), f.stats())
+                        : new TokenEvent.Finished(FinishReason.CANCELLED, f.stats()));
+            }
         }
         scheduler.remove(s);
         runner.release(s.id());

@@ -11,8 +11,20 @@ package io.spindle.generation;
  * @param topLogprobs    with logprobs on: also the this-many most likely tokens at each position (0–20)
  * @param promptLogprobs with logprobs on: score the prompt's tokens too (OpenAI's {@code echo} with
  *                       {@code logprobs}, TGI's {@code decoder_input_details}); max tokens may then be 0
+ * @param samples        samples of the prompt, sharing its prefill (OpenAI's {@code n}, or {@code best_of})
+ * @param scoreSamples   compute each token's log-probability even when logprobs are off, to rank
+ *                       samples by cumulative log-probability ({@code best_of})
  */
 public record GenerationOptions(double minP, double typicalP, int minTokens, Integer truncate, int topLogprobs,
-                                boolean promptLogprobs) {
-    public static final GenerationOptions NONE = new GenerationOptions(0, 1, 0, null, 0, false);
+                                boolean promptLogprobs, int samples, boolean scoreSamples) {
+    public static final GenerationOptions NONE = new GenerationOptions(0, 1, 0, null, 0, false, 1, false);
+
+    public GenerationOptions(double minP, double typicalP, int minTokens, Integer truncate, int topLogprobs,
+                             boolean promptLogprobs) {
+        this(minP, typicalP, minTokens, truncate, topLogprobs, promptLogprobs, 1, false);
+    }
+
+    public GenerationOptions withSamples(int n, boolean score) {
+        return new GenerationOptions(minP, typicalP, minTokens, truncate, topLogprobs, promptLogprobs, n, score);
+    }
 }

@@ -95,6 +95,15 @@ public final class GenerationService {
      * rejected) when it cannot be served.
      */
     public Generation start(GenerationRequest req, Transport transport) {
+        return startAll(req, transport).getFirst();
+    }
+
+    /**
+     * As {@link #start}, for {@code options().samples()} samples of one prompt that share its prefill:
+     * one {@link Generation} per sample, sample i seeded with the request's seed + i (so that a single
+     * request with that seed reproduces it). Counted as one request, ended when every sample has.
+     */
+    public List<Generation> startAll(GenerationRequest req, Transport transport) {
         try {
             return submit(req, transport);
         } catch (SpindleException e) {
@@ -104,7 +113,7 @@ public final class GenerationService {
         }
     }
 
-    private Generation submit(GenerationRequest req, Transport transport) {
+    private List<Generation> submit(GenerationRequest req, Transport transport) {
         if (draining) {
             throw SpindleException.unavailable("the server is shutting down; retry on another replica",
                     DRAINING_RETRY_AFTER_SECONDS);
@@ -142,29 +151,70 @@ public final class GenerationService {
         SamplingParams sampling = sampling(req, seed, logitBias(model, req.logitBias()));
         int[] stopIds = stopTokenIds(model, req);
 
-        Generation[] self = new Generation[1];
-        Generation gen = new Generation(model, prompt, promptText, seed, stop, textPool, maxBufferedEvents, ending -> {
-            watched.remove(self[0]);
-            inFlight.decrementAndGet();
-            observer.requestEnded(model.id(), transport, ending.outcome(), ending.finish());
-        });
-        self[0] = gen;
-        EngineRequest er = new EngineRequest(req.model(), prompt, sampling, maxNew, stopIds,
-                req.logprobs() ? options.topLogprobs() : -1, options.promptLogprobs(), options.minTokens());
-        inFlight.incrementAndGet();
-        if (!totalTimeout.isZero() || !idleTimeout.isZero()) {
-            watched.add(gen);
+        int samples = options.samples();
+        if (samples < 1) {
+            throw SpindleException.invalid("n", "n must be >= 1");
         }
-        SequenceHandle handle;
+        int numLogprobs = req.logprobs() ? options.topLogprobs() : options.scoreSamples() ? 0 : -1;
+        RequestEnd end = new RequestEnd(model.id(), transport, samples);
+        List<Generation> gens = new java.util.ArrayList<>(samples);
+        List<EngineRequest> ers = new java.util.ArrayList<>(samples);
+        for (int i = 0; i < samples; i++) {
+            Generation[] self = new Generation[1];
+            Generation gen = new Generation(model, prompt, promptText, seed + i, stop, textPool, maxBufferedEvents,
+                    ending -> {
+                        watched.remove(self[0]);
+                        inFlight.decrementAndGet();
+                        end.ended(ending);
+                    });
+            self[0] = gen;
+            gens.add(gen);
+            SamplingParams s = i == 0 ? sampling : sampling(req, seed + i, sampling.logitBias());
+            ers.add(new EngineRequest(req.model(), prompt, s, maxNew, stopIds, numLogprobs, options.promptLogprobs(),
+                    options.minTokens()));
+        }
+        inFlight.addAndGet(samples);
+        if (!totalTimeout.isZero() || !idleTimeout.isZero()) {
+            watched.addAll(gens);
+        }
+        List<SequenceHandle> handles;
         try {
-            handle = engine.submit(er, gen::onEngineEvent);
+            List<io.spindle.engine.request.TokenListener> listeners = gens.stream()
+                    .map(g -> (io.spindle.engine.request.TokenListener) g::onEngineEvent).toList();
+            handles = samples == 1 ? List.of(engine.submit(ers.getFirst(), listeners.getFirst()))
+                    : engine.submitGroup(ers, listeners);
         } catch (RuntimeException e) {
-            inFlight.decrementAndGet();
-            watched.remove(gen);
+            inFlight.addAndGet(-samples);
+            gens.forEach(watched::remove);
             throw e;
         }
-        gen.attach(handle, ticker, keepAliveEvery);
-        return gen;
+        for (int i = 0; i < samples; i++) {
+            gens.get(i).attach(handles.get(i), ticker, keepAliveEvery);
+        }
+        return gens;
+    }
+
+    /** Reports a request once, when the last of its samples has ended, with the first sample's outcome. */
+    private final class RequestEnd {
+        private final String model;
+        private final Transport transport;
+        private final AtomicInteger remaining;
+        private volatile Generation.Ending first;
+
+        RequestEnd(String model, Transport transport, int samples) {
+            this.model = model;
+            this.transport = transport;
+            this.remaining = new AtomicInteger(samples);
+        }
+
+        void ended(Generation.Ending ending) {
+            if (first == null) {
+                first = ending;
+            }
+            if (remaining.decrementAndGet() == 0) {
+                observer.requestEnded(model, transport, first.outcome(), first.finish());
+            }
+        }
     }
 
     /** A prompt as the model reads it: token ids, and the text they stand for. */

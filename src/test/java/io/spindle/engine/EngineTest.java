@@ -374,4 +374,60 @@ class EngineTest {
         assertInstanceOf(TokenEvent.Finished.class, ok.awaitEnd());
         assertTrue(engine.stats().loopAlive());
     }
+
+    @Test
+    void samplesOfOnePromptPrefillItOnceAndForkItsCache() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 64);
+        start(runner, 4, 64, 1000, 8);
+        List<RecordingListener> ls = List.of(new RecordingListener(), new RecordingListener(), new RecordingListener());
+        List<SequenceHandle> hs = engine.submitGroup(List.of(req(new int[] {5, 6, 7}, 3), req(new int[] {5, 6, 7}, 3),
+                req(new int[] {5, 6, 7}, 3)), List.of(ls.get(0), ls.get(1), ls.get(2)));
+        for (RecordingListener l : ls) {
+            assertEquals(FinishReason.LENGTH, ((TokenEvent.Finished) l.awaitEnd()).reason());
+            assertArrayEquals(new int[] {8, 9, 10}, l.tokens());
+        }
+        assertEquals(List.of(3, 1, 1), runner.rowsOf(hs.get(0).sequenceId()), "the parent prefills");
+        assertEquals(List.of(1, 1), runner.rowsOf(hs.get(1).sequenceId()), "a fork never feeds the prompt");
+        assertEquals(List.of(1, 1), runner.rowsOf(hs.get(2).sequenceId()));
+        assertEquals(2, runner.forks.size());
+        assertEquals(0, engine.stats().kvUsedTokens());
+        assertEquals(0, runner.numCachedSequences());
+    }
+
+    @Test
+    void aGroupIsAdmittedWholeAndAGroupLargerThanTheBatchIsRefused() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 64);
+        runner.stepMillis = 2;
+        start(runner, 3, 64, 1000, 8);
+        RecordingListener first = new RecordingListener();
+        engine.submit(req(new int[] {1}, 20), first);
+        first.firstToken.get();
+        List<RecordingListener> ls = List.of(new RecordingListener(), new RecordingListener(), new RecordingListener());
+        engine.submitGroup(List.of(req(new int[] {2}, 2), req(new int[] {2}, 2), req(new int[] {2}, 2)), ls);
+        for (RecordingListener l : ls) {
+            l.awaitEnd();
+        }
+        assertTrue(runner.maxBatchSeen() <= 3);
+        assertTrue(first.end.isDone(), "the group of three waited for the batch to have room for all of it");
+        assertThrows(io.spindle.engine.request.SpindleException.class, () -> engine.submitGroup(
+                List.of(req(new int[] {2}, 2), req(new int[] {2}, 2), req(new int[] {2}, 2), req(new int[] {2}, 2)),
+                List.of(new RecordingListener(), new RecordingListener(), new RecordingListener(), new RecordingListener())));
+    }
+
+    @Test
+    void cancellingTheParentBeforeItsPromptIsInEndsItsForks() throws Exception {
+        FakeRunner runner = new FakeRunner(100, 10_000);
+        runner.stepMillis = 2;
+        start(runner, 4, 2, 100_000, 8);
+        List<RecordingListener> ls = List.of(new RecordingListener(), new RecordingListener());
+        int[] prompt = new int[200];
+        List<SequenceHandle> hs = engine.submitGroup(List.of(req(prompt, 5), req(prompt, 5)), ls);
+        hs.get(0).abort();
+        for (RecordingListener l : ls) {
+            assertEquals(FinishReason.CANCELLED, ((TokenEvent.Finished) l.awaitEnd()).reason());
+            assertEquals(0, l.tokens().length);
+        }
+        assertEquals(0, engine.stats().kvUsedTokens());
+        assertEquals(0, engine.stats().numRunning());
+    }
 }

@@ -16,7 +16,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * + 1) mod vocab, every batch is recorded, and it tracks cached lengths like a real runner so that
  * engine/runner disagreements fail loudly.
  */
-public final class FakeRunner implements ModelRunner {
+public final class FakeRunner implements ModelRunner, io.spindle.engine.exec.CacheForking {
     private final int vocab;
     private final int context;
     private final Map<Long, Integer> cached = new HashMap<>();
@@ -75,6 +75,19 @@ public final class FakeRunner implements ModelRunner {
             java.util.Arrays.fill(dst, 0, vocab, 0f);
             dst[next[row]] = 10f;
         };
+    }
+
+    /** Forks so far, as parent → child pairs. */
+    public final List<long[]> forks = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void fork(long parentId, long childId) {
+        Integer have = cached.get(parentId);
+        if (have == null) {
+            throw new IllegalStateException("sequence " + parentId + " has no cache to fork");
+        }
+        cached.put(childId, have);
+        forks.add(new long[] {parentId, childId});
     }
 
     @Override

@@ -4,6 +4,7 @@ import io.smallrye.mutiny.Multi;
 import io.spindle.api.dto.ChatCompletionChunk;
 import io.spindle.api.dto.ChatCompletionRequest;
 import io.spindle.api.dto.ChatCompletionResponse;
+import io.spindle.api.dto.OpenAiUsage;
 import io.spindle.api.error.ApiDialect;
 import io.spindle.generation.Generation;
 import io.spindle.generation.GenerationEvent;
@@ -39,43 +40,79 @@ public class ChatCompletionsResource {
     @Produces(MediaType.TEXT_PLAIN)
     public Multi<String> create(String body, @Context HttpServerRequest request) {
         ChatCompletionRequest req = Json.read(body, ChatCompletionRequest.class, UnsupportedFields.OPENAI);
-        Generation gen = service.start(OpenAiMapping.chat(req), HttpReply.transport(req.stream()));
-        HttpReply.dropOnSlowReader(gen, request);
-        Shape shape = new Shape(OpenAiMapping.newId("chatcmpl-"), Instant.now().getEpochSecond(), gen.model().id(),
-                gen, Boolean.TRUE.equals(req.returnTokenIds()), Boolean.TRUE.equals(req.logprobs()));
+        List<Generation> gens = service.startAll(OpenAiMapping.chat(req), HttpReply.transport(req.stream()));
+        gens.forEach(g -> HttpReply.dropOnSlowReader(g, request));
+        Response r = new Response(OpenAiMapping.newId("chatcmpl-"), Instant.now().getEpochSecond(),
+                gens.getFirst().model().id(), Boolean.TRUE.equals(req.returnTokenIds()), Boolean.TRUE.equals(req.logprobs()));
         boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());
-        return HttpReply.of(ApiDialect.OPENAI, gen, Boolean.TRUE.equals(req.stream()), () -> shape.stream(usage),
-                shape::whole);
+        return Choices.reply(ApiDialect.OPENAI, gens, Boolean.TRUE.equals(req.stream()), () -> r.stream(gens, usage),
+                events -> r.whole(gens, events));
     }
 
-    private record Shape(String id, long created, String model, Generation gen, boolean tokenIds, boolean logprobs) {
+    private record Response(String id, long created, String model, boolean tokenIds, boolean logprobs) {
+
+        Multi<String> stream(List<Generation> gens, boolean includeUsage) {
+            GenerationEvent.Done[] ends = new GenerationEvent.Done[gens.size()];
+            List<Multi<String>> choices = new ArrayList<>(gens.size());
+            for (int i = 0; i < gens.size(); i++) {
+                choices.add(new Choice(this, gens.get(i), i).stream(ends));
+            }
+            return Choices.stream(ApiDialect.OPENAI, choices, () -> {
+                List<String> tail = new ArrayList<>(2);
+                if (includeUsage) {
+                    tail.add(HttpReply.data(new ChatCompletionChunk(id, "chat.completion.chunk", created, model,
+                            List.of(), usage(gens, ends), ends[0] == null ? null : OpenAiMapping.timings(ends[0].timings()),
+                            null)));
+                }
+                tail.add(HttpReply.DONE);
+                return tail;
+            });
+        }
+
+        /** The prompt counts once, every sample's tokens count. */
+        private static OpenAiUsage usage(List<Generation> gens, GenerationEvent.Done[] ends) {
+            int completion = 0;
+            for (GenerationEvent.Done d : ends) {
+                completion += d == null ? 0 : d.usage().completionTokens();
+            }
+            int prompt = gens.getFirst().promptTokens().length;
+            return new OpenAiUsage(prompt, completion, prompt + completion);
+        }
+
+        HttpReply whole(List<Generation> gens, List<List<GenerationEvent>> events) {
+            List<ChatCompletionResponse.Choice> choices = new ArrayList<>(gens.size());
+            GenerationEvent.Done[] ends = new GenerationEvent.Done[gens.size()];
+            for (int i = 0; i < gens.size(); i++) {
+                ends[i] = Shapes.done(events.get(i));
+                choices.add(new Choice(this, gens.get(i), i).whole(events.get(i)));
+            }
+            return HttpReply.json(new ChatCompletionResponse(id, "chat.completion", created, model, choices,
+                    usage(gens, ends), OpenAiMapping.timings(ends[0].timings()),
+                    tokenIds ? gens.getFirst().promptTokens() : null));
+        }
+    }
+
+    /** One sample, numbered {@code index}. */
+    private record Choice(Response r, Generation gen, int index) {
 
         /**
          * The role chunk goes out with the first token, not at arrival: benchmark clients (vLLM's
          * {@code bench serve --backend openai-chat}) take the first chunk as the first token, so an
          * early one would read queueing and prefill as inter-token latency.
          */
-        Multi<String> stream(boolean includeUsage) {
+        Multi<String> stream(GenerationEvent.Done[] ends) {
             boolean[] started = new boolean[1];
-            Multi<String> body = gen.events().onItem().transformToIterable(ev -> switch (ev) {
-                case GenerationEvent.KeepAlive k -> List.of(HttpReply.KEEP_ALIVE);
+            return gen.events().onItem().transformToIterable(ev -> switch (ev) {
+                case GenerationEvent.KeepAlive k -> index == 0 ? List.of(HttpReply.KEEP_ALIVE) : List.<String>of();
                 case GenerationEvent.Token t -> withRole(started,
                         List.of(chunk(new ChatCompletionChunk.Delta(null, t.text()), t, null, null, null)));
                 case GenerationEvent.Done d -> {
-                    List<String> out = new ArrayList<>(3);
+                    ends[index] = d;
                     String text = d.text();
-                    out.add(chunk(new ChatCompletionChunk.Delta(null, text.isEmpty() ? null : text), d.lastToken(),
-                            OpenAiMapping.finishReason(d.finish()), d, null));
-                    if (includeUsage) {
-                        out.add(HttpReply.data(new ChatCompletionChunk(id, "chat.completion.chunk", created, model,
-                                List.of(), OpenAiMapping.usage(d.usage()), OpenAiMapping.timings(d.timings()), null)));
-                    }
-                    out.add(HttpReply.DONE);
-                    yield withRole(started, out);
+                    yield withRole(started, List.of(chunk(new ChatCompletionChunk.Delta(null, text.isEmpty() ? null : text),
+                            d.lastToken(), OpenAiMapping.finishReason(d.finish()), d, null)));
                 }
             });
-            return body.onFailure().recoverWithMulti(t -> Multi.createFrom().items(
-                    HttpReply.errorFrame(ApiDialect.OPENAI, t), HttpReply.DONE));
         }
 
         private List<String> withRole(boolean[] started, List<String> frames) {
@@ -84,31 +121,30 @@ public class ChatCompletionsResource {
             }
             started[0] = true;
             List<String> out = new ArrayList<>(frames.size() + 1);
-            out.add(chunk(new ChatCompletionChunk.Delta(ROLE, ""), null, null, null, tokenIds ? gen.promptTokens() : null));
+            out.add(chunk(new ChatCompletionChunk.Delta(ROLE, ""), null, null, null, r.tokenIds() ? gen.promptTokens() : null));
             out.addAll(frames);
             return out;
         }
 
         private String chunk(ChatCompletionChunk.Delta delta, GenerationEvent.Token t, String finish,
                              GenerationEvent.Done done, int[] promptIds) {
-            ChatCompletionResponse.ChatLogprobs lp = logprobs && t != null
+            ChatCompletionResponse.ChatLogprobs lp = r.logprobs() && t != null
                     ? new ChatCompletionResponse.ChatLogprobs(List.of(tokenLogprob(t)), null) : null;
-            int[] ids = tokenIds ? (t == null ? new int[0] : new int[] {t.tokenId()}) : null;
-            ChatCompletionChunk.Choice c = new ChatCompletionChunk.Choice(0, delta, lp, finish, ids);
-            return HttpReply.data(new ChatCompletionChunk(id, "chat.completion.chunk", created, model, List.of(c), null,
-                    done == null ? null : OpenAiMapping.timings(done.timings()), promptIds));
+            int[] ids = r.tokenIds() ? (t == null ? new int[0] : new int[] {t.tokenId()}) : null;
+            ChatCompletionChunk.Choice c = new ChatCompletionChunk.Choice(index, delta, lp, finish, ids);
+            return HttpReply.data(new ChatCompletionChunk(r.id(), "chat.completion.chunk", r.created(), r.model(),
+                    List.of(c), null, done == null ? null : OpenAiMapping.timings(done.timings()), promptIds));
         }
 
         private ChatCompletionResponse.TokenLogprob tokenLogprob(GenerationEvent.Token t) {
             String text = gen.tokenText(t.tokenId());
-            int[] bytes = utf8(text);
             List<Object> top = new ArrayList<>();
             if (t.top() != null) {
                 for (GenerationEvent.Alternative a : t.top()) {
                     top.add(new ChatCompletionResponse.TopLogprob(a.text(), a.logprob(), utf8(a.text())));
                 }
             }
-            return new ChatCompletionResponse.TokenLogprob(text, t.logprob(), bytes, top);
+            return new ChatCompletionResponse.TokenLogprob(text, t.logprob(), utf8(text), top);
         }
 
         private static int[] utf8(String text) {
@@ -120,7 +156,7 @@ public class ChatCompletionsResource {
             return bytes;
         }
 
-        HttpReply whole(List<GenerationEvent> events) {
+        ChatCompletionResponse.Choice whole(List<GenerationEvent> events) {
             StringBuilder text = new StringBuilder();
             List<Integer> ids = new ArrayList<>();
             List<ChatCompletionResponse.TokenLogprob> lps = new ArrayList<>();
@@ -128,19 +164,15 @@ public class ChatCompletionsResource {
             for (GenerationEvent.Token t : Shapes.tokens(events)) {
                 text.append(t.text());
                 ids.add(t.tokenId());
-                if (logprobs) {
+                if (r.logprobs()) {
                     lps.add(tokenLogprob(t));
                 }
             }
             text.append(done.tailText());
-            ChatCompletionResponse.Choice c = new ChatCompletionResponse.Choice(0,
-                    new ChatCompletionResponse.Message(ROLE, text.toString(), null),
-                    logprobs ? new ChatCompletionResponse.ChatLogprobs(lps, null) : null,
+            return new ChatCompletionResponse.Choice(index, new ChatCompletionResponse.Message(ROLE, text.toString(), null),
+                    r.logprobs() ? new ChatCompletionResponse.ChatLogprobs(lps, null) : null,
                     OpenAiMapping.finishReason(done.finish()),
-                    tokenIds ? ids.stream().mapToInt(Integer::intValue).toArray() : null);
-            return HttpReply.json(new ChatCompletionResponse(id, "chat.completion", created, model, List.of(c),
-                    OpenAiMapping.usage(done.usage()), OpenAiMapping.timings(done.timings()),
-                    tokenIds ? gen.promptTokens() : null));
+                    r.tokenIds() ? ids.stream().mapToInt(Integer::intValue).toArray() : null);
         }
     }
 }

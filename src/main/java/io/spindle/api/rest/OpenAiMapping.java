@@ -26,10 +26,22 @@ public final class OpenAiMapping {
     private OpenAiMapping() {
     }
 
-    public static GenerationRequest completion(CompletionRequest r) {
+    /** The most prompts one completions request may carry (each becomes its own choices). */
+    static final int MAX_PROMPTS = 64;
+
+    /** One request per prompt (a prompt array gives several), each with its samples. */
+    public static List<GenerationRequest> completion(CompletionRequest r) {
         checkCommon(r.n(), r.maxTokens(), "max_tokens");
-        if (r.bestOf() != null && r.bestOf() != 1) {
-            throw SpindleException.invalid("best_of", "best_of must be 1 (only one candidate is generated)");
+        int n = r.n() == null ? 1 : r.n();
+        int samples = n;
+        if (r.bestOf() != null) {
+            if (r.bestOf() < n) {
+                throw SpindleException.invalid("best_of", "best_of must be >= n");
+            }
+            if (r.bestOf() > n && Boolean.TRUE.equals(r.stream())) {
+                throw SpindleException.invalid("best_of", "best_of cannot be streamed: the best samples are known only at the end");
+            }
+            samples = r.bestOf();
         }
         if (r.suffix() != null && !r.suffix().isEmpty()) {
             throw SpindleException.invalid("suffix", "suffix (insertion) is not supported by this model family");
@@ -37,11 +49,39 @@ public final class OpenAiMapping {
         boolean logprobs = r.logprobs() != null;
         boolean echoScores = logprobs && Boolean.TRUE.equals(r.echo());
         GenerationOptions options = new GenerationOptions(orZero(r.minP()), 1, r.minTokens() == null ? 0 : r.minTokens(),
-                r.truncatePromptTokens(), logprobs ? topLogprobs(r.logprobs(), "logprobs") : 0, echoScores);
-        return new GenerationRequest(r.model(), prompt(r.prompt()),
-                r.maxTokens() == null ? COMPLETIONS_DEFAULT_MAX_TOKENS : r.maxTokens(), r.temperature(), r.topK(),
-                r.topP(), r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
-                r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), logprobs, logitBias(r.logitBias()), options);
+                r.truncatePromptTokens(), logprobs ? topLogprobs(r.logprobs(), "logprobs") : 0, echoScores)
+                .withSamples(samples, samples > n);
+        List<GenerationRequest> out = new ArrayList<>();
+        for (Prompt p : prompts(r.prompt())) {
+            out.add(new GenerationRequest(r.model(), p,
+                    r.maxTokens() == null ? COMPLETIONS_DEFAULT_MAX_TOKENS : r.maxTokens(), r.temperature(), r.topK(),
+                    r.topP(), r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
+                    r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), logprobs, logitBias(r.logitBias()), options));
+        }
+        return out;
+    }
+
+    /** {@code prompt} as a list of prompts: several strings or token-id lists, or one prompt of any form. */
+    static List<Prompt> prompts(JsonNode p) {
+        if (p != null && p.isArray() && p.size() > 1 && (p.get(0).isTextual() || p.get(0).isArray())) {
+            if (p.size() > MAX_PROMPTS) {
+                throw SpindleException.invalid("prompt", "at most " + MAX_PROMPTS + " prompts per request; got " + p.size());
+            }
+            List<Prompt> out = new ArrayList<>(p.size());
+            for (int i = 0; i < p.size(); i++) {
+                JsonNode one = p.get(i);
+                if (one.isTextual()) {
+                    out.add(new Prompt.Text(one.asText()));
+                } else if (one.isArray()) {
+                    out.add(tokens(one));
+                } else {
+                    throw SpindleException.invalid("prompt", "prompt[" + i + "] must be a string or a list of token ids, "
+                            + "like the other prompts");
+                }
+            }
+            return out;
+        }
+        return List.of(prompt(p));
     }
 
     private static double orZero(Double d) {
@@ -87,7 +127,8 @@ public final class OpenAiMapping {
             throw SpindleException.invalid(maxParam, maxParam + " must be >= 1");
         }
         GenerationOptions options = new GenerationOptions(orZero(r.minP()), 1, r.minTokens() == null ? 0 : r.minTokens(),
-                r.truncatePromptTokens(), topLogprobs(r.topLogprobs(), "top_logprobs"), false);
+                r.truncatePromptTokens(), topLogprobs(r.topLogprobs(), "top_logprobs"), false)
+                .withSamples(r.n() == null ? 1 : r.n(), false);
         return new GenerationRequest(r.model(), messages(r.messages()), max, r.temperature(), r.topK(), r.topP(),
                 r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
                 r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), Boolean.TRUE.equals(r.logprobs()),
@@ -128,16 +169,19 @@ public final class OpenAiMapping {
         return new Prompt.Chat(messages);
     }
 
+    /** The most samples of one prompt a request may ask for (the engine also bounds them by its batch). */
+    static final int MAX_N = 128;
+
     private static void checkCommon(Integer n, Integer maxTokens, String maxParam) {
-        if (n != null && n != 1) {
-            throw SpindleException.invalid("n", "n must be 1: one choice per request is supported for now");
+        if (n != null && (n < 1 || n > MAX_N)) {
+            throw SpindleException.invalid("n", "n must be in [1, " + MAX_N + "]");
         }
         if (maxTokens != null && maxTokens < 0) {
             throw SpindleException.invalid(maxParam, maxParam + " must be >= 1");
         }
     }
 
-    /** A string, a one-element list of strings, or a list of token ids. */
+    /** A string, a one-element list of strings, a list of token ids, or a one-element list of such a list. */
     public static Prompt prompt(JsonNode p) {
         if (p == null || p.isNull()) {
             throw SpindleException.invalid("prompt", "'prompt' is required");
@@ -147,13 +191,13 @@ public final class OpenAiMapping {
         }
         if (p.isArray() && !p.isEmpty() && p.get(0).isTextual()) {
             if (p.size() != 1) {
-                throw SpindleException.invalid("prompt", "a list of prompts is not supported; send one prompt per request");
+                throw SpindleException.invalid("prompt", "a list of prompts is not supported here; send one prompt");
             }
             return new Prompt.Text(p.get(0).asText());
         }
         if (p.isArray() && !p.isEmpty() && p.get(0).isArray()) {
             if (p.size() != 1) {
-                throw SpindleException.invalid("prompt", "a list of prompts is not supported; send one prompt per request");
+                throw SpindleException.invalid("prompt", "a list of prompts is not supported here; send one prompt");
             }
             return tokens(p.get(0));
         }

@@ -37,6 +37,28 @@ public final class Sequence {
         return id;
     }
 
+    // n samples of one prompt: the parent prefills, its forks start from a copy of its cache.
+    private java.util.List<Sequence> forks = java.util.List.of();
+    private Sequence forkedFrom;
+
+    public void addFork(Sequence child) {
+        if (forks.isEmpty()) {
+            forks = new java.util.ArrayList<>();
+        }
+        forks.add(child);
+        child.forkedFrom = this;
+    }
+
+    /** The samples that start from this sequence's prompt cache; empty for most. */
+    public java.util.List<Sequence> forks() {
+        return forks;
+    }
+
+    /** True while this sequence waits for its parent's prefill to copy the prompt's cache. */
+    public boolean awaitingFork() {
+        return forkedFrom != null && numComputed == 0;
+    }
+
     public EngineRequest request() {
         return request;
     }

@@ -52,7 +52,7 @@ public final class FcfsScheduler {
         List<ScheduledChunk> chunks = new ArrayList<>(Math.min(maxBatchSize, running.size() + waiting.size()));
         int budget = maxTokensPerStep;
         for (Sequence s : running) {
-            if (!s.isPrefilling() && budget > 0) {
+            if (!s.isPrefilling() && !s.awaitingFork() && budget > 0) {
                 chunks.add(new ScheduledChunk(s, 1));
                 budget--;
             }
@@ -62,25 +62,50 @@ public final class FcfsScheduler {
             budget = Math.min(budget, maxPrefillWhileDecoding);
         }
         for (Sequence s : running) {
-            if (s.isPrefilling() && budget > 0) {
+            if (s.isPrefilling() && !s.awaitingFork() && budget > 0) {
                 int n = chunkOf(s, budget);
                 chunks.add(new ScheduledChunk(s, n));
                 budget -= n;
             }
         }
-        while (budget > 0 && running.size() < maxBatchSize && !waiting.isEmpty()) {
+        while (budget > 0 && !waiting.isEmpty()
+                && running.size() + 1 + waiting.peekFirst().forks().size() <= maxBatchSize) {
             Sequence head = waiting.peekFirst();
-            if (!kvBudget.tryReserve(head.id(), head.maxTotalTokens())) {
+            if (!reserveGroup(head)) {
                 break;
             }
             waiting.pollFirst();
             head.markAdmitted(nowNanos);
             running.add(head);
+            for (Sequence f : head.forks()) {
+                // Admitted with their parent: they take a batch slot and their cache is reserved now,
+                // but run only once the parent's prefill has been copied to them.
+                f.markAdmitted(nowNanos);
+                running.add(f);
+            }
             int n = chunkOf(head, budget);
             chunks.add(new ScheduledChunk(head, n));
             budget -= n;
         }
         return new StepPlan(chunks);
+    }
+
+    /** Reserves the cache of a sequence and its forks, all or none. */
+    private boolean reserveGroup(Sequence head) {
+        if (!kvBudget.tryReserve(head.id(), head.maxTotalTokens())) {
+            return false;
+        }
+        for (int i = 0; i < head.forks().size(); i++) {
+            Sequence f = head.forks().get(i);
+            if (!kvBudget.tryReserve(f.id(), f.maxTotalTokens())) {
+                kvBudget.release(head.id());
+                for (int j = 0; j < i; j++) {
+                    kvBudget.release(head.forks().get(j).id());
+                }
+                return false;
+            }
+        }
+        return true;
     }
 
     private int chunkOf(Sequence s, int budget) {

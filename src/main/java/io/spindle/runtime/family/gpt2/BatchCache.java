@@ -391,6 +391,11 @@ final class BatchCache {
         return rowValid[rowOf(id)];
     }
 
+    /** A copy of a held sequence's cache as compact blocks; the batch keeps the row. */
+    byte[][] copy(long id) {
+        return gather(rowOf(id));
+    }
+
     /** Takes a held sequence out of this batch as compact blocks (the batch keeps its other rows). */
     byte[][] remove(long id) {
         int row = rowOf(id);

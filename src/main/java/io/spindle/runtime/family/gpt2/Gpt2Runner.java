@@ -4,6 +4,7 @@ import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.spindle.engine.exec.CacheForking;
 import io.spindle.engine.exec.ModelExecutionException;
 import io.spindle.engine.exec.ModelRunner;
 import io.spindle.engine.exec.StepInput;
@@ -39,7 +40,7 @@ import java.util.Map;
  * starts decoding. Steps of only one kind run in the decode batch alone.
  * Confined to the engine thread.
  */
-public final class Gpt2Runner implements ModelRunner {
+public final class Gpt2Runner implements ModelRunner, CacheForking {
     /** What both batches share: the sessions, the graph's facts and the host-side input buffers. */
     record Shared(OrtEnvironment env, OrtSession withPast, OrtSession noPast, Gpt2Graph graph, KvLayout kvLayout,
                   HostBuffer ids, HostBuffer positions, HostBuffer maskInput) {
@@ -174,6 +175,31 @@ public final class Gpt2Runner implements ModelRunner {
             detached.put(id, blocks);
             detachedLength.put(id, length);
         }
+    }
+
+    /** The child's copy is kept detached; it joins a batch at its first step like any returning sequence. */
+    @Override
+    public void fork(long parentId, long childId) {
+        byte[][] blocks;
+        int length;
+        if (detached.containsKey(parentId)) {
+            byte[][] parent = detached.get(parentId);
+            blocks = new byte[parent.length][];
+            for (int i = 0; i < parent.length; i++) {
+                blocks[i] = parent[i].clone();
+            }
+            length = detachedLength.get(parentId);
+        } else if (decode.holds(parentId)) {
+            blocks = decode.copy(parentId);
+            length = decode.lengthOf(parentId);
+        } else if (prefill.holds(parentId)) {
+            blocks = prefill.copy(parentId);
+            length = prefill.lengthOf(parentId);
+        } else {
+            throw new IllegalStateException("sequence " + parentId + " has no cache to fork");
+        }
+        detached.put(childId, blocks);
+        detachedLength.put(childId, length);
     }
 
     /** Repacks of the decode batch so far (steady steps and steps that reuse holes do none); for tests. */
