@@ -130,6 +130,54 @@ for (const [transport, mode] of [['sse', 'chat'], ['ws', 'completion']]) {
   });
 }
 
+test('the page opens on a chat model, in chat mode, and keeps the conversation', async () => {
+  const page = await openPage();
+  assert.equal(await page.inputValue('#model'), 'demo-gpt2', 'the first listed model is a text-generation one');
+  assert.equal(await page.isVisible('#generate'), true);
+  assert.equal(await page.isChecked('input[name=mode][value=chat]'), true);
+  await page.fill('#max_tokens', '4');
+  await page.fill('#temperature', '0');
+  for (const text of ['Hello', 'And then?']) {
+    await page.fill('#prompt', text);
+    await page.press('#prompt', 'Enter');
+    await page.waitForFunction(() => document.querySelector('#state').dataset.state === 'done', null, { timeout: 30000 });
+  }
+  const turns = await page.$$eval('#transcript > div', (ds) => ds.map((d) => d.className));
+  assert.deepEqual(turns, ['user', 'assistant', 'user', 'assistant']);
+  assert.equal(await page.evaluate(() => state.conversation.length), 4, 'both turns are sent back as the history');
+  await page.close();
+});
+
+test('each streamed token is coloured by its probability, with the alternatives on hover', async () => {
+  const page = await openPage();
+  await setUp(page, { transport: 'sse', mode: 'chat', maxTokens: '8', temperature: '1' });
+  await page.fill('#seed', '7');
+  await page.fill('#prompt', 'Why is the sky blue?');
+  await page.press('#prompt', 'Enter');
+  await page.waitForFunction(() => document.querySelector('#state').dataset.state === 'done', null, { timeout: 30000 });
+  const spans = await page.$$eval('#transcript .assistant span.tok',
+    (ss) => ss.map((s) => ({ p: Number(s.dataset.p), title: s.title, bg: s.style.backgroundColor })));
+  assert.ok(spans.length >= 5, `coloured tokens: ${spans.length}`);
+  for (const s of spans) {
+    assert.ok(s.p > 0 && s.p <= 1, `a probability: ${s.p}`);
+    assert.ok(s.bg.startsWith('rgb'), `a background colour: ${s.bg}`);
+    const lines = s.title.split('\n');
+    assert.match(lines[0], /^p = [0-9.]+ %$/);
+    assert.equal(lines.length, 6, `the probability and five alternatives: ${s.title}`);
+  }
+  await page.hover('#transcript .assistant span.tok');
+  await page.screenshot({ path: path.join(SHOTS, 'token-probabilities.png'), fullPage: true });
+  // Completion mode over SSE: the legacy top_logprobs maps give the same picture.
+  await setUp(page, { transport: 'sse', mode: 'completion', maxTokens: '6', temperature: '0' });
+  await page.fill('#prompt', 'Once upon a time');
+  await page.press('#prompt', 'Enter');
+  await page.waitForFunction(() => document.querySelector('#state').dataset.state === 'done', null, { timeout: 30000 });
+  const last = await page.$$eval('#transcript .assistant', (as) => as[as.length - 1].querySelectorAll('span.tok').length);
+  assert.ok(last >= 4, `coloured completion tokens: ${last}`);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
 test('a validation error is shown inline, and the page keeps working', async () => {
   const page = await openPage();
   await setUp(page, { transport: 'sse', temperature: '-1' });

@@ -112,6 +112,46 @@ function samplingFields() {
   return out;
 }
 
+function showProbs() { return $('#show-probs').checked; }
+
+/**
+ * Appends a streamed piece of text; with probabilities on, as a span coloured from red (unlikely)
+ * to green (likely) whose title lists the probability and the most likely alternatives.
+ */
+function appendToken(out, text, info) {
+  if (!info || !Number.isFinite(info.logprob)) {
+    out.appendChild(document.createTextNode(text));
+    return;
+  }
+  const p = Math.exp(info.logprob);
+  const span = document.createElement('span');
+  span.className = 'tok';
+  span.textContent = text;
+  span.dataset.p = String(p);
+  span.style.backgroundColor = `hsl(${Math.round(120 * p)}, 70%, 82%)`;
+  const pct = (lp) => `${(Math.exp(lp) * 100).toFixed(1)} %`;
+  const lines = [`p = ${pct(info.logprob)}`];
+  for (const alt of info.top || []) lines.push(`${JSON.stringify(alt.token)}  ${pct(alt.logprob)}`);
+  span.title = lines.join('\n');
+  out.appendChild(span);
+}
+
+/** The probability information of one streamed chunk, in whichever API's shape it came. */
+function tokenInfo(chat, choice) {
+  const lp = choice && choice.logprobs;
+  if (!lp) return null;
+  if (chat) {
+    const c = lp.content && lp.content[0];
+    return c ? { logprob: c.logprob, top: (c.top_logprobs || []).map((t) => ({ token: t.token, logprob: t.logprob })) } : null;
+  }
+  if (!lp.token_logprobs || lp.token_logprobs[0] == null) return null;
+  const top = lp.top_logprobs && lp.top_logprobs[0];
+  return {
+    logprob: lp.token_logprobs[0],
+    top: top ? Object.entries(top).map(([token, logprob]) => ({ token, logprob })).sort((a, b) => b.logprob - a.logprob) : [],
+  };
+}
+
 function appendTurn(role, text) {
   const div = document.createElement('div');
   div.className = role;
@@ -182,10 +222,15 @@ async function send() {
   } else {
     body.prompt = text;
   }
+  if (showProbs()) {
+    // Chat: logprobs + top_logprobs; completions: logprobs N; the WebSocket gives the chosen token's only.
+    if (transport() === 'ws') body.logprobs = true;
+    else if (chat) { body.logprobs = true; body.top_logprobs = 5; } else body.logprobs = 5;
+  }
   appendTurn('user', text);
   const out = appendTurn('assistant', '');
   const run = beginRun();
-  const onToken = (t) => { run.text += t; out.textContent += t; run.figures.token(); };
+  const onToken = (t, info) => { run.text += t; appendToken(out, t, info); run.figures.token(); };
   try {
     if (transport() === 'ws') await streamWs(run, body, onToken);
     else await streamSse(run, chat, body, onToken);
@@ -226,7 +271,7 @@ async function streamSse(run, chat, body, onToken) {
           const c = j.choices && j.choices[0];
           if (c) {
             const t = chat ? (c.delta && c.delta.content) : c.text;
-            if (t) onToken(t);
+            if (t) onToken(t, tokenInfo(chat, c));
             if (c.finish_reason) run.figures.finish = c.finish_reason;
           }
           if (j.timings) run.figures.timings = j.timings;
@@ -269,7 +314,7 @@ function streamWs(run, body, onToken) {
     ws.onmessage = (ev) => {
       const f = JSON.parse(ev.data);
       if (f.id !== run.id) return;
-      if (f.type === 'token') onToken(f.text);
+      if (f.type === 'token') onToken(f.text, Number.isFinite(f.logprob) ? { logprob: f.logprob, top: [] } : null);
       else if (f.type === 'done') {
         run.figures.finish = f.finish_reason;
         run.figures.timings = f.timings;
