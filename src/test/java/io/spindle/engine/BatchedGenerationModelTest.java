@@ -38,12 +38,13 @@ class BatchedGenerationModelTest {
 
     /** A model under test: how to open its runner and how a prompt reads in its vocabulary. */
     enum Subject {
-        GPT2_OPTIMUM, GPT2_ORT, T5_SPLIT, T5_MERGED;
+        GPT2_OPTIMUM, GPT2_ORT, GPT2_ORT_FUSED, T5_SPLIT, T5_MERGED;
 
         ModelRunner open() throws Exception {
             Path dir = switch (this) {
                 case GPT2_OPTIMUM -> TestModels.tiny(DemoLayout.OPTIMUM);
                 case GPT2_ORT -> TestModels.tiny(DemoLayout.ORT_GPT2);
+                case GPT2_ORT_FUSED -> TestModels.tiny(DemoLayout.ORT_FUSED);
                 case T5_SPLIT -> TestModels.tinyT5(T5DemoWriter.Variant.SPLIT);
                 case T5_MERGED -> TestModels.tinyT5(T5DemoWriter.Variant.MERGED);
             };
@@ -53,7 +54,7 @@ class BatchedGenerationModelTest {
 
         /** T5's vocabulary is smaller and a source ends with {@code </s>} (id 1). */
         int[] prompt(int i) {
-            if (this == GPT2_OPTIMUM || this == GPT2_ORT) {
+            if (this == GPT2_OPTIMUM || this == GPT2_ORT || this == GPT2_ORT_FUSED) {
                 return PROMPTS[i];
             }
             int[] p = new int[PROMPTS[i].length + 1];

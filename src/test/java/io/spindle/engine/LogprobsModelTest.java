@@ -59,7 +59,7 @@ class LogprobsModelTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = DemoLayout.class, names = {"OPTIMUM", "ORT_GPT2"})
+    @EnumSource(value = DemoLayout.class, names = {"OPTIMUM", "ORT_GPT2", "ORT_FUSED"})
     void promptAndGeneratedLogprobsEqualADirectForwardPass(DemoLayout layout) throws Exception {
         Path dir = TestModels.tiny(layout);
         int newTokens = 5;

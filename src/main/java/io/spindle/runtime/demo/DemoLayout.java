@@ -9,7 +9,13 @@ public enum DemoLayout {
     /** ONNX Runtime's GPT-2 export: int32 ids and mask, {@code past_{i}} [2, batch, heads, past, head_dim]. */
     ORT_GPT2("ort-gpt2"),
     /** Optimum's older split export: {@code decoder_model.onnx} (no past) + {@code decoder_with_past_model.onnx}. */
-    OPTIMUM_SPLIT("optimum-split");
+    OPTIMUM_SPLIT("optimum-split"),
+    /**
+     * ONNX Runtime's GPT-2 layout as its transformer optimizer writes it: fused contrib ops
+     * ({@code EmbedLayerNormalization}, {@code Attention} with past, {@code SkipLayerNormalization},
+     * {@code FastGelu}) instead of plain ones; the same weights as the other layouts for a seed.
+     */
+    ORT_FUSED("ort-gpt2-fused");
 
     private final String id;
 
@@ -27,6 +33,6 @@ public enum DemoLayout {
                 return l;
             }
         }
-        throw new IllegalArgumentException("unknown demo layout '" + value + "' (expected optimum, ort-gpt2 or optimum-split)");
+        throw new IllegalArgumentException("unknown demo layout '" + value + "' (expected optimum, ort-gpt2, optimum-split or ort-gpt2-fused)");
     }
 }

@@ -1,5 +1,6 @@
 package io.spindle.runtime.demo;
 
+import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.TensorProto.DataType;
 import com.google.protobuf.ByteString;
@@ -47,6 +48,11 @@ public final class Gpt2GraphBuilder {
     public void write(OutputStream out) throws IOException {
         g = new OnnxGraphWriter("spindle-demo-gpt2");
         declareIo();
+        if (layout == DemoLayout.ORT_FUSED) {
+            writeFused();
+            g.writeModel(out, "spindle-demo-builder");
+            return;
+        }
         String x = embeddings();
         String maskBias = attentionBias();
         for (int i = 0; i < shape.numLayers(); i++) {
@@ -60,7 +66,61 @@ public final class Gpt2GraphBuilder {
     }
 
     private boolean optimum() {
-        return layout != DemoLayout.ORT_GPT2;
+        return layout != DemoLayout.ORT_GPT2 && layout != DemoLayout.ORT_FUSED;
+    }
+
+    /**
+     * The graph ONNX Runtime's transformer optimizer makes of GPT-2: EmbedLayerNormalization adds the
+     * token and position embeddings and applies the first block's ln_1 (its third output is the sum,
+     * the residual stream); Attention (unidirectional, raw 2-D mask, stacked past/present) replaces
+     * the QKV projection, attention and concatenation; each residual add and the LayerNorm after it
+     * become one SkipLayerNormalization (its fourth output is the sum); FastGelu is the tanh GELU
+     * with the fc bias. Random weights are drawn in the same order as the plain layouts, so that all
+     * layouts of one seed compute the same function.
+     */
+    private void writeFused() {
+        int hidden = shape.hiddenSize();
+        g.floatInit("wte", gaussian(shape.vocabSize() * hidden), shape.vocabSize(), hidden);
+        g.floatInit("wpe", gaussian(shape.contextLength() * hidden), shape.contextLength(), hidden);
+        float[] ones = new float[hidden];
+        java.util.Arrays.fill(ones, 1f);
+        g.floatInit("ln.gamma", ones, hidden);
+        g.floatInit("ln.beta", new float[hidden], hidden);
+        AttributeProto eps = floatAttr("epsilon", 1e-5f);
+        String ln = "emb_ln";
+        String residual = "emb_sum";
+        g.contribInto("EmbedLayerNormalization", List.of("input_ids", "", "wte", "wpe", "", "ln.gamma", "ln.beta", "",
+                "position_ids"), List.of(ln, "emb_mask_index", residual), eps);
+        for (int i = 0; i < shape.numLayers(); i++) {
+            String p = "h." + i + ".";
+            String qkvW = g.floatInit(p + "attn.c_attn.weight", gaussian(hidden * 3 * hidden), hidden, 3 * hidden);
+            String qkvB = g.floatInit(p + "attn.c_attn.bias", gaussian(3 * hidden), 3 * hidden);
+            String projW = g.floatInit(p + "attn.c_proj.weight", gaussian(hidden * hidden), hidden, hidden);
+            String projB = g.floatInit(p + "attn.c_proj.bias", gaussian(hidden), hidden);
+            String fcW = g.floatInit(p + "mlp.c_fc.weight", gaussian(hidden * 4 * hidden), hidden, 4 * hidden);
+            String fcB = g.floatInit(p + "mlp.c_fc.bias", gaussian(4 * hidden), 4 * hidden);
+            String outW = g.floatInit(p + "mlp.c_proj.weight", gaussian(4 * hidden * hidden), 4 * hidden, hidden);
+            String outB = g.floatInit(p + "mlp.c_proj.bias", gaussian(hidden), hidden);
+            String ctx = p + "attn_out";
+            g.contribInto("Attention", List.of(ln, qkvW, qkvB, "attention_mask", "past_" + i),
+                    List.of(ctx, "present_" + i), intAttr("num_heads", shape.numHeads()), intAttr("unidirectional", 1));
+            String proj = g.op("MatMul", List.of(ctx, projW));
+            String ln2 = p + "ln_2_out";
+            String afterAttn = p + "residual_attn";
+            g.contribInto("SkipLayerNormalization", List.of(proj, residual, "ln.gamma", "ln.beta", projB),
+                    List.of(ln2, "", "", afterAttn), eps);
+            String fc = g.op("MatMul", List.of(ln2, fcW));
+            String act = p + "gelu";
+            g.contribInto("FastGelu", List.of(fc, fcB), List.of(act));
+            String out = g.op("MatMul", List.of(act, outW));
+            // The next block's ln_1, or ln_f after the last block.
+            ln = p + "ln_next";
+            residual = p + "residual_mlp";
+            g.contribInto("SkipLayerNormalization", List.of(out, afterAttn, "ln.gamma", "ln.beta", outB),
+                    List.of(ln, "", "", residual), eps);
+        }
+        String wteT = g.op("Transpose", List.of("wte"), intsAttr("perm", 1, 0));
+        g.opInto("MatMul", List.of(ln, wteT), List.of("logits"));
     }
 
     private void declareIo() {

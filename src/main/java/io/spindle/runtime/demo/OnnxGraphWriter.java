@@ -47,6 +47,24 @@ final class OnnxGraphWriter {
         return out;
     }
 
+    /** An ONNX Runtime contrib op (domain {@code com.microsoft}); empty names skip optional inputs and outputs. */
+    void contribInto(String opType, List<String> inputs, List<String> outputs, AttributeProto... attributes) {
+        usesContribOps = true;
+        NodeProto.Builder node = NodeProto.newBuilder()
+                .setOpType(opType)
+                .setDomain(CONTRIB_DOMAIN)
+                .setName(prefix + opType + "_n" + (counter++))
+                .addAllInput(inputs)
+                .addAllOutput(outputs);
+        for (AttributeProto a : attributes) {
+            node.addAttribute(a);
+        }
+        graph.addNode(node);
+    }
+
+    static final String CONTRIB_DOMAIN = "com.microsoft";
+    private boolean usesContribOps;
+
     void opInto(String opType, List<String> inputs, List<String> outputs, AttributeProto... attributes) {
         NodeProto.Builder node = NodeProto.newBuilder()
                 .setOpType(opType)
@@ -97,13 +115,14 @@ final class OnnxGraphWriter {
     }
 
     void writeModel(OutputStream out, String producer) throws IOException {
-        OnnxMl.ModelProto.newBuilder()
+        OnnxMl.ModelProto.Builder model = OnnxMl.ModelProto.newBuilder()
                 .setIrVersion(8)
                 .setProducerName(producer)
-                .addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
-                .setGraph(graph)
-                .build()
-                .writeTo(out);
+                .addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET));
+        if (usesContribOps) {
+            model.addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain(CONTRIB_DOMAIN).setVersion(1));
+        }
+        model.setGraph(graph).build().writeTo(out);
     }
 
     static AttributeProto intAttr(String name, long value) {
