@@ -1,6 +1,7 @@
 package io.spindle.app;
 
 import io.spindle.engine.Engine;
+import io.spindle.engine.EncoderConfig;
 import io.spindle.engine.EncoderEngine;
 import io.spindle.engine.EngineConfig;
 import io.spindle.generation.ServedModel;
@@ -36,14 +37,12 @@ final class ModelLoader {
 
     private final OrtRuntime ort;
     private final EngineConfig engineConfig;
-    private final int encoderBatchSize;
-    private final int encoderQueuedInputs;
+    private final EncoderConfig encoderConfig;
 
-    ModelLoader(OrtRuntime ort, EngineConfig engineConfig, int encoderBatchSize, int encoderQueuedInputs) {
+    ModelLoader(OrtRuntime ort, EngineConfig engineConfig, EncoderConfig encoderConfig) {
         this.ort = ort;
         this.engineConfig = engineConfig;
-        this.encoderBatchSize = encoderBatchSize;
-        this.encoderQueuedInputs = encoderQueuedInputs;
+        this.encoderConfig = encoderConfig;
     }
 
     /** Loads and starts a model; the caller closes the engine. Throws with a message naming the file at fault. */
@@ -105,7 +104,7 @@ final class ModelLoader {
             EncoderRunner runner = BertLoader.load(ort, dir, config.contextLength(),
                     tokenizer.addedTokenId(mask).orElse(-1));
             maskedLm = runner instanceof MaskedLmEncoder;
-            encoder = new EncoderEngine(id, runner, encoderBatchSize, encoderQueuedInputs).start();
+            encoder = new EncoderEngine(id, runner, encoderConfig).start();
         } catch (ModelLoadException | RuntimeException e) {
             tokenizer.close();
             throw e;

@@ -42,6 +42,15 @@ public final class MaskedLmEncoder implements EncoderRunner {
     }
 
     @Override
+    public int resultRows(int[] input) {
+        int masks = 0;
+        for (int id : input) {
+            masks += id == maskTokenId ? 1 : 0;
+        }
+        return masks;
+    }
+
+    @Override
     public float[][] encode(List<int[]> inputs) throws ModelExecutionException {
         try {
             BertFeed.Ran ran = feed.run(inputs);
