@@ -36,7 +36,7 @@ public final class BertLoader {
             throw new ModelLoadException(dir, "no encoder graph: expected model.onnx or onnx/model.onnx");
         }
         Pooling pooling = pooling(dir);
-        OrtSession session = ort.open(graph);
+        OrtSession session = ort.openForVaryingShapes(graph);
         try {
             if (!session.getInputNames().containsAll(java.util.List.of("input_ids", "attention_mask"))) {
                 throw new ModelLoadException(graph, "an encoder graph needs inputs input_ids and attention_mask, has "
