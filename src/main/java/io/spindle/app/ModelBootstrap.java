@@ -123,7 +123,8 @@ public class ModelBootstrap {
             SpindleConfig.Embeddings enc = config.embeddings();
             ModelLoader loader = new ModelLoader(ort, new EngineConfig(e.maxBatchSize(), e.maxTokensPerStep(),
                     e.kvCacheMemory().asLongValue(), e.maxWaiting(), e.maxPrefillTokensWhileDecoding()),
-                    new EncoderConfig(enc.maxBatchSize(), enc.maxQueuedInputs(), enc.maxTokensPerPass()));
+                    new EncoderConfig(enc.maxBatchSize(), enc.maxQueuedInputs(), enc.maxTokensPerPass()),
+                    cacheRoot().resolve("rewritten"));
             if (config.demo().enabled()) {
                 loadDemos(loader);
                 loadT5Demos(loader);

@@ -38,11 +38,14 @@ final class ModelLoader {
     private final OrtRuntime ort;
     private final EngineConfig engineConfig;
     private final EncoderConfig encoderConfig;
+    /** Where rewritten graphs are cached (masked-LM heads at the masks only). */
+    private final Path rewriteCache;
 
-    ModelLoader(OrtRuntime ort, EngineConfig engineConfig, EncoderConfig encoderConfig) {
+    ModelLoader(OrtRuntime ort, EngineConfig engineConfig, EncoderConfig encoderConfig, Path rewriteCache) {
         this.ort = ort;
         this.engineConfig = engineConfig;
         this.encoderConfig = encoderConfig;
+        this.rewriteCache = rewriteCache;
     }
 
     /** Loads and starts a model; the caller closes the engine. Throws with a message naming the file at fault. */
@@ -102,7 +105,7 @@ final class ModelLoader {
         String mask = config.maskToken() != null ? config.maskToken() : "[MASK]";
         try {
             EncoderRunner runner = BertLoader.load(ort, dir, config.contextLength(),
-                    tokenizer.addedTokenId(mask).orElse(-1));
+                    tokenizer.addedTokenId(mask).orElse(-1), rewriteCache);
             maskedLm = runner instanceof MaskedLmEncoder;
             encoder = new EncoderEngine(id, runner, encoderConfig).start();
         } catch (ModelLoadException | RuntimeException e) {
