@@ -2,6 +2,7 @@ package io.spindle.app;
 
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.spindle.engine.EncoderConfig;
 import io.spindle.engine.Engine;
 import io.spindle.engine.EngineConfig;
 import io.spindle.engine.EngineStats;
@@ -120,9 +121,11 @@ public class ModelBootstrap {
             ort = new OrtRuntime(config.runtime().executionProvider(), config.runtime().intraOpThreads(),
                     config.runtime().allowSpinning());
             SpindleConfig.EngineLimits e = config.engine();
+            SpindleConfig.Embeddings enc = config.embeddings();
             ModelLoader loader = new ModelLoader(ort, new EngineConfig(e.maxBatchSize(), e.maxTokensPerStep(),
                     e.kvCacheMemory().asLongValue(), e.maxWaiting(), e.maxPrefillTokensWhileDecoding()),
-                    config.embeddings().maxBatchSize(), config.embeddings().maxQueuedInputs());
+                    new EncoderConfig(enc.maxBatchSize(), enc.maxQueuedInputs(), enc.maxTokensPerPass()),
+                    cacheRoot().resolve("rewritten"));
             if (config.demo().enabled()) {
                 loadDemos(loader);
                 loadT5Demos(loader);

@@ -1,6 +1,7 @@
 package io.spindle.app;
 
 import io.spindle.engine.Engine;
+import io.spindle.engine.EncoderConfig;
 import io.spindle.engine.EncoderEngine;
 import io.spindle.engine.EngineConfig;
 import io.spindle.generation.ServedModel;
@@ -36,14 +37,15 @@ final class ModelLoader {
 
     private final OrtRuntime ort;
     private final EngineConfig engineConfig;
-    private final int encoderBatchSize;
-    private final int encoderQueuedInputs;
+    private final EncoderConfig encoderConfig;
+    /** Where rewritten graphs are cached (masked-LM heads at the masks only). */
+    private final Path rewriteCache;
 
-    ModelLoader(OrtRuntime ort, EngineConfig engineConfig, int encoderBatchSize, int encoderQueuedInputs) {
+    ModelLoader(OrtRuntime ort, EngineConfig engineConfig, EncoderConfig encoderConfig, Path rewriteCache) {
         this.ort = ort;
         this.engineConfig = engineConfig;
-        this.encoderBatchSize = encoderBatchSize;
-        this.encoderQueuedInputs = encoderQueuedInputs;
+        this.encoderConfig = encoderConfig;
+        this.rewriteCache = rewriteCache;
     }
 
     /** Loads and starts a model; the caller closes the engine. Throws with a message naming the file at fault. */
@@ -103,9 +105,9 @@ final class ModelLoader {
         String mask = config.maskToken() != null ? config.maskToken() : "[MASK]";
         try {
             EncoderRunner runner = BertLoader.load(ort, dir, config.contextLength(),
-                    tokenizer.addedTokenId(mask).orElse(-1));
+                    tokenizer.addedTokenId(mask).orElse(-1), rewriteCache);
             maskedLm = runner instanceof MaskedLmEncoder;
-            encoder = new EncoderEngine(id, runner, encoderBatchSize, encoderQueuedInputs).start();
+            encoder = new EncoderEngine(id, runner, encoderConfig).start();
         } catch (ModelLoadException | RuntimeException e) {
             tokenizer.close();
             throw e;

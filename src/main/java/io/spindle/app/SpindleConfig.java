@@ -37,6 +37,13 @@ public interface SpindleConfig {
         /** Inputs that may wait per encoder model before new requests are refused with 429. */
         @WithDefault("1024")
         int maxQueuedInputs();
+
+        /**
+         * Rows × padded length per encoder forward pass (embeddings and fill-mask): what a pass's
+         * activations, and so the process's memory, grow with. README gives the formula.
+         */
+        @WithDefault("4096")
+        int maxTokensPerPass();
     }
 
     interface Shutdown {

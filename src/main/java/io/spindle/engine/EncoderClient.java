@@ -12,6 +12,7 @@ public interface EncoderClient {
     /** Length of an embedding, or the vocabulary size of a masked-LM model. */
     int dimensions();
 
+    /** The longest input, in tokens, that can run: the graph's positions, or a pass's token budget when less. */
     int maxInputTokens();
 
     /**

@@ -16,9 +16,10 @@ import java.util.logging.Logger;
 
 /**
  * One encoder model's loop: on one platform thread, takes queued requests in arrival order and runs
- * their inputs through the runner in batches of at most {@code maxBatchSize} rows, several requests
- * sharing a batch when they fit. The queue is bounded in inputs; past it, requests are refused with
- * OVERLOADED at once.
+ * their inputs through the runner in passes within {@link EncoderConfig}'s limits (rows, rows × padded
+ * length, result rows), several requests sharing a pass when they fit whole; a request that does not
+ * fit one pass runs over several, in order. The queue is bounded in inputs; past it, requests are
+ * refused with OVERLOADED at once.
  */
 public final class EncoderEngine implements EncoderClient, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(EncoderEngine.class.getName());
@@ -28,18 +29,16 @@ public final class EncoderEngine implements EncoderClient, AutoCloseable {
 
     private final String name;
     private final EncoderRunner runner;
-    private final int maxBatchSize;
-    private final int maxQueuedInputs;
+    private final EncoderConfig limits;
     private final LinkedBlockingQueue<Job> queue = new LinkedBlockingQueue<>();
     private final AtomicInteger queuedInputs = new AtomicInteger();
     private final Thread thread;
     private volatile boolean running = true;
 
-    public EncoderEngine(String name, EncoderRunner runner, int maxBatchSize, int maxQueuedInputs) {
+    public EncoderEngine(String name, EncoderRunner runner, EncoderConfig limits) {
         this.name = name;
         this.runner = runner;
-        this.maxBatchSize = maxBatchSize;
-        this.maxQueuedInputs = maxQueuedInputs;
+        this.limits = limits;
         this.thread = Thread.ofPlatform().name("spindle-encoder-" + name).daemon(true).unstarted(this::loop);
     }
 
@@ -53,9 +52,10 @@ public final class EncoderEngine implements EncoderClient, AutoCloseable {
         return runner.dimensions();
     }
 
+    /** The graph's positions, or the tokens of one pass when that is less: a longer input could never run. */
     @Override
     public int maxInputTokens() {
-        return runner.maxInputTokens();
+        return Math.min(runner.maxInputTokens(), limits.maxTokensPerPass());
     }
 
     /** Inputs waiting to be encoded. */
@@ -71,10 +71,10 @@ public final class EncoderEngine implements EncoderClient, AutoCloseable {
         }
         int queued = queuedInputs.addAndGet(inputs.size());
         // One request larger than the whole queue is still taken when nothing else waits.
-        if (queued > maxQueuedInputs && queued != inputs.size()) {
+        if (queued > limits.maxQueuedInputs() && queued != inputs.size()) {
             queuedInputs.addAndGet(-inputs.size());
             return CompletableFuture.failedFuture(SpindleException.overloaded("too many inputs waiting for model '"
-                    + name + "' (" + maxQueuedInputs + " queued); retry in about 1 s", 1));
+                    + name + "' (" + limits.maxQueuedInputs() + " queued); retry in about 1 s", 1));
         }
         Job job = new Job(List.copyOf(inputs), new CompletableFuture<>(), new float[inputs.size()][]);
         queue.add(job);
@@ -84,7 +84,7 @@ public final class EncoderEngine implements EncoderClient, AutoCloseable {
     private void loop() {
         List<Job> jobs = new ArrayList<>();
         List<int[]> rows = new ArrayList<>();
-        // A job larger than a batch is encoded over several batches: where it resumes.
+        // A job larger than a pass is encoded over several passes: where it resumes.
         int resumeAt = 0;
         Job partial = null;
         try {
@@ -99,14 +99,17 @@ public final class EncoderEngine implements EncoderClient, AutoCloseable {
                     partial = first;
                     resumeAt = 0;
                 }
-                // Fill the batch: the rest of the current job, then whole queued jobs that fit.
-                int take = Math.min(maxBatchSize, partial.inputs().size() - resumeAt);
+                // Fill the pass: as much of the current job as fits, then, once it is done, whole queued jobs that fit.
+                EncoderPass pass = new EncoderPass(limits, runner);
+                int take = 0;
+                while (resumeAt + take < partial.inputs().size() && pass.add(partial.inputs().get(resumeAt + take))) {
+                    take++;
+                }
                 rows.addAll(partial.inputs().subList(resumeAt, resumeAt + take));
                 jobs.add(partial);
                 int partialFrom = resumeAt;
                 boolean partialDone = resumeAt + take == partial.inputs().size();
-                for (Job next; partialDone && (next = queue.peek()) != null
-                        && rows.size() + next.inputs().size() <= maxBatchSize; ) {
+                for (Job next; partialDone && (next = queue.peek()) != null && pass.addAll(next.inputs()); ) {
                     queue.poll();
                     rows.addAll(next.inputs());
                     jobs.add(next);
@@ -114,7 +117,9 @@ public final class EncoderEngine implements EncoderClient, AutoCloseable {
                 float[][] vectors;
                 try {
                     vectors = runner.encode(rows);
-                } catch (ModelExecutionException | RuntimeException e) {
+                } catch (ModelExecutionException | RuntimeException | OutOfMemoryError e) {
+                    // A pass's arrays are garbage once it failed, so even an OutOfMemoryError fails only
+                    // the requests in it; the loop goes on serving the others.
                     LOG.log(Level.SEVERE, "encoder '" + name + "' failed on " + rows.size() + " input(s)", e);
                     SpindleException error = new SpindleException(ErrorKind.MODEL_FAILURE,
                             "the model failed to encode this request");

@@ -17,6 +17,13 @@ import java.util.concurrent.CompletableFuture;
 public final class FillMaskService {
     static final int MAX_INPUTS = 64;
     static final int MAX_TOP_K = 100;
+    /** Mask tokens one request may hold: its result is that many rows of vocabulary logits (31 MB for BERT's 30,522). */
+    static final int MAX_MASKS = 256;
+    /**
+     * Candidates one answer may hold (masks × top_k), each with a copy of its input: 64 inputs of one
+     * mask at the largest top_k, so that every request of one mask per input stays valid.
+     */
+    static final int MAX_CANDIDATES = MAX_INPUTS * MAX_TOP_K;
 
     /** One proposal for one mask: probability, token id and text, and the input with this mask filled. */
     public record Candidate(double score, int token, String tokenStr, String sequence) {
@@ -54,6 +61,7 @@ public final class FillMaskService {
         }
         List<int[]> ids = new ArrayList<>(texts.size());
         int tokens = 0;
+        int masks = 0;
         for (int i = 0; i < texts.size(); i++) {
             String t = texts.get(i);
             if (t == null || t.isBlank()) {
@@ -64,12 +72,22 @@ public final class FillMaskService {
                 throw SpindleException.invalid("inputs", "input " + i + " has " + row.length + " tokens; model '"
                         + model.id() + "' accepts at most " + encoder.maxInputTokens());
             }
-            if (java.util.Arrays.stream(row).noneMatch(id -> id == maskId)) {
+            int rowMasks = (int) java.util.Arrays.stream(row).filter(id -> id == maskId).count();
+            if (rowMasks == 0) {
                 throw SpindleException.invalid("inputs", "input " + i + " has no " + maskToken
                         + " token to fill (write it where a word is missing)");
             }
             ids.add(row);
             tokens += row.length;
+            masks += rowMasks;
+        }
+        if (masks > MAX_MASKS) {
+            throw SpindleException.invalid("inputs", "at most " + MAX_MASKS + " " + maskToken
+                    + " tokens per request; this one has " + masks);
+        }
+        if ((long) masks * topK > MAX_CANDIDATES) {
+            throw SpindleException.invalid("top_k", "at most " + MAX_CANDIDATES + " candidates per request ("
+                    + maskToken + " tokens × top_k); this one asks for " + masks + " × " + topK);
         }
         int promptTokens = tokens;
         return encoder.encode(ids).thenApply(rows -> new Result(model.id(), candidates(model, ids, rows, maskId, vocab, topK),

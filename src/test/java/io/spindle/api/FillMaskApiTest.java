@@ -123,6 +123,13 @@ class FillMaskApiTest {
                 .body("error.message", containsString("512"));
         post("{\"model\":\"" + MODEL + "\",\"inputs\":\"x [MASK]\",\"parameters\":{\"top_k\":0}}").then().statusCode(400)
                 .body("error.param", equalTo("top_k"));
+        // Bounds on what one answer holds: 256 rows of logits, 6,400 candidates.
+        post("{\"model\":\"" + MODEL + "\",\"inputs\":[\"" + "[MASK] ".repeat(200) + "\",\"" + "[MASK] ".repeat(57)
+                + "\"],\"parameters\":{\"top_k\":1}}").then().statusCode(400).body("error.param", equalTo("inputs"))
+                .body("error.message", containsString("at most 256 [MASK] tokens per request; this one has 257"));
+        post("{\"model\":\"" + MODEL + "\",\"inputs\":\"" + "[MASK] ".repeat(65) + "\",\"parameters\":{\"top_k\":100}}")
+                .then().statusCode(400).body("error.param", equalTo("top_k"))
+                .body("error.message", containsString("65 × 100"));
         post("{\"model\":\"" + MODEL + "\",\"inputs\":[1,2]}").then().statusCode(400).body("error.param", equalTo("inputs"));
         post("{\"model\":\"demo-gpt2\",\"inputs\":\"x [MASK]\"}").then().statusCode(400)
                 .body("error.type", equalTo("invalid_request_error")).body("error.message", containsString("gpt2 model"));

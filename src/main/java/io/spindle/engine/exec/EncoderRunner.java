@@ -16,6 +16,12 @@ public interface EncoderRunner extends AutoCloseable {
     /** The longest input, in tokens (special tokens included), the graph accepts. */
     int maxInputTokens();
 
+    /**
+     * How many rows of {@link #dimensions()} floats this input's result holds: 1 for an embedding, the
+     * number of mask tokens for a masked-LM model. The engine bounds their sum per pass.
+     */
+    int resultRows(int[] input);
+
     /** One result row per input, in order. */
     float[][] encode(List<int[]> inputs) throws ModelExecutionException;
 

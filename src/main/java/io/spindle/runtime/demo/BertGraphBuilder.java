@@ -11,6 +11,7 @@ import java.util.SplittableRandom;
 import static io.spindle.runtime.demo.OnnxGraphWriter.floatAttr;
 import static io.spindle.runtime.demo.OnnxGraphWriter.intAttr;
 import static io.spindle.runtime.demo.OnnxGraphWriter.intsAttr;
+import static io.spindle.runtime.demo.OnnxGraphWriter.tensorAttr;
 
 /**
  * Emits a BERT-architecture encoder (word + position + token-type embeddings, post-LayerNorm blocks,
@@ -18,6 +19,9 @@ import static io.spindle.runtime.demo.OnnxGraphWriter.intsAttr;
  * weights, in Optimum's signature: {@code input_ids}, {@code attention_mask}, {@code token_type_ids}
  * → {@code last_hidden_state} (feature extraction) or {@code logits} over the vocabulary (the
  * masked-LM head: dense, GELU, LayerNorm, then the word embeddings transposed plus a bias).
+ * {@link Ops#DECOMPOSED} writes layer norms and GELU the way PyTorch exports them below opset 17
+ * (ReduceMean/Sub/Pow/Add/Sqrt/Div/Mul/Add; Div/Erf/Add/Mul/Mul, scalars as Constant nodes) and the
+ * decoder weight as its own transposed initializer, so tests meet the shapes of real exports.
  */
 public final class BertGraphBuilder {
     private static final float INIT_STD = 0.02f;
@@ -28,14 +32,25 @@ public final class BertGraphBuilder {
         FEATURES, MASKED_LM
     }
 
+    /** How layer norms and GELU are written: as ONNX's own operators, or decomposed as PyTorch exports them. */
+    public enum Ops {
+        FUSED, DECOMPOSED
+    }
+
     private final BertShape s;
     private final Head head;
+    private final Ops ops;
     private final SplittableRandom random;
     private OnnxGraphWriter g;
 
     public BertGraphBuilder(BertShape shape, Head head, long seed) {
+        this(shape, head, seed, Ops.FUSED);
+    }
+
+    public BertGraphBuilder(BertShape shape, Head head, long seed, Ops ops) {
         this.s = shape;
         this.head = head;
+        this.ops = ops;
         this.random = new SplittableRandom(seed);
     }
 
@@ -57,7 +72,9 @@ public final class BertGraphBuilder {
         if (head == Head.MASKED_LM) {
             String t = layerNorm("cls.predictions.transform.LayerNorm", gelu(linear("cls.predictions.transform.dense", x,
                     s.hiddenSize(), s.hiddenSize())));
-            String wordT = g.op("Transpose", List.of("embeddings.word_embeddings.weight"), intsAttr("perm", 1, 0));
+            String wordT = ops == Ops.FUSED
+                    ? g.op("Transpose", List.of("embeddings.word_embeddings.weight"), intsAttr("perm", 1, 0))
+                    : g.floatInit("onnx::MatMul_decoder", transposedWordEmbeddings(), s.hiddenSize(), s.vocabSize());
             String logits = g.op("MatMul", List.of(t, wordT));
             g.opInto("Add", List.of(logits, g.floatInit("cls.predictions.bias", new float[s.vocabSize()], s.vocabSize())),
                     List.of("logits"));
@@ -144,14 +161,43 @@ public final class BertGraphBuilder {
         Arrays.fill(gamma, 1f);
         String w = g.floatInit(name + ".weight", gamma, s.hiddenSize());
         String b = g.floatInit(name + ".bias", new float[s.hiddenSize()], s.hiddenSize());
+        if (ops == Ops.DECOMPOSED) {
+            String centred = g.op("Sub", List.of(x, g.op("ReduceMean", List.of(x), intsAttr("axes", -1))));
+            String variance = g.op("ReduceMean", List.of(g.op("Pow", List.of(centred, constant(2f)))),
+                    intsAttr("axes", -1));
+            String std = g.op("Sqrt", List.of(g.op("Add", List.of(variance, constant(1e-12f)))));
+            return g.op("Add", List.of(g.op("Mul", List.of(g.op("Div", List.of(centred, std)), w)), b));
+        }
         return g.op("LayerNormalization", List.of(x, w, b), intAttr("axis", -1), floatAttr("epsilon", 1e-12f));
     }
 
     /** BERT's GELU: 0.5·x·(1 + erf(x/√2)). */
     private String gelu(String x) {
+        if (ops == Ops.DECOMPOSED) {
+            String erf = g.op("Erf", List.of(g.op("Div", List.of(x, constant((float) Math.sqrt(2))))));
+            String onePlus = g.op("Add", List.of(erf, constant(1f)));
+            return g.op("Mul", List.of(g.op("Mul", List.of(x, onePlus)), constant(0.5f)));
+        }
         String erf = g.op("Erf", List.of(g.op("Mul", List.of(x, g.scalar("inv_sqrt2_" + x, (float) (1 / Math.sqrt(2)))))));
         String onePlus = g.op("Add", List.of(erf, "one_f"));
         return g.op("Mul", List.of(g.op("Mul", List.of(x, onePlus)), g.scalar("half_" + x, 0.5f)));
+    }
+
+    /** A scalar as PyTorch's exporter writes one: a Constant node. */
+    private String constant(float value) {
+        return g.op("Constant", List.of(), tensorAttr("value", OnnxGraphWriter.floatTensor(value)));
+    }
+
+    /** The word embeddings [vocab, hidden] as the decoder's [hidden, vocab] weight, as a folded export holds it. */
+    private float[] transposedWordEmbeddings() {
+        float[] words = g.floats("embeddings.word_embeddings.weight");
+        float[] t = new float[words.length];
+        for (int v = 0; v < s.vocabSize(); v++) {
+            for (int h = 0; h < s.hiddenSize(); h++) {
+                t[h * s.vocabSize() + v] = words[v * s.hiddenSize() + h];
+            }
+        }
+        return t;
     }
 
     private float[] gaussian(int n) {

@@ -85,6 +85,25 @@ final class OnnxGraphWriter {
         return name;
     }
 
+    /** The values of a float initializer added earlier. */
+    float[] floats(String name) {
+        for (TensorProto t : graph.getInitializerList()) {
+            if (t.getName().equals(name)) {
+                float[] out = new float[t.getRawData().size() / Float.BYTES];
+                t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+                return out;
+            }
+        }
+        throw new IllegalArgumentException("no initializer " + name);
+    }
+
+    /** A float scalar tensor, e.g. for a Constant node's value. */
+    static TensorProto floatTensor(float value) {
+        ByteBuffer buf = ByteBuffer.allocate(Float.BYTES).order(ByteOrder.LITTLE_ENDIAN).putFloat(0, value);
+        return TensorProto.newBuilder().setDataType(TensorProto.DataType.FLOAT.getNumber())
+                .setRawData(ByteString.copyFrom(buf.array())).build();
+    }
+
     String longInit(String name, long[] values, long... dims) {
         ByteBuffer buf = ByteBuffer.allocate(values.length * Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         buf.asLongBuffer().put(values);

@@ -55,6 +55,11 @@ public final class BertEncoder implements EncoderRunner {
     }
 
     @Override
+    public int resultRows(int[] input) {
+        return 1;
+    }
+
+    @Override
     public float[][] encode(List<int[]> inputs) throws ModelExecutionException {
         try {
             BertFeed.Ran ran = feed.run(inputs);

@@ -14,7 +14,8 @@ import java.util.Set;
 
 /**
  * Feeds a batch of token sequences to an encoder graph: rows right-padded to the longest with id 0
- * and mask 0 (so padding changes no row's result), token types 0, one output read back.
+ * and mask 0 (so padding changes no row's result), token types 0, one output read back; for a graph
+ * rewritten by {@link GatherRewrite}, also the flat positions its head runs at.
  * Confined to its encoder engine's thread.
  */
 final class BertFeed {
@@ -34,12 +35,26 @@ final class BertFeed {
         this.hasTokenTypes = session.getInputNames().contains("token_type_ids");
     }
 
-    Ran run(List<int[]> inputs) throws OrtException {
-        int rows = inputs.size();
+    /** The length every row is padded to. */
+    static int paddedLength(List<int[]> inputs) {
         int seq = 1;
         for (int[] in : inputs) {
             seq = Math.max(seq, in.length);
         }
+        return seq;
+    }
+
+    Ran run(List<int[]> inputs) throws OrtException {
+        return run(inputs, null);
+    }
+
+    /**
+     * @param gather flat positions ({@code row · paddedLength + position}) fed as
+     *               {@link GatherRewrite#INPUT}, or null for a graph without that input
+     */
+    Ran run(List<int[]> inputs, long[] gather) throws OrtException {
+        int rows = inputs.size();
+        int seq = paddedLength(inputs);
         long[] ids = new long[rows * seq];
         long[] mask = new long[rows * seq];
         for (int r = 0; r < rows; r++) {
@@ -57,15 +72,27 @@ final class BertFeed {
             if (hasTokenTypes) {
                 feed.put("token_type_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(new long[rows * seq]), shape));
             }
+            if (gather != null) {
+                feed.put(GatherRewrite.INPUT, OnnxTensor.createTensor(env, LongBuffer.wrap(gather),
+                        new long[] {1, gather.length}));
+            }
             try (OrtSession.Result result = session.run(feed, Set.of(output))) {
                 FloatBuffer fb = ((OnnxTensor) result.get(0)).getFloatBuffer();
-                float[] values = new float[fb.remaining()];
-                fb.get(values);
-                return new Ran(values, rows, seq, mask);
+                return new Ran(array(fb), rows, seq, mask);
             }
         } finally {
             feed.values().forEach(OnnxTensor::close);
         }
+    }
+
+    /** The buffer's floats; ONNX Runtime already copied the output into it, so its array is used when it has one. */
+    private static float[] array(FloatBuffer fb) {
+        if (fb.hasArray() && fb.arrayOffset() == 0 && fb.position() == 0 && fb.array().length == fb.remaining()) {
+            return fb.array();
+        }
+        float[] values = new float[fb.remaining()];
+        fb.get(values);
+        return values;
     }
 
     void close() {

@@ -16,7 +16,8 @@ import java.nio.file.Path;
  * Opens a BERT-family encoder directory: {@code model.onnx} (or {@code onnx/model.onnx}), a
  * feature-extraction graph or a masked-LM one, and,
  * when present, sentence-transformers' {@code 1_Pooling/config.json} (pooling mode) and
- * {@code modules.json} (a Normalize module); without them, mean pooling and L2 normalisation.
+ * {@code modules.json} (a Normalize module); without them, mean pooling and L2 normalisation. A
+ * masked-LM graph is rewritten, once and cached, to compute logits at the masks only.
  */
 public final class BertLoader {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -27,8 +28,11 @@ public final class BertLoader {
     /**
      * An embedding model, or a masked-LM model when the graph's output is {@code logits} (a fill-mask
      * export); {@code maskTokenId} is the latter's mask token, -1 when the tokenizer has none.
+     *
+     * @param rewriteCache where a masked-LM graph rewritten to compute logits at the masks only is kept
+     *                     ({@link MaskedLmGather}); null serves every graph as exported
      */
-    public static EncoderRunner load(OrtRuntime ort, Path dir, int contextLength, int maskTokenId)
+    public static EncoderRunner load(OrtRuntime ort, Path dir, int contextLength, int maskTokenId, Path rewriteCache)
             throws ModelLoadException {
         Path graph = Files.isRegularFile(dir.resolve("model.onnx")) ? dir.resolve("model.onnx")
                 : dir.resolve("onnx").resolve("model.onnx");
@@ -36,7 +40,15 @@ public final class BertLoader {
             throw new ModelLoadException(dir, "no encoder graph: expected model.onnx or onnx/model.onnx");
         }
         Pooling pooling = pooling(dir);
-        OrtSession session = ort.open(graph);
+        MaskedLmGather gather;
+        Path cached;
+        try {
+            gather = rewriteCache == null ? null : MaskedLmGather.of(graph, rewriteCache);
+            cached = gather == null ? null : gather.cached();
+        } catch (IOException e) {
+            throw new ModelLoadException(graph, "cannot read the graph or its rewrite cache: " + e.getMessage(), e);
+        }
+        OrtSession session = ort.openForVaryingShapes(cached != null ? cached : graph);
         try {
             if (!session.getInputNames().containsAll(java.util.List.of("input_ids", "attention_mask"))) {
                 throw new ModelLoadException(graph, "an encoder graph needs inputs input_ids and attention_mask, has "
@@ -49,6 +61,9 @@ public final class BertLoader {
                             + "tokenizer_config.json's mask_token, or [MASK] in tokenizer.json's added_tokens");
                 }
                 int vocab = logits.length == 3 && logits[2] > 0 ? (int) logits[2] : vocabFromConfig(dir);
+                if (gather != null && cached == null) {
+                    session = gather.rewrite(ort, session);
+                }
                 return new MaskedLmEncoder(ort.env(), session, vocab, contextLength, maskTokenId);
             }
             String out = BertEncoder.tokenOutput(session);

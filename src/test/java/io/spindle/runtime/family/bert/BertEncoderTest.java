@@ -34,7 +34,7 @@ class BertEncoderTest {
     @BeforeAll
     static void load() throws Exception {
         Path dir = BundledMiniLm.ensure(Path.of("target", "test-models"));
-        encoder = BertLoader.load(new OrtRuntime("cpu", 2), dir, 512, -1);
+        encoder = BertLoader.load(new OrtRuntime("cpu", 2), dir, 512, -1, null);
         assertInstanceOf(BertEncoder.class, encoder);
         tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
     }

@@ -51,7 +51,7 @@ class TinyBertTest {
     @Test
     void maskedLmRowsAreTheGraphsLogitsAtEachMask() throws Exception {
         Path dir = TestModels.tinyBert(Head.MASKED_LM);
-        EncoderRunner runner = BertLoader.load(ORT, dir, 512, mask);
+        EncoderRunner runner = BertLoader.load(ORT, dir, 512, mask, null);
         assertInstanceOf(MaskedLmEncoder.class, runner);
         assertEquals(30522, runner.dimensions());
         List<int[]> inputs = inputs();
@@ -82,7 +82,7 @@ class TinyBertTest {
 
     @Test
     void featureExtractionPaddingChangesNoVector() throws Exception {
-        EncoderRunner runner = BertLoader.load(ORT, TestModels.tinyBert(Head.FEATURES), 512, mask);
+        EncoderRunner runner = BertLoader.load(ORT, TestModels.tinyBert(Head.FEATURES), 512, mask, null);
         try {
             assertInstanceOf(BertEncoder.class, runner);
             assertEquals(64, runner.dimensions());
