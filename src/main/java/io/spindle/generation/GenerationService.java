@@ -147,7 +147,8 @@ public final class GenerationService {
         }
         List<String> stop = req.stop() == null ? List.of() : req.stop();
         checkStops(stop);
-        long seed = req.seed() != null ? req.seed() : ThreadLocalRandom.current().nextLong(Long.MAX_VALUE);
+        // A drawn seed stays below 2^53, so that JavaScript clients read back the exact number.
+        long seed = req.seed() != null ? req.seed() : ThreadLocalRandom.current().nextLong(1L << 53);
         SamplingParams sampling = sampling(req, seed, logitBias(model, req.logitBias()));
         int[] stopIds = stopTokenIds(model, req);
 

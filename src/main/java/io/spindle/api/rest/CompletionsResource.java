@@ -136,7 +136,6 @@ public class CompletionsResource {
 
         Multi<String> stream(GenerationEvent.Done[] ends) {
             StreamState state = new StreamState();
-            state.generatedOffset = r.echo() ? gen.promptText().length() : 0;
             return gen.events().onItem().transformToIterable(ev -> switch (ev) {
                 // One choice's keep-alives are enough for the connection.
                 case GenerationEvent.KeepAlive k -> index == 0 ? List.of(HttpReply.KEEP_ALIVE) : List.<String>of();
@@ -160,6 +159,7 @@ public class CompletionsResource {
             Logprobs lp = new Logprobs();
             if (r.logprobs()) {
                 lp.addPrompt(gen, r.top());
+                state.generatedOffset = lp.offset;
             }
             int[] promptIds = r.tokenIds() ? gen.promptTokens() : null;
             state.sentPromptIds |= promptIds != null;
@@ -183,8 +183,8 @@ public class CompletionsResource {
                 l.offset = state.generatedOffset;
                 l.addGenerated(gen, t, r.top());
                 lp = l.build();
+                state.generatedOffset = l.offset;
             }
-            state.generatedOffset += text.length();
             CompletionResponse.Choice c = new CompletionResponse.Choice(text, index, lp, finish, promptIds, ids);
             return HttpReply.data(new CompletionResponse(r.id(), "text_completion", r.created(), r.model(), List.of(c), null,
                     done == null ? null : OpenAiMapping.timings(done.timings())));
@@ -200,7 +200,6 @@ public class CompletionsResource {
             GenerationEvent.Done done = Shapes.done(events);
             for (GenerationEvent.Token t : Shapes.tokens(events)) {
                 if (r.logprobs()) {
-                    lp.offset = text.length();
                     lp.addGenerated(gen, t, r.top());
                 }
                 text.append(t.text());
@@ -213,7 +212,11 @@ public class CompletionsResource {
         }
     }
 
-    /** Accumulates the four parallel lists of legacy completions logprobs. */
+    /**
+     * Accumulates the four parallel lists of legacy completions logprobs. {@code text_offset} counts
+     * the tokens' own texts, so it does not move while a possible stop string holds text back (the
+     * text arrives later, the token's offset is where it starts all the same).
+     */
     private static final class Logprobs {
         final List<String> tokens = new ArrayList<>();
         final List<Float> values = new ArrayList<>();

@@ -132,7 +132,7 @@ public class TgiResource {
                 p.maxNewTokens() == null ? DEFAULT_MAX_NEW_TOKENS : p.maxNewTokens(), temperature, p.topK(), p.topP(),
                 p.repetitionPenalty(), null, p.frequencyPenalty(), p.seed(), p.stop(), null, false, true, null, options);
         Generation gen = service.start(gr, transport);
-        return new Shape(gen, Boolean.TRUE.equals(p.details()), Boolean.TRUE.equals(p.returnFullText()), topN > 0);
+        return new Shape(gen, Boolean.TRUE.equals(p.details()), Boolean.TRUE.equals(p.returnFullText()), topN > 0, sample);
     }
 
     private String defaultModel() {
@@ -147,7 +147,13 @@ public class TgiResource {
         };
     }
 
-    private record Shape(Generation gen, boolean details, boolean fullText, boolean topTokens) {
+    /** {@code sampled}: TGI reports a seed only when sampling (greedy output does not depend on one). */
+    private record Shape(Generation gen, boolean details, boolean fullText, boolean topTokens, boolean sampled) {
+
+        private Long seed() {
+            return sampled ? gen.seed() : null;
+        }
+
 
         Multi<String> stream() {
             StringBuilder text = new StringBuilder(fullText ? gen.promptText() : "");
@@ -155,16 +161,15 @@ public class TgiResource {
                 case GenerationEvent.KeepAlive k -> List.of(HttpReply.KEEP_ALIVE);
                 case GenerationEvent.Token t -> {
                     text.append(t.text());
-                    yield List.of(HttpReply.data(new TgiResponses.StreamEvent(t.index(), token(t, t.text()), top(t),
+                    yield List.of(HttpReply.data(new TgiResponses.StreamEvent(t.index(), token(t), top(t),
                             null, null)));
                 }
                 case GenerationEvent.Done d -> {
                     GenerationEvent.Token t = d.lastToken();
-                    String tokenText = d.text();
-                    text.append(tokenText);
-                    TgiResponses.Token token = t == null ? new TgiResponses.Token(-1, tokenText, 0, true) : token(t, tokenText);
+                    text.append(d.text());
+                    TgiResponses.Token token = t == null ? new TgiResponses.Token(-1, d.text(), 0, true) : token(t);
                     TgiResponses.StreamDetails sd = details ? new TgiResponses.StreamDetails(finishReason(d.finish()),
-                            d.usage().completionTokens(), gen.seed(), d.usage().promptTokens(),
+                            d.usage().completionTokens(), seed(), d.usage().promptTokens(),
                             OpenAiMapping.timings(d.timings())) : null;
                     yield List.of(HttpReply.data(new TgiResponses.StreamEvent(t == null ? 0 : t.index(), token,
                             t == null ? null : top(t), text.toString(), sd)));
@@ -179,14 +184,14 @@ public class TgiResource {
             GenerationEvent.Done done = Shapes.done(events);
             for (GenerationEvent.Token t : Shapes.tokens(events)) {
                 text.append(t.text());
-                tokens.add(token(t, t.text()));
+                tokens.add(token(t));
                 if (tops != null) {
                     tops.add(top(t));
                 }
             }
             text.append(done.tailText());
             TgiResponses.Details det = details ? new TgiResponses.Details(finishReason(done.finish()),
-                    done.usage().completionTokens(), gen.seed(), prefill(), tokens, tops, done.usage().promptTokens(),
+                    done.usage().completionTokens(), seed(), prefill(), tokens, tops, done.usage().promptTokens(),
                     OpenAiMapping.timings(done.timings())) : null;
             return HttpReply.json(new TgiResponses.Generated(text.toString(), det));
         }
@@ -215,8 +220,12 @@ public class TgiResource {
             return out;
         }
 
-        private static TgiResponses.Token token(GenerationEvent.Token t, String text) {
-            return new TgiResponses.Token(t.tokenId(), text, t.logprob(), t.special());
+        /**
+         * A token as TGI reports it: its own text (as in TGI), not the text released with it, which
+         * a possible stop string may hold back and release with a later token.
+         */
+        private TgiResponses.Token token(GenerationEvent.Token t) {
+            return new TgiResponses.Token(t.tokenId(), gen.tokenText(t.tokenId()), t.logprob(), t.special());
         }
     }
 }
