@@ -20,8 +20,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * {@code src/test/clients/*.test.mjs} (Node's test runner; the official {@code openai} SDK,
  * LangChain.js's {@code @langchain/openai}, the Vercel AI SDK with {@code @ai-sdk/openai-compatible},
  * and Hugging Face's {@code @huggingface/inference}, versions pinned in its package.json). Needs
- * {@code node} and {@code npm} (Debian packages; {@code .ci/run} installs them); without them the test
- * says it was skipped, unless SPINDLE_REQUIRE_TOOLS is set, where it fails.
+ * {@code node} 20 or newer and {@code npm}; without them the test says it was skipped, unless
+ * SPINDLE_REQUIRE_TOOLS is set, where it fails.
  */
 class NodeClientsIT {
     private static final Path DIR = Path.of("src", "test", "clients");
@@ -32,14 +32,18 @@ class NodeClientsIT {
 
     @Test
     void realJavaScriptClientsStreamChatAndCompletionsAndReadUsage() throws Exception {
-        if (!onPath("node") || !onPath("npm")) {
+        if (!onPath("node") || !onPath("npm") || nodeMajor() < 20) {
             if (System.getenv("SPINDLE_REQUIRE_TOOLS") != null) {
-                fail("node and npm are required (SPINDLE_REQUIRE_TOOLS is set)");
+                fail("node >= 20 and npm are required (SPINDLE_REQUIRE_TOOLS is set)");
             }
-            System.out.println("SKIP NodeClientsIT: node or npm is not installed");
+            System.out.println("SKIP NodeClientsIT: node >= 20 or npm is not installed");
             return;
         }
-        if (!PACKAGES.stream().allMatch(p -> Files.isDirectory(DIR.resolve("node_modules").resolve(p)))) {
+        // npm ci when node_modules is missing, lacks a client, or predates the lock file (versions changed).
+        Path installed = DIR.resolve("node_modules").resolve(".package-lock.json");
+        if (!PACKAGES.stream().allMatch(p -> Files.isDirectory(DIR.resolve("node_modules").resolve(p)))
+                || !Files.isRegularFile(installed)
+                || Files.getLastModifiedTime(DIR.resolve("package-lock.json")).compareTo(Files.getLastModifiedTime(installed)) > 0) {
             run(List.of("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"), DIR, 300);
         }
         try (ServerProcess server = ServerProcess.start("clients")) {
@@ -56,6 +60,15 @@ class NodeClientsIT {
             assertTrue(tests.find() && Integer.parseInt(tests.group(1)) >= TESTS.size(), "the client tests ran:\n" + out);
             assertTrue(out.contains("\n# fail 0\n") && out.contains("\n# cancelled 0\n"), "none failed:\n" + out);
         }
+    }
+
+    /** The clients' oldest supported Node is 20 (LangChain.js); Debian 12's own nodejs is 18. */
+    private static int nodeMajor() throws Exception {
+        Process p = new ProcessBuilder("node", "--version").redirectErrorStream(true).start();
+        String v = new String(p.getInputStream().readAllBytes()).trim();
+        p.waitFor(10, TimeUnit.SECONDS);
+        Matcher m = Pattern.compile("^v(\\d+)\\.").matcher(v);
+        return m.find() ? Integer.parseInt(m.group(1)) : 0;
     }
 
     private static boolean onPath(String tool) {
