@@ -115,3 +115,26 @@ for (const [name, parameters] of [
     assert.equal(last.details.input_length, d.input_length);
   });
 }
+
+// A stop string that starts like the first token but never matches: the server holds that token's
+// text back until the next token shows it is not a stop, then releases it. TGI's details list each
+// generated token's text; together they must still spell generated_text, as in the stream.
+test('3.x /generate and /generate_stream (TGI) while a stop string holds text back: token texts spell generated_text', async () => {
+  const hf3 = new InferenceClientV3();
+  const plain = await hf3.textGeneration({ endpointUrl: `${BASE}/generate`, inputs, parameters: { max_new_tokens: MAX_TOKENS, details: true } });
+  const parameters = { max_new_tokens: MAX_TOKENS, details: true, stop: [`${plain.details.tokens[0].text}\u2603\u2603`] };
+
+  const events = [];
+  for await (const e of hf3.textGenerationStream({ endpointUrl: `${BASE}/generate_stream`, inputs, parameters })) {
+    events.push(e);
+  }
+  assert.equal(events.at(-1).generated_text, plain.generated_text, 'the stop string never matched: same text streamed');
+  assert.equal(events.map((e) => e.token.text).join(''), plain.generated_text, 'streamed token texts spell the text');
+
+  const held = await hf3.textGeneration({ endpointUrl: `${BASE}/generate`, inputs, parameters });
+  assert.equal(held.generated_text, plain.generated_text, 'the stop string never matched: same text');
+  assert.equal(held.details.finish_reason, 'length');
+  assert.deepEqual(held.details.tokens.map((t) => t.id), plain.details.tokens.map((t) => t.id));
+  assert.equal(held.details.tokens.map((t) => t.text).join(''), held.generated_text,
+    `details.tokens texts spell generated_text: POST /generate ${JSON.stringify({ inputs, parameters })} answered ${JSON.stringify(held)}`);
+});

@@ -141,3 +141,29 @@ test('an unknown model is the SDK\'s NotFoundError', async () => {
     (e) => e instanceof OpenAI.NotFoundError && e.status === 404 && e.error?.code === 'model_not_found',
   );
 });
+
+// A stop string that starts like the first token but never matches: the server holds that token's
+// text back until the next token shows it is not a stop, then releases it. Nothing in the answer
+// may change: same text, same tokens, and each token's text_offset is where it starts in the text.
+test('completions: logprobs text_offset while a stop string holds text back', async () => {
+  const plain = await client.completions.create({ ...completionParams, logprobs: 0 });
+  const { tokens } = plain.choices[0].logprobs;
+  const stop = [`${tokens[0]}\u2603\u2603`];
+  const offsets = (ts) => ts.map((_, i) => ts.slice(0, i).join('').length);
+  assert.deepEqual(plain.choices[0].logprobs.text_offset, offsets(tokens), 'offsets without a stop string');
+
+  const held = await client.completions.create({ ...completionParams, logprobs: 0, stop });
+  const c = held.choices[0];
+  assert.equal(c.text, plain.choices[0].text, 'the stop string never matched: same text');
+  assert.deepEqual(c.logprobs.tokens, tokens);
+  assert.deepEqual(c.logprobs.text_offset, offsets(tokens),
+    `text_offset[i] is where token i starts in ${JSON.stringify(c.text)}: request ${JSON.stringify({ ...completionParams, logprobs: 0, stop })}`);
+
+  const streamed = [];
+  for await (const chunk of await client.completions.create({ ...completionParams, logprobs: 0, stop, stream: true })) {
+    for (const ch of chunk.choices) {
+      streamed.push(...(ch.logprobs?.text_offset ?? []));
+    }
+  }
+  assert.deepEqual(streamed, offsets(tokens), 'the same offsets streamed');
+});
