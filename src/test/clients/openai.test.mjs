@@ -1,0 +1,169 @@
+// The official OpenAI Node SDK (npm `openai`) against Spindle's OpenAI-compatible API.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { BASE, MODEL, API_KEY, MAX_TOKENS, SEED, assertOpenAiUsage, assertDeltas } from './common.mjs';
+
+const client = new OpenAI({ baseURL: `${BASE}/v1`, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
+const messages = [
+  { role: 'system', content: 'You are terse.' },
+  { role: 'user', content: 'Name three rivers.' },
+];
+const chatParams = { model: MODEL, messages, max_tokens: MAX_TOKENS, temperature: 0, seed: SEED };
+const prompt = 'The quick brown fox';
+const completionParams = { model: MODEL, prompt, max_tokens: MAX_TOKENS, temperature: 0, seed: SEED };
+
+test('models.list lists demo-gpt2', async () => {
+  const ids = [];
+  for await (const m of client.models.list()) {
+    ids.push(m.id);
+  }
+  assert.ok(ids.includes(MODEL), `models: ${ids}`);
+});
+
+test('chat: a greedy stream equals the non-streamed answer, with finish_reason and usage', async () => {
+  const whole = await client.chat.completions.create(chatParams);
+  assert.equal(whole.object, 'chat.completion');
+  assert.equal(whole.choices.length, 1);
+  const choice = whole.choices[0];
+  assert.equal(choice.message.role, 'assistant');
+  assert.equal(typeof choice.message.content, 'string');
+  assert.ok(choice.message.content.length > 0, 'non-empty answer');
+  assert.ok(['stop', 'length'].includes(choice.finish_reason), `finish_reason: ${choice.finish_reason}`);
+  assertOpenAiUsage(whole.usage);
+
+  const stream = await client.chat.completions.create({ ...chatParams, stream: true, stream_options: { include_usage: true } });
+  const deltas = [];
+  let role;
+  let finish;
+  let usage;
+  let id;
+  for await (const chunk of stream) {
+    assert.equal(chunk.object, 'chat.completion.chunk');
+    id ??= chunk.id;
+    assert.equal(chunk.id, id, 'every chunk has the same id');
+    if (chunk.usage) {
+      assert.equal(chunk.choices.length, 0, 'the usage chunk has no choices');
+      usage = chunk.usage;
+      continue;
+    }
+    const c = chunk.choices[0];
+    role ??= c.delta.role;
+    if (typeof c.delta.content === 'string') {
+      deltas.push(c.delta.content);
+    }
+    if (c.finish_reason) {
+      assert.equal(finish, undefined, 'one finish_reason');
+      finish = c.finish_reason;
+    }
+  }
+  assert.equal(role, 'assistant');
+  assertDeltas(deltas);
+  assert.equal(deltas.join(''), choice.message.content, 'greedy stream = non-streamed answer');
+  assert.equal(finish, choice.finish_reason);
+  assertOpenAiUsage(usage);
+  assert.deepEqual(usage, whole.usage, 'same usage streamed and not');
+});
+
+test('chat: the SDK stream helper assembles the same message', async () => {
+  const whole = await client.chat.completions.create(chatParams);
+  // max_completion_tokens, the field the SDK documents for chat now, instead of max_tokens
+  const { max_tokens, ...rest } = chatParams;
+  const runner = client.chat.completions.stream({ ...rest, max_completion_tokens: max_tokens, stream_options: { include_usage: true } });
+  const deltas = [];
+  runner.on('content', (delta) => deltas.push(delta));
+  const final = await runner.finalChatCompletion();
+  assertDeltas(deltas);
+  assert.equal(final.choices[0].message.content, whole.choices[0].message.content);
+  assert.equal(deltas.join(''), whole.choices[0].message.content);
+  assert.equal(final.choices[0].finish_reason, whole.choices[0].finish_reason);
+  assertOpenAiUsage(final.usage);
+  assert.deepEqual(final.usage, whole.usage);
+});
+
+test('completions: logprobs of the chosen tokens, and a greedy stream equal to the answer', async () => {
+  const whole = await client.completions.create({ ...completionParams, logprobs: 0 });
+  assert.equal(whole.object, 'text_completion');
+  const choice = whole.choices[0];
+  assert.ok(choice.text.length > 0, 'non-empty text');
+  assert.ok(['stop', 'length'].includes(choice.finish_reason), `finish_reason: ${choice.finish_reason}`);
+  assertOpenAiUsage(whole.usage);
+
+  const lp = choice.logprobs;
+  assert.ok(lp, 'logprobs are present');
+  assert.ok(Array.isArray(lp.tokens) && Array.isArray(lp.token_logprobs));
+  assert.equal(lp.tokens.length, whole.usage.completion_tokens, 'one logprob per generated token');
+  assert.equal(lp.token_logprobs.length, lp.tokens.length);
+  assert.equal(lp.tokens.join(''), choice.text, 'the tokens spell the text');
+  for (const x of lp.token_logprobs) {
+    assert.ok(Number.isFinite(x) && x <= 0, `a log-probability is finite and <= 0: ${x}`);
+  }
+
+  const stream = await client.completions.create({ ...completionParams, stream: true, stream_options: { include_usage: true } });
+  const deltas = [];
+  let finish;
+  let usage;
+  for await (const chunk of stream) {
+    assert.equal(chunk.object, 'text_completion');
+    if (chunk.usage) {
+      usage = chunk.usage;
+    }
+    for (const c of chunk.choices) {
+      deltas.push(c.text);
+      if (c.finish_reason) {
+        finish = c.finish_reason;
+      }
+    }
+  }
+  assertDeltas(deltas);
+  assert.equal(deltas.join(''), choice.text, 'greedy stream = non-streamed text');
+  assert.equal(finish, choice.finish_reason);
+  assertOpenAiUsage(usage);
+  assert.deepEqual(usage, whole.usage);
+});
+
+test('completions: the same seed samples the same text, streamed or not', async () => {
+  const params = { model: MODEL, prompt, max_tokens: MAX_TOKENS, temperature: 1, seed: 1234 };
+  const a = await client.completions.create(params);
+  const b = await client.completions.create(params);
+  assert.equal(a.choices[0].text, b.choices[0].text);
+  const deltas = [];
+  for await (const chunk of await client.completions.create({ ...params, stream: true })) {
+    deltas.push(...chunk.choices.map((c) => c.text));
+  }
+  assertDeltas(deltas);
+  assert.equal(deltas.join(''), a.choices[0].text);
+});
+
+test('an unknown model is the SDK\'s NotFoundError', async () => {
+  await assert.rejects(
+    client.chat.completions.create({ ...chatParams, model: 'no-such-model' }),
+    (e) => e instanceof OpenAI.NotFoundError && e.status === 404 && e.error?.code === 'model_not_found',
+  );
+});
+
+// A stop string that starts like the first token but never matches: the server holds that token's
+// text back until the next token shows it is not a stop, then releases it. Nothing in the answer
+// may change: same text, same tokens, and each token's text_offset is where it starts in the text.
+test('completions: logprobs text_offset while a stop string holds text back', async () => {
+  const plain = await client.completions.create({ ...completionParams, logprobs: 0 });
+  const { tokens } = plain.choices[0].logprobs;
+  const stop = [`${tokens[0]}\u2603\u2603`];
+  const offsets = (ts) => ts.map((_, i) => ts.slice(0, i).join('').length);
+  assert.deepEqual(plain.choices[0].logprobs.text_offset, offsets(tokens), 'offsets without a stop string');
+
+  const held = await client.completions.create({ ...completionParams, logprobs: 0, stop });
+  const c = held.choices[0];
+  assert.equal(c.text, plain.choices[0].text, 'the stop string never matched: same text');
+  assert.deepEqual(c.logprobs.tokens, tokens);
+  assert.deepEqual(c.logprobs.text_offset, offsets(tokens),
+    `text_offset[i] is where token i starts in ${JSON.stringify(c.text)}: request ${JSON.stringify({ ...completionParams, logprobs: 0, stop })}`);
+
+  const streamed = [];
+  for await (const chunk of await client.completions.create({ ...completionParams, logprobs: 0, stop, stream: true })) {
+    for (const ch of chunk.choices) {
+      streamed.push(...(ch.logprobs?.text_offset ?? []));
+    }
+  }
+  assert.deepEqual(streamed, offsets(tokens), 'the same offsets streamed');
+});

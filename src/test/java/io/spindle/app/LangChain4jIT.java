@@ -1,0 +1,130 @@
+package io.spindle.app;
+
+import dev.langchain4j.data.message.SystemMessage;
+import dev.langchain4j.data.message.UserMessage;
+import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
+import dev.langchain4j.model.openai.OpenAiChatModel;
+import dev.langchain4j.model.openai.OpenAiStreamingChatModel;
+import dev.langchain4j.model.output.FinishReason;
+import dev.langchain4j.model.output.TokenUsage;
+import dev.langchain4j.service.AiServices;
+import dev.langchain4j.service.TokenStream;
+import io.spindle.testing.ServerProcess;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * LangChain4j's OpenAI integration ({@code dev.langchain4j:langchain4j-open-ai}, on its JDK HTTP
+ * client) against the packaged server: the streaming chat model, directly and behind an AI service's
+ * {@link TokenStream}, compared with the blocking chat model.
+ */
+class LangChain4jIT {
+    private static final String MODEL = "demo-gpt2";
+    private static final int MAX_TOKENS = 8;
+    private static final int SEED = 42;
+    private static final List<dev.langchain4j.data.message.ChatMessage> MESSAGES =
+            List.of(SystemMessage.from("You are terse."), UserMessage.from("Name three rivers."));
+
+    private static ServerProcess server;
+    private static String baseUrl;
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = ServerProcess.start("langchain4j");
+        baseUrl = "http://127.0.0.1:" + server.port() + "/v1";
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private static OpenAiStreamingChatModel streamingModel() {
+        return OpenAiStreamingChatModel.builder().baseUrl(baseUrl).apiKey("sk-spindle-tests").modelName(MODEL)
+                .temperature(0.0).maxTokens(MAX_TOKENS).seed(SEED).timeout(Duration.ofSeconds(60)).build();
+    }
+
+    private static ChatResponse blocking() {
+        OpenAiChatModel model = OpenAiChatModel.builder().baseUrl(baseUrl).apiKey("sk-spindle-tests").modelName(MODEL)
+                .temperature(0.0).maxTokens(MAX_TOKENS).seed(SEED).maxRetries(0).timeout(Duration.ofSeconds(60)).build();
+        ChatResponse whole = model.chat(ChatRequest.builder().messages(MESSAGES).build());
+        assertFalse(whole.aiMessage().text().isEmpty(), "non-empty answer");
+        assertTrue(List.of(FinishReason.STOP, FinishReason.LENGTH).contains(whole.finishReason()), whole::toString);
+        assertUsage(whole.tokenUsage());
+        return whole;
+    }
+
+    private static void assertUsage(TokenUsage usage) {
+        assertNotNull(usage, "token usage is present");
+        assertNotNull(usage.inputTokenCount(), usage::toString);
+        assertNotNull(usage.outputTokenCount(), usage::toString);
+        assertTrue(usage.inputTokenCount() > 0, usage::toString);
+        assertTrue(usage.outputTokenCount() > 0 && usage.outputTokenCount() <= MAX_TOKENS, usage::toString);
+        assertEquals(usage.inputTokenCount() + usage.outputTokenCount(), usage.totalTokenCount(), usage::toString);
+    }
+
+    private static void assertSameAnswer(ChatResponse whole, List<String> partials, ChatResponse streamed) {
+        assertFalse(partials.isEmpty(), "partial responses arrived");
+        assertEquals(whole.aiMessage().text(), String.join("", partials), "greedy stream = blocking answer");
+        assertEquals(whole.aiMessage().text(), streamed.aiMessage().text());
+        assertEquals(whole.finishReason(), streamed.finishReason());
+        assertUsage(streamed.tokenUsage());
+        assertEquals(whole.tokenUsage(), streamed.tokenUsage(), "the same usage streamed and not");
+    }
+
+    @Test
+    void theStreamingChatModelStreamsTheBlockingAnswerWithFinishReasonAndUsage() throws Exception {
+        ChatResponse whole = blocking();
+        List<String> partials = new CopyOnWriteArrayList<>();
+        CompletableFuture<ChatResponse> done = new CompletableFuture<>();
+        streamingModel().chat(ChatRequest.builder().messages(MESSAGES).build(), new StreamingChatResponseHandler() {
+            @Override
+            public void onPartialResponse(String partial) {
+                partials.add(partial);
+            }
+
+            @Override
+            public void onCompleteResponse(ChatResponse response) {
+                done.complete(response);
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                done.completeExceptionally(error);
+            }
+        });
+        assertSameAnswer(whole, partials, done.get(60, TimeUnit.SECONDS));
+    }
+
+    interface Assistant {
+        @dev.langchain4j.service.SystemMessage("You are terse.")
+        TokenStream chat(String userMessage);
+    }
+
+    @Test
+    void anAiServiceTokenStreamOverTheStreamingModel() throws Exception {
+        ChatResponse whole = blocking();
+        Assistant assistant = AiServices.builder(Assistant.class).streamingChatModel(streamingModel()).build();
+        List<String> partials = new CopyOnWriteArrayList<>();
+        CompletableFuture<ChatResponse> done = new CompletableFuture<>();
+        assistant.chat("Name three rivers.").onPartialResponse(partials::add).onCompleteResponse(done::complete)
+                .onError(done::completeExceptionally).start();
+        assertSameAnswer(whole, partials, done.get(60, TimeUnit.SECONDS));
+    }
+}
