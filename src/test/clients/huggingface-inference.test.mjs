@@ -138,3 +138,20 @@ test('3.x /generate and /generate_stream (TGI) while a stop string holds text ba
   assert.equal(held.details.tokens.map((t) => t.text).join(''), held.generated_text,
     `details.tokens texts spell generated_text: POST /generate ${JSON.stringify({ inputs, parameters })} answered ${JSON.stringify(held)}`);
 });
+
+// 3.x clients are often pointed at the server's root, as at a TGI server: TGI's POST / answers as
+// /generate, or as /generate_stream when the body says stream (textGenerationStream sends it).
+test('3.x textGeneration and textGenerationStream on the server root (TGI\'s POST /)', async () => {
+  const hf3 = new InferenceClientV3();
+  const parameters = { max_new_tokens: MAX_TOKENS, details: true };
+  const viaRoot = await hf3.textGeneration({ endpointUrl: `${BASE}/`, inputs, parameters });
+  const viaGenerate = await hf3.textGeneration({ endpointUrl: `${BASE}/generate`, inputs, parameters });
+  assert.equal(viaRoot.generated_text, viaGenerate.generated_text);
+  assert.deepEqual(viaRoot.details.tokens.map((t) => t.id), viaGenerate.details.tokens.map((t) => t.id));
+  const events = [];
+  for await (const e of hf3.textGenerationStream({ endpointUrl: `${BASE}/`, inputs, parameters })) {
+    events.push(e);
+  }
+  assert.equal(events.length, MAX_TOKENS);
+  assert.equal(events.at(-1).generated_text, viaGenerate.generated_text);
+});

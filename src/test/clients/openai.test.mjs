@@ -167,3 +167,29 @@ test('completions: logprobs text_offset while a stop string holds text back', as
   }
   assert.deepEqual(streamed, offsets(tokens), 'the same offsets streamed');
 });
+
+test('n choices, chat logprobs with top_logprobs, and the prompt counted once', async () => {
+  const many = await client.chat.completions.create({ ...chatParams, n: 3, temperature: 0.9, logprobs: true, top_logprobs: 3 });
+  assert.deepEqual(many.choices.map((c) => c.index), [0, 1, 2]);
+  let generated = 0;
+  for (const c of many.choices) {
+    for (const t of c.logprobs.content) {
+      assert.ok(Number.isFinite(t.logprob) && t.logprob <= 0, `logprob ${t.logprob}`);
+      assert.equal(t.top_logprobs.length, 3);
+      assert.ok(t.top_logprobs[0].logprob >= t.logprob, 'the first alternative is the most likely');
+      generated++;
+    }
+  }
+  assert.equal(many.usage.completion_tokens, generated);
+  const one = await client.chat.completions.create({ ...chatParams, max_tokens: 1 });
+  assert.equal(many.usage.prompt_tokens, one.usage.prompt_tokens, 'the prompt counts once for three choices');
+
+  const stream = await client.completions.create({ ...completionParams, n: 2, temperature: 0.9, stream: true });
+  const texts = ['', ''];
+  for await (const chunk of stream) {
+    for (const c of chunk.choices) {
+      texts[c.index] += c.text;
+    }
+  }
+  assert.ok(texts.every((t) => t.length > 0), `both choices streamed: ${JSON.stringify(texts)}`);
+});

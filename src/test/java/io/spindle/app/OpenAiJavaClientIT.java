@@ -209,4 +209,38 @@ class OpenAiJavaClientIT {
         assertEquals(404, e.statusCode());
         assertTrue(e.body().toString().contains("model_not_found"), e.body()::toString);
     }
+
+    @Test
+    void nChoicesAndChatLogprobsWithTopAlternatives() {
+        ChatCompletion many = client.chat().completions().create(chat().n(3L).temperature(0.9).logprobs(true)
+                .topLogprobs(3L).build());
+        assertEquals(3, many.choices().size());
+        for (int i = 0; i < 3; i++) {
+            com.openai.models.chat.completions.ChatCompletion.Choice c = many.choices().get(i);
+            assertEquals(i, c.index());
+            var content = c.logprobs().orElseThrow().content().orElseThrow();
+            assertFalse(content.isEmpty());
+            for (var token : content) {
+                assertTrue(token.logprob() <= 0, "a log-probability: " + token.logprob());
+                assertEquals(3, token.topLogprobs().size(), "three alternatives");
+                assertTrue(token.topLogprobs().getFirst().logprob() >= token.logprob(), "the first alternative is the most likely");
+            }
+        }
+        CompletionUsage usage = many.usage().orElseThrow();
+        assertEquals(usage.promptTokens() + usage.completionTokens(), usage.totalTokens());
+        assertEquals(client.chat().completions().create(chat().build()).usage().orElseThrow().promptTokens(),
+                usage.promptTokens(), "the prompt counts once for three choices");
+        long generated = 0;
+        for (var c : many.choices()) {
+            generated += c.logprobs().orElseThrow().content().orElseThrow().size();
+        }
+        assertEquals(generated, usage.completionTokens(), "every choice's tokens, the prompt once");
+
+        Completion completions = client.completions().create(completion().n(2L).temperature(0.9).logprobs(2L).build());
+        assertEquals(2, completions.choices().size());
+        assertEquals(List.of(0L, 1L), completions.choices().stream().map(CompletionChoice::index).toList());
+        for (CompletionChoice c : completions.choices()) {
+            assertEquals(c.text(), String.join("", c.logprobs().orElseThrow().tokens().orElseThrow()));
+        }
+    }
 }
