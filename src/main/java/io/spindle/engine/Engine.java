@@ -310,10 +310,12 @@ public final class Engine implements EngineClient, AutoCloseable {
                     }
                 }
                 if (sample) {
-                    sampled += sampleNext(s, row, out, now);
+                    // Forks read the parent's row first: a parent that ends with this token releases its
+                    // cache, and with its batch's last row goes the logits buffer the forks read.
                     for (Sequence f : forks) {
                         sampled += sampleNext(f, row, out, now);
                     }
+                    sampled += sampleNext(s, row, out, now);
                 }
             } catch (RuntimeException e) {
                 // A bug that one sequence trips over ends that sequence, not the loop serving everyone.

@@ -51,7 +51,7 @@ class LmEvalIT {
                 assertEquals(all.length + maxTokens, tokenLogprobs.size(), r.body());
                 assertTrue(tokenLogprobs.get(0).isNull(), "the first token has no context");
                 for (int p = 1; p < all.length; p++) {
-                    double ref = logSoftmax(logits[p - 1])[all[p]];
+                    double ref = DirectOrtLoop.logSoftmax(logits[p - 1])[all[p]];
                     maxDiff = Math.max(maxDiff, Math.abs(ref - tokenLogprobs.get(p).asDouble()));
                     assertEquals(ref, tokenLogprobs.get(p).asDouble(), 2e-4, "token " + p);
                 }
@@ -70,7 +70,7 @@ class LmEvalIT {
                 double refSum = 0;
                 boolean refGreedy = true;
                 for (int p = CONTEXT.length; p < all.length; p++) {
-                    double[] ref = logSoftmax(logits[p - 1]);
+                    double[] ref = DirectOrtLoop.logSoftmax(logits[p - 1]);
                     refSum += ref[all[p]];
                     int arg = 0;
                     for (int v = 1; v < ref.length; v++) {
@@ -85,20 +85,4 @@ class LmEvalIT {
         System.out.printf("LmEvalIT: prompt logprobs vs a direct ONNX Runtime forward pass, max abs difference %.3g%n", maxDiff);
     }
 
-    private static double[] logSoftmax(float[] l) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : l) {
-            max = Math.max(max, v);
-        }
-        double s = 0;
-        for (float v : l) {
-            s += Math.exp(v - max);
-        }
-        double lse = max + Math.log(s);
-        double[] out = new double[l.length];
-        for (int i = 0; i < l.length; i++) {
-            out[i] = l[i] - lse;
-        }
-        return out;
-    }
 }

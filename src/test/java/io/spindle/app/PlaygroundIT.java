@@ -1,6 +1,8 @@
 package io.spindle.app;
 
 import io.spindle.testing.ServerProcess;
+import static io.spindle.testing.Tools.onPath;
+import static io.spindle.testing.Tools.run;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -52,19 +54,5 @@ class PlaygroundIT {
         }
     }
 
-    private static boolean onPath(String tool) {
-        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
-            if (Files.isExecutable(Path.of(dir, tool))) {
-                return true;
-            }
-        }
-        return false;
-    }
 
-    private static void run(List<String> cmd, Path dir, int seconds) throws Exception {
-        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(seconds, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
-        assertEquals(0, p.exitValue(), String.join(" ", cmd) + " failed:\n" + out);
-    }
 }

@@ -41,22 +41,6 @@ class LogprobsModelTest {
                 : dir.resolve("decoder_with_past_model.onnx");
     }
 
-    private static double[] logSoftmax(float[] logits) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float l : logits) {
-            max = Math.max(max, l);
-        }
-        double s = 0;
-        for (float l : logits) {
-            s += Math.exp(l - max);
-        }
-        double lse = max + Math.log(s);
-        double[] out = new double[logits.length];
-        for (int i = 0; i < logits.length; i++) {
-            out[i] = logits[i] - lse;
-        }
-        return out;
-    }
 
     @ParameterizedTest
     @EnumSource(value = DemoLayout.class, names = {"OPTIMUM", "ORT_GPT2", "ORT_FUSED"})
@@ -87,14 +71,14 @@ class LogprobsModelTest {
                 float[][] logits = direct.logits(all);
                 assertTrue(Float.isNaN(scores.logprobs()[0]), "the first prompt token has no context");
                 for (int p = 1; p < PROMPTS[i].length; p++) {
-                    double[] ref = logSoftmax(logits[p - 1]);
+                    double[] ref = DirectOrtLoop.logSoftmax(logits[p - 1]);
                     assertEquals(ref[PROMPTS[i][p]], scores.logprobs()[p], TOLERANCE, "prompt " + i + " token " + p);
                     assertTopMatches(ref, scores.top()[p].tokenIds(), scores.top()[p].logprobs(), "prompt " + i + " pos " + p);
                 }
                 List<TokenEvent.Token> tokens = l.events.stream().filter(ev -> ev instanceof TokenEvent.Token)
                         .map(ev -> (TokenEvent.Token) ev).toList();
                 for (int k = 0; k < tokens.size(); k++) {
-                    double[] ref = logSoftmax(logits[PROMPTS[i].length - 1 + k]);
+                    double[] ref = DirectOrtLoop.logSoftmax(logits[PROMPTS[i].length - 1 + k]);
                     assertEquals(ref[tokens.get(k).tokenId()], tokens.get(k).logprob(), TOLERANCE, "seq " + i + " token " + k);
                     assertTopMatches(ref, tokens.get(k).top().tokenIds(), tokens.get(k).top().logprobs(), "seq " + i + " gen " + k);
                 }

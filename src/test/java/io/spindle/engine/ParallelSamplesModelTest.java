@@ -90,6 +90,36 @@ class ParallelSamplesModelTest {
         }
     }
 
+    /** The parent ends with its first token (and its batch, with the logits the forks read, goes). */
+    @ParameterizedTest
+    @EnumSource(value = DemoLayout.class, names = {"OPTIMUM", "ORT_GPT2"})
+    void samplesOfOneTokenEachEqualTheirSeedsAlone(DemoLayout layout) throws Exception {
+        int n = 4;
+        int[] alone = new int[n];
+        for (int i = 0; i < n; i++) {
+            try (Engine e = engine(layout, new AtomicLong())) {
+                RecordingListener l = new RecordingListener();
+                e.submit(new EngineRequest("a" + i, PROMPT, seeded(300 + i), 1, new int[0], false), l);
+                assertInstanceOf(TokenEvent.Finished.class, l.awaitEnd());
+                alone[i] = l.tokens()[0];
+            }
+        }
+        try (Engine e = engine(layout, new AtomicLong())) {
+            List<EngineRequest> group = new ArrayList<>();
+            List<RecordingListener> ls = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                group.add(new EngineRequest("g" + i, PROMPT, seeded(300 + i), 1, new int[0], false));
+                ls.add(new RecordingListener());
+            }
+            e.submitGroup(group, ls);
+            for (int i = 0; i < n; i++) {
+                assertInstanceOf(TokenEvent.Finished.class, ls.get(i).awaitEnd(), "sample " + i);
+                assertArrayEquals(new int[] {alone[i]}, ls.get(i).tokens(), "sample " + i);
+            }
+            assertEquals(0, e.stats().numCachedSequences());
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = DemoLayout.class, names = "OPTIMUM")
     void greedySamplesAreIdentical(DemoLayout layout) throws Exception {

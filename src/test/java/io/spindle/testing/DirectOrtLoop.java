@@ -206,4 +206,22 @@ public final class DirectOrtLoop implements AutoCloseable {
     public void close() throws OrtException {
         session.close();
     }
+
+    /** log-softmax of one position's logits, in double precision: the reference log-probabilities. */
+    public static double[] logSoftmax(float[] logits) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float l : logits) {
+            max = Math.max(max, l);
+        }
+        double s = 0;
+        for (float l : logits) {
+            s += Math.exp(l - max);
+        }
+        double lse = max + Math.log(s);
+        double[] out = new double[logits.length];
+        for (int i = 0; i < logits.length; i++) {
+            out[i] = logits[i] - lse;
+        }
+        return out;
+    }
 }

@@ -50,27 +50,26 @@ final class OnnxGraphWriter {
     /** An ONNX Runtime contrib op (domain {@code com.microsoft}); empty names skip optional inputs and outputs. */
     void contribInto(String opType, List<String> inputs, List<String> outputs, AttributeProto... attributes) {
         usesContribOps = true;
-        NodeProto.Builder node = NodeProto.newBuilder()
-                .setOpType(opType)
-                .setDomain(CONTRIB_DOMAIN)
-                .setName(prefix + opType + "_n" + (counter++))
-                .addAllInput(inputs)
-                .addAllOutput(outputs);
-        for (AttributeProto a : attributes) {
-            node.addAttribute(a);
-        }
-        graph.addNode(node);
+        node(CONTRIB_DOMAIN, opType, inputs, outputs, attributes);
     }
 
     static final String CONTRIB_DOMAIN = "com.microsoft";
     private boolean usesContribOps;
 
     void opInto(String opType, List<String> inputs, List<String> outputs, AttributeProto... attributes) {
+        node("", opType, inputs, outputs, attributes);
+    }
+
+    private void node(String domain, String opType, List<String> inputs, List<String> outputs,
+                      AttributeProto... attributes) {
         NodeProto.Builder node = NodeProto.newBuilder()
                 .setOpType(opType)
                 .setName(prefix + opType + "_n" + (counter++))
                 .addAllInput(inputs)
                 .addAllOutput(outputs);
+        if (!domain.isEmpty()) {
+            node.setDomain(domain);
+        }
         for (AttributeProto a : attributes) {
             node.addAttribute(a);
         }
