@@ -155,3 +155,13 @@ test('3.x textGeneration and textGenerationStream on the server root (TGI\'s POS
   assert.equal(events.length, MAX_TOKENS);
   assert.equal(events.at(-1).generated_text, viaGenerate.generated_text);
 });
+
+// 4.x carries TGI parameters into the OpenAI completions body; they must mean what they mean in TGI.
+test('4.x textGeneration with TGI parameters: do_sample false is greedy, return_full_text echoes', async () => {
+  const greedy = await hf.textGeneration({ model: MODEL, inputs, parameters: { max_new_tokens: MAX_TOKENS, temperature: 0 } });
+  const noSample = await hf.textGeneration({ model: MODEL, inputs, parameters: { max_new_tokens: MAX_TOKENS, do_sample: false } });
+  assert.equal(noSample.generated_text, greedy.generated_text, 'do_sample: false gives the greedy text');
+  const full = await hf.textGeneration({ model: MODEL, inputs,
+    parameters: { max_new_tokens: MAX_TOKENS, do_sample: false, return_full_text: true } });
+  assert.equal(full.generated_text, inputs + greedy.generated_text, 'return_full_text: the prompt, then the text');
+});

@@ -66,6 +66,8 @@ class ErrorsTest {
             "guided_json              | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"guided_json\":{}} | 400 | guided_json",
             "guided_choice            | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"guided_choice\":[\"a\"]} | 400 | guided_choice",
             "beam search              | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"use_beam_search\":true} | 400 | use_beam_search",
+            "TGI grammar in OpenAI    | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"grammar\":{\"type\":\"regex\",\"value\":\"a\"}} | 400 | grammar",
+            "two truncations          | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"truncate\":2,\"truncate_prompt_tokens\":2} | 400 | truncate",
             "min_p above one          | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"min_p\":1.5} | 400 | min_p",
             "min_tokens above max     | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"max_tokens\":2,\"min_tokens\":3} | 400 | min_tokens",
             "top_k below -1           | {\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"top_k\":-2} | 400 | top_k",

@@ -8,7 +8,9 @@ import java.util.List;
 /**
  * OpenAI {@code POST /v1/completions}, plus the vLLM extensions {@code top_k} (-1 or 0: off),
  * {@code min_p}, {@code min_tokens}, {@code truncate_prompt_tokens}, {@code repetition_penalty},
- * {@code stop_token_ids}, {@code ignore_eos} and {@code return_token_ids}.
+ * {@code stop_token_ids}, {@code ignore_eos} and {@code return_token_ids}; and the TGI parameters that
+ * Hugging Face's JS client (4.x) puts into a completions body when it is pointed at an OpenAI route:
+ * {@code do_sample}, {@code typical_p}, {@code truncate}, {@code return_full_text}.
  *
  * @param prompt a string, a one-element list of strings, or a list of token ids
  * @param stop   a string or a list of strings
@@ -39,5 +41,9 @@ public record CompletionRequest(
         String user,
         @JsonProperty("min_p") Double minP,
         @JsonProperty("min_tokens") Integer minTokens,
-        @JsonProperty("truncate_prompt_tokens") Integer truncatePromptTokens) {
+        @JsonProperty("truncate_prompt_tokens") Integer truncatePromptTokens,
+        @JsonProperty("do_sample") Boolean doSample,
+        @JsonProperty("typical_p") Double typicalP,
+        Integer truncate,
+        @JsonProperty("return_full_text") Boolean returnFullText) {
 }

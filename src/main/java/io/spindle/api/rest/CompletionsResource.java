@@ -50,7 +50,7 @@ public class CompletionsResource {
         int n = req.n() == null ? 1 : req.n();
         int samples = gens.size() / prompts.size();
         Response r = new Response(OpenAiMapping.newId("cmpl-"), Instant.now().getEpochSecond(), gens.getFirst().model().id(),
-                Boolean.TRUE.equals(req.echo()), Boolean.TRUE.equals(req.returnTokenIds()), req.logprobs() != null,
+                OpenAiMapping.echo(req), Boolean.TRUE.equals(req.returnTokenIds()), req.logprobs() != null,
                 req.logprobs() == null ? 0 : req.logprobs());
         boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());
         return Choices.reply(ApiDialect.OPENAI, gens, stream, () -> r.stream(gens, usage),

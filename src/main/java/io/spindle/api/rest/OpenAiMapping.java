@@ -47,14 +47,21 @@ public final class OpenAiMapping {
             throw SpindleException.invalid("suffix", "suffix (insertion) is not supported by this model family");
         }
         boolean logprobs = r.logprobs() != null;
-        boolean echoScores = logprobs && Boolean.TRUE.equals(r.echo());
-        GenerationOptions options = new GenerationOptions(orZero(r.minP()), 1, r.minTokens() == null ? 0 : r.minTokens(),
-                r.truncatePromptTokens(), logprobs ? topLogprobs(r.logprobs(), "logprobs") : 0, echoScores)
+        boolean echoScores = logprobs && echo(r);
+        if (r.truncate() != null && r.truncatePromptTokens() != null) {
+            throw SpindleException.invalid("truncate", "send truncate_prompt_tokens or truncate, not both");
+        }
+        GenerationOptions options = new GenerationOptions(orZero(r.minP()), r.typicalP() == null ? 1 : r.typicalP(),
+                r.minTokens() == null ? 0 : r.minTokens(),
+                r.truncatePromptTokens() != null ? r.truncatePromptTokens() : r.truncate(),
+                logprobs ? topLogprobs(r.logprobs(), "logprobs") : 0, echoScores)
                 .withSamples(samples, samples > n);
+        // TGI's do_sample: false (from Hugging Face's client) means greedy where no temperature says otherwise.
+        Double temperature = r.temperature() == null && Boolean.FALSE.equals(r.doSample()) ? Double.valueOf(0) : r.temperature();
         List<GenerationRequest> out = new ArrayList<>();
         for (Prompt p : prompts(r.prompt())) {
             out.add(new GenerationRequest(r.model(), p,
-                    r.maxTokens() == null ? COMPLETIONS_DEFAULT_MAX_TOKENS : r.maxTokens(), r.temperature(), r.topK(),
+                    r.maxTokens() == null ? COMPLETIONS_DEFAULT_MAX_TOKENS : r.maxTokens(), temperature, r.topK(),
                     r.topP(), r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
                     r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), logprobs, logitBias(r.logitBias()), options));
         }
@@ -82,6 +89,11 @@ public final class OpenAiMapping {
             return out;
         }
         return List.of(prompt(p));
+    }
+
+    /** OpenAI's {@code echo}, or TGI's {@code return_full_text} as Hugging Face's client sends it. */
+    public static boolean echo(CompletionRequest r) {
+        return Boolean.TRUE.equals(r.echo()) || Boolean.TRUE.equals(r.returnFullText());
     }
 
     private static double orZero(Double d) {

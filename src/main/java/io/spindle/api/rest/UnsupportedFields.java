@@ -34,7 +34,10 @@ final class UnsupportedFields {
             Map.entry("length_penalty", ABSENT.or(n -> n.isNumber() && n.asDouble() == 1.0)),
             Map.entry("include_stop_str_in_output", ABSENT.or(n -> n.isBoolean() && !n.asBoolean())),
             Map.entry("skip_special_tokens", ABSENT.or(n -> n.isBoolean() && n.asBoolean())),
-            Map.entry("spaces_between_special_tokens", ABSENT.or(n -> n.isBoolean() && n.asBoolean())));
+            Map.entry("spaces_between_special_tokens", ABSENT.or(n -> n.isBoolean() && n.asBoolean())),
+            // TGI parameters that Hugging Face's client carries into OpenAI bodies.
+            Map.entry("grammar", ABSENT),
+            Map.entry("watermark", ABSENT.or(n -> n.isBoolean() && !n.asBoolean())));
 
     /** TGI's {@code parameters}. */
     static final Map<String, Predicate<JsonNode>> TGI = Map.ofEntries(
