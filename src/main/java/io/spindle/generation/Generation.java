@@ -36,6 +36,7 @@ public final class Generation {
     private final Executor serial;
     private final IncrementalDetokenizer detokenizer;
     private final StopStringMatcher stops;
+    private final int minTokens;
     private final long startNanos = System.nanoTime();
     /** When the engine last said something about this generation (a token, or its admission's start). */
     private volatile long lastActivityNanos = startNanos;
@@ -63,8 +64,13 @@ public final class Generation {
     record Ending(RequestOutcome outcome, GenerationFinish finish) {
     }
 
+    /**
+     * @param minTokens stop strings are looked for only from this many generated tokens on (vLLM's
+     *                  {@code min_tokens}; the engine holds back the stop tokens as long)
+     */
     Generation(ServedModel model, int[] promptTokens, String promptText, long seed, List<String> stopStrings,
-               Executor pool, int maxBufferedEvents, Consumer<Ending> onEnd) {
+               int minTokens, Executor pool, int maxBufferedEvents, Consumer<Ending> onEnd) {
+        this.minTokens = minTokens;
         this.onEnd = onEnd;
         this.maxBufferedEvents = maxBufferedEvents;
         this.model = model;
@@ -228,7 +234,7 @@ public final class Generation {
         }
         boolean special = model.tokenizer().isSpecial(t.tokenId());
         String text = special ? "" : detokenizer.next(t.tokenId());
-        StopStringMatcher.Match m = stops.push(text);
+        StopStringMatcher.Match m = t.index() < minTokens ? new StopStringMatcher.Match(text, false) : stops.push(text);
         GenerationEvent.Token token = new GenerationEvent.Token(t.tokenId(), m.text(), t.logprob(), t.index(), special,
                 textOffset, alternatives(t.top()));
         textOffset += m.text().length();

@@ -6,7 +6,8 @@ package io.spindle.generation;
  *
  * @param minP           0 disables; see {@code SamplingParams}
  * @param typicalP       1 disables (TGI's {@code typical_p})
- * @param minTokens      EOS and the stop token ids cannot end the output before this many tokens
+ * @param minTokens      nothing ends the output before this many tokens: EOS and the stop token ids
+ *                       are held back, and stop strings are looked for only after them
  * @param truncate       keep only the last this many prompt tokens (TGI's {@code truncate}); null keeps all
  * @param topLogprobs    with logprobs on: also the this-many most likely tokens at each position (0–20)
  * @param promptLogprobs with logprobs on: score the prompt's tokens too (OpenAI's {@code echo} with

@@ -162,7 +162,8 @@ public final class GenerationService {
         List<EngineRequest> ers = new java.util.ArrayList<>(samples);
         for (int i = 0; i < samples; i++) {
             Generation[] self = new Generation[1];
-            Generation gen = new Generation(model, prompt, promptText, seed + i, stop, textPool, maxBufferedEvents,
+            Generation gen = new Generation(model, prompt, promptText, seed + i, stop, options.minTokens(), textPool,
+                    maxBufferedEvents,
                     ending -> {
                         watched.remove(self[0]);
                         inFlight.decrementAndGet();

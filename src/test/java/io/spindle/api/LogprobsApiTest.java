@@ -131,7 +131,7 @@ class LogprobsApiTest {
     }
 
     @Test
-    void minTokensHoldsBackTheStopTokens() {
+    void minTokensHoldsBackTheStopTokens() throws Exception {
         JsonPath greedy = post("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hello\",\"max_tokens\":1,"
                 + "\"temperature\":0,\"return_token_ids\":true}").jsonPath();
         int first = greedy.getInt("choices[0].token_ids[0]");
@@ -142,6 +142,15 @@ class LogprobsApiTest {
                 + "\"temperature\":0,\"stop_token_ids\":[" + first + "],\"min_tokens\":3,\"return_token_ids\":true}").jsonPath();
         assertTrue(held.getInt("usage.completion_tokens") >= 3, held.prettify());
         assertNotEquals(first, held.getInt("choices[0].token_ids[0]"));
+        // Stop strings too wait for min_tokens: the first token's text would stop at once.
+        String firstText = new com.fasterxml.jackson.databind.ObjectMapper()
+                .writeValueAsString(greedy.getString("choices[0].text"));
+        JsonPath stopString = post("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hello\",\"max_tokens\":5,"
+                + "\"temperature\":0,\"stop\":[" + firstText + "],\"min_tokens\":2}").jsonPath();
+        JsonPath stopsAtOnce = post("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Hello\",\"max_tokens\":5,"
+                + "\"temperature\":0,\"stop\":[" + firstText + "]}").jsonPath();
+        assertEquals(1, stopsAtOnce.getInt("usage.completion_tokens"), stopsAtOnce.prettify());
+        assertTrue(stopString.getInt("usage.completion_tokens") >= 2, stopString.prettify());
     }
 
     @Test
