@@ -15,7 +15,12 @@ public enum DemoLayout {
      * ({@code EmbedLayerNormalization}, {@code Attention} with past, {@code SkipLayerNormalization},
      * {@code FastGelu}) instead of plain ones; the same weights as the other layouts for a seed.
      */
-    ORT_FUSED("ort-gpt2-fused");
+    ORT_FUSED("ort-gpt2-fused"),
+    /**
+     * The same fused graph as ONNX Runtime's tooling writes it without {@code --use_int32_inputs}:
+     * int64 ids, positions and mask, cast to int32 in the graph for the contrib ops.
+     */
+    ORT_FUSED_INT64("ort-gpt2-fused-int64");
 
     private final String id;
 
@@ -33,6 +38,6 @@ public enum DemoLayout {
                 return l;
             }
         }
-        throw new IllegalArgumentException("unknown demo layout '" + value + "' (expected optimum, ort-gpt2, optimum-split or ort-gpt2-fused)");
+        throw new IllegalArgumentException("unknown demo layout '" + value + "' (expected optimum, ort-gpt2, optimum-split, ort-gpt2-fused or ort-gpt2-fused-int64)");
     }
 }

@@ -48,7 +48,7 @@ public final class Gpt2GraphBuilder {
     public void write(OutputStream out) throws IOException {
         g = new OnnxGraphWriter("spindle-demo-gpt2");
         declareIo();
-        if (layout == DemoLayout.ORT_FUSED) {
+        if (fused()) {
             writeFused();
             g.writeModel(out, "spindle-demo-builder");
             return;
@@ -65,8 +65,18 @@ public final class Gpt2GraphBuilder {
         g.writeModel(out, "spindle-demo-builder");
     }
 
+    private boolean fused() {
+        return layout == DemoLayout.ORT_FUSED || layout == DemoLayout.ORT_FUSED_INT64;
+    }
+
     private boolean optimum() {
-        return layout != DemoLayout.ORT_GPT2 && layout != DemoLayout.ORT_FUSED;
+        return layout != DemoLayout.ORT_GPT2 && !fused();
+    }
+
+    /** Graph inputs as the contrib ops take them: int32, cast in the graph when the inputs are int64. */
+    private String int32(String input) {
+        return layout == DemoLayout.ORT_FUSED_INT64
+                ? g.op("Cast", List.of(input), intAttr("to", DataType.INT32.getNumber())) : input;
     }
 
     /**
@@ -87,10 +97,13 @@ public final class Gpt2GraphBuilder {
         g.floatInit("ln.gamma", ones, hidden);
         g.floatInit("ln.beta", new float[hidden], hidden);
         AttributeProto eps = floatAttr("epsilon", 1e-5f);
+        String ids = int32("input_ids");
+        String positions = int32("position_ids");
+        String mask = int32("attention_mask");
         String ln = "emb_ln";
         String residual = "emb_sum";
-        g.contribInto("EmbedLayerNormalization", List.of("input_ids", "", "wte", "wpe", "", "ln.gamma", "ln.beta", "",
-                "position_ids"), List.of(ln, "emb_mask_index", residual), eps);
+        g.contribInto("EmbedLayerNormalization", List.of(ids, "", "wte", "wpe", "", "ln.gamma", "ln.beta", "",
+                positions), List.of(ln, "emb_mask_index", residual), eps);
         for (int i = 0; i < shape.numLayers(); i++) {
             String p = "h." + i + ".";
             String qkvW = g.floatInit(p + "attn.c_attn.weight", gaussian(hidden * 3 * hidden), hidden, 3 * hidden);
@@ -102,7 +115,7 @@ public final class Gpt2GraphBuilder {
             String outW = g.floatInit(p + "mlp.c_proj.weight", gaussian(4 * hidden * hidden), 4 * hidden, hidden);
             String outB = g.floatInit(p + "mlp.c_proj.bias", gaussian(hidden), hidden);
             String ctx = p + "attn_out";
-            g.contribInto("Attention", List.of(ln, qkvW, qkvB, "attention_mask", "past_" + i),
+            g.contribInto("Attention", List.of(ln, qkvW, qkvB, mask, "past_" + i),
                     List.of(ctx, "present_" + i), intAttr("num_heads", shape.numHeads()), intAttr("unidirectional", 1));
             String proj = g.op("MatMul", List.of(ctx, projW));
             String ln2 = p + "ln_2_out";
@@ -124,7 +137,7 @@ public final class Gpt2GraphBuilder {
     }
 
     private void declareIo() {
-        DataType ids = optimum() ? DataType.INT64 : DataType.INT32;
+        DataType ids = optimum() || layout == DemoLayout.ORT_FUSED_INT64 ? DataType.INT64 : DataType.INT32;
         int heads = shape.numHeads();
         int hd = shape.headDim();
         g.input("input_ids", ids, "batch_size", "sequence_length");

@@ -44,17 +44,18 @@ class Gpt2RunnerTest {
     @EnumSource(DemoLayout.class)
     void recognisesTheLayoutFromTheGraph(DemoLayout layout) {
         Gpt2Graph g = RUNNERS.get(layout).graph();
-        boolean ort = layout == DemoLayout.ORT_GPT2 || layout == DemoLayout.ORT_FUSED;
+        boolean ort = layout == DemoLayout.ORT_GPT2 || layout == DemoLayout.ORT_FUSED || layout == DemoLayout.ORT_FUSED_INT64;
         assertEquals(ort ? Gpt2Graph.ORT_GPT2 : Gpt2Graph.OPTIMUM, g.layoutName());
         assertEquals(2, g.numLayers());
         assertEquals(4, g.numHeads());
         assertEquals(16, g.headDim());
         assertEquals(50257, g.vocabSize());
-        assertEquals(ort ? ai.onnxruntime.OnnxJavaType.INT32 : ai.onnxruntime.OnnxJavaType.INT64, g.idsType());
+        assertEquals(ort && layout != DemoLayout.ORT_FUSED_INT64 ? ai.onnxruntime.OnnxJavaType.INT32
+                : ai.onnxruntime.OnnxJavaType.INT64, g.idsType());
     }
 
     @ParameterizedTest
-    @EnumSource(value = DemoLayout.class, names = {"ORT_GPT2", "OPTIMUM_SPLIT", "ORT_FUSED"})
+    @EnumSource(value = DemoLayout.class, names = {"ORT_GPT2", "OPTIMUM_SPLIT", "ORT_FUSED", "ORT_FUSED_INT64"})
     void everyLayoutOfTheSameWeightsComputesTheSameLogits(DemoLayout layout) throws Exception {
         int[] tokens = {15496, 995, 11, 318, 257, 0};
         Gpt2Runner reference = RUNNERS.get(DemoLayout.OPTIMUM);
