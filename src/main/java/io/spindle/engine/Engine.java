@@ -165,8 +165,8 @@ public final class Engine implements EngineClient, AutoCloseable {
 
     private void checkGroup(List<EngineRequest> requests) {
         if (!(runner instanceof CacheForking)) {
-            throw SpindleException.invalid("n", "model '" + name + "' cannot share a prompt's cache between samples "
-                    + "(encoder-decoder); send one request per sample");
+            throw SpindleException.invalid("n", "model '" + name + "' cannot share a prompt's cache between samples; "
+                    + "send one request per sample");
         }
         if (requests.size() > config.maxBatchSize()) {
             throw SpindleException.invalid("n", requests.size() + " samples of one prompt run together, but a step "

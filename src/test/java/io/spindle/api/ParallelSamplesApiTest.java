@@ -126,6 +126,10 @@ class ParallelSamplesApiTest {
         JsonPath ids = post("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":[[15496],[464,2068]],\"max_tokens\":2,"
                 + "\"temperature\":0}").then().statusCode(200).extract().jsonPath();
         assertEquals(2, ids.getList("choices").size());
+        JsonPath t5 = post("/v1/completions", "{\"model\":\"demo-t5\",\"prompt\":\"translate: the house\",\"max_tokens\":4,"
+                + "\"n\":2,\"seed\":4,\"temperature\":0.9,\"ignore_eos\":true}").then().statusCode(200).extract().jsonPath();
+        assertEquals(List.of(0, 1), t5.getList("choices.index"));
+        assertEquals(8, t5.getInt("usage.completion_tokens"));
         post("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"x\",\"n\":99}").then().statusCode(400)
                 .body("error.param", org.hamcrest.Matchers.equalTo("n"));
     }

@@ -133,4 +133,48 @@ class ParallelSamplesModelTest {
             }
         }
     }
+
+    /** An encoder-decoder: the source is encoded once; the samples share its cross-attention cache. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @EnumSource(io.spindle.runtime.demo.T5DemoWriter.Variant.class)
+    void t5SamplesEncodeTheSourceOnceAndEachEqualsItsSeedAlone(io.spindle.runtime.demo.T5DemoWriter.Variant variant)
+            throws Exception {
+        Path dir = TestModels.tinyT5(variant);
+        int[] source = {3, 17, 250, 42, 9, 1};
+        int n = 3;
+        List<int[]> alone = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            try (Engine e = new Engine("t5-a", io.spindle.runtime.family.t5.T5Loader.load(ORT, dir, ModelConfig.read(dir)),
+                    new EngineConfig(4, 64, 10_000_000, 16)).start()) {
+                RecordingListener l = new RecordingListener();
+                e.submit(new EngineRequest("a" + i, source, seeded(500 + i), NEW, new int[0], false), l);
+                assertInstanceOf(TokenEvent.Finished.class, l.awaitEnd());
+                alone.add(l.tokens());
+            }
+        }
+        AtomicLong promptTokens = new AtomicLong();
+        try (Engine e = new Engine("t5-g", io.spindle.runtime.family.t5.T5Loader.load(ORT, dir, ModelConfig.read(dir)),
+                new EngineConfig(4, 64, 10_000_000, 16))) {
+            e.observe(new EngineObserver() {
+                @Override
+                public void stepCompleted(int numSequences, int prompt, int generatedTokens, long nanos) {
+                    promptTokens.addAndGet(prompt);
+                }
+            });
+            e.start();
+            List<EngineRequest> group = new ArrayList<>();
+            List<RecordingListener> ls = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                group.add(new EngineRequest("g" + i, source, seeded(500 + i), NEW, new int[0], false));
+                ls.add(new RecordingListener());
+            }
+            e.submitGroup(group, ls);
+            for (int i = 0; i < n; i++) {
+                assertInstanceOf(TokenEvent.Finished.class, ls.get(i).awaitEnd());
+                assertArrayEquals(alone.get(i), ls.get(i).tokens(), "sample " + i);
+            }
+            assertEquals(source.length, promptTokens.get(), "the source was encoded once");
+            assertEquals(0, e.stats().numCachedSequences());
+        }
+    }
 }

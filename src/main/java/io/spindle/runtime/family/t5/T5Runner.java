@@ -5,6 +5,7 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.spindle.engine.exec.CacheForking;
 import io.spindle.engine.exec.ModelExecutionException;
 import io.spindle.engine.exec.ModelRunner;
 import io.spindle.engine.exec.StepInput;
@@ -41,7 +42,7 @@ import java.util.Map;
  * docs/architecture.md for the cost.
  * Confined to the engine thread.
  */
-public final class T5Runner implements ModelRunner {
+public final class T5Runner implements ModelRunner, CacheForking {
     private static final String[] SELF = {"decoder.key", "decoder.value"};
     private static final String[] CROSS = {"encoder.key", "encoder.value"};
 
@@ -435,6 +436,28 @@ public final class T5Runner implements ModelRunner {
         long[] a = new long[n];
         java.util.Arrays.fill(a, value);
         return a;
+    }
+
+    /**
+     * A sample of the same source: the cross-attention cache is shared (it is written once, when the
+     * source is encoded, and only read after), the self-attention cache copied.
+     */
+    @Override
+    public void fork(long parentId, long childId) {
+        Cache parent = caches.get(parentId);
+        if (parent == null) {
+            throw new IllegalStateException("sequence " + parentId + " has no cache to fork");
+        }
+        Cache child = new Cache(parent.sourceLength, graph.numLayers());
+        for (int l = 0; l < graph.numLayers(); l++) {
+            for (int kv = 0; kv < 2; kv++) {
+                child.cross[l][kv] = parent.cross[l][kv];
+                child.self[l][kv] = parent.self[l][kv] == null ? null : parent.self[l][kv].clone();
+            }
+        }
+        child.length = parent.length;
+        child.capacity = parent.capacity;
+        caches.put(childId, child);
     }
 
     @Override
