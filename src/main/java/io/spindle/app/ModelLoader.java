@@ -64,7 +64,7 @@ final class ModelLoader {
         TextTokenizer tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
         Gpt2Runner runner;
         try {
-            runner = Gpt2Loader.load(ort, dir, config);
+            runner = Gpt2Loader.load(ort, dir, config, rewriteCache);
         } catch (ModelLoadException | RuntimeException e) {
             tokenizer.close();
             throw e;

@@ -260,8 +260,10 @@ public final class Engine implements EngineClient, AutoCloseable {
         int promptTokens = 0;
         for (ScheduledChunk c : chunks) {
             Sequence s = c.sequence();
+            StepInput.Logits logits = s.request().promptLogprobs() && s.isPrefilling() ? StepInput.Logits.EVERY
+                    : c.completesSequence() ? StepInput.Logits.LAST : StepInput.Logits.NONE;
             batch.add(new StepInput(s.id(), s.tokens(), s.numComputed(), s.numComputed() + c.numTokens(),
-                    s.numPromptTokens()));
+                    s.numPromptTokens(), logits));
             if (s.isPrefilling()) {
                 promptTokens += c.numTokens();
             }

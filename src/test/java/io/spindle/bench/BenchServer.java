@@ -131,6 +131,16 @@ final class BenchServer implements AutoCloseable {
                 cache.resolve(io.spindle.runtime.demo.DemoModelWriter.cacheName(preset, layout, seed)), preset, layout, seed);
     }
 
+    /** The same model as an exporter writes it: logits at every position. */
+    static Path exportedDemoModel(io.spindle.runtime.demo.DemoPreset preset) throws java.io.IOException {
+        Path cache = Path.of(System.getProperty("user.home"), ".cache", "spindle", "models");
+        io.spindle.runtime.demo.DemoLayout layout = io.spindle.runtime.demo.DemoLayout.OPTIMUM;
+        long seed = io.spindle.runtime.demo.DemoModelWriter.DEFAULT_SEED;
+        return io.spindle.runtime.demo.DemoModelWriter.asExported().ensure(
+                cache.resolve(io.spindle.runtime.demo.DemoModelWriter.cacheName(preset, layout, seed) + "-exported"),
+                preset, layout, seed);
+    }
+
     /** {@code --key value} pairs. */
     static Map<String, String> options(String[] args) {
         Map<String, String> m = new HashMap<>();

@@ -7,6 +7,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
+import io.spindle.runtime.onnx.GatherRewrite;
 
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
@@ -35,6 +36,7 @@ public final class DirectOrtLoop implements AutoCloseable {
     private final OnnxJavaType maskType;
     private final OnnxJavaType kvType;
     private final boolean positions;
+    private final boolean gathers;
 
     public DirectOrtLoop(Path graph) throws OrtException {
         OrtSession.SessionOptions options = new OrtSession.SessionOptions();
@@ -44,6 +46,7 @@ public final class DirectOrtLoop implements AutoCloseable {
         idsType = ((TensorInfo) in.get("input_ids").getInfo()).type;
         maskType = ((TensorInfo) in.get("attention_mask").getInfo()).type;
         positions = in.containsKey("position_ids");
+        gathers = in.containsKey(GatherRewrite.INPUT);
         for (String name : in.keySet()) {
             if (name.startsWith("past_key_values.")) {
                 pastNames.add(name);
@@ -118,6 +121,14 @@ public final class DirectOrtLoop implements AutoCloseable {
             made.add(put(inputs, "attention_mask", ints(maskType, mask)));
             if (positions) {
                 made.add(put(inputs, "position_ids", ints(idsType, pos)));
+            }
+            if (gathers) {
+                // Spindle's serving form: ask for every position, which is what an export computes.
+                long[] all = new long[tokens.length];
+                for (int i = 0; i < all.length; i++) {
+                    all[i] = i;
+                }
+                made.add(put(inputs, GatherRewrite.INPUT, ints(OnnxJavaType.INT64, all)));
             }
             try (OrtSession.Result r = session.run(inputs)) {
                 float[][] logits = floats3((OnnxTensor) r.get("logits").orElseThrow());

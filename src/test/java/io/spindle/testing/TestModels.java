@@ -26,6 +26,17 @@ public final class TestModels {
         }
     }
 
+    /** The tiny GPT-2 as exporters write it: logits at every position (no gather input). */
+    public static synchronized Path tinyExported(DemoLayout layout) {
+        try {
+            Path dir = DIR.resolve(DemoModelWriter.cacheName(DemoPreset.TINY, layout, DemoModelWriter.DEFAULT_SEED)
+                    + "-exported");
+            return DemoModelWriter.asExported().ensure(dir, DemoPreset.TINY, layout, DemoModelWriter.DEFAULT_SEED);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     public static synchronized Path tinyT5(T5DemoWriter.Variant variant) {
         try {
             Path dir = DIR.resolve(T5DemoWriter.cacheName(T5Shape.TINY, variant, DemoModelWriter.DEFAULT_SEED));

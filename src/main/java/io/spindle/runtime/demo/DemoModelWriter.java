@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  */
 public final class DemoModelWriter {
     /** Bump when the graph or files change, so cached copies from older builds are not reused. */
-    public static final int BUILDER_VERSION = 1;
+    public static final int BUILDER_VERSION = 2;
     public static final long DEFAULT_SEED = 1234;
 
     /** A chat template in Hugging Face's Jinja dialect, so the demo exercises the template engine. */
@@ -31,6 +31,21 @@ public final class DemoModelWriter {
             + "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
 
     private final ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private final boolean gatherLogits;
+
+    /** A writer of Spindle's serving form: decoder graphs compute logits only where asked ({@link Gpt2GraphBuilder}). */
+    public DemoModelWriter() {
+        this(true);
+    }
+
+    private DemoModelWriter(boolean gatherLogits) {
+        this.gatherLogits = gatherLogits;
+    }
+
+    /** A writer of decoder graphs as exporters write them: logits at every position. */
+    public static DemoModelWriter asExported() {
+        return new DemoModelWriter(false);
+    }
 
     /** The folder name a preset/layout pair is cached under; changes with the builder version and seed. */
     public static String cacheName(DemoPreset preset, DemoLayout layout, long seed) {
@@ -86,10 +101,10 @@ public final class DemoModelWriter {
     /** Writes a model of any shape; {@code label} names it in config.json's spindle_demo block. */
     public void write(Path dir, Gpt2Shape s, String label, DemoLayout layout, long seed) throws IOException {
         if (layout == DemoLayout.OPTIMUM_SPLIT) {
-            writeGraph(dir.resolve("decoder_model.onnx"), new Gpt2GraphBuilder(s, layout, false, seed));
-            writeGraph(dir.resolve("decoder_with_past_model.onnx"), new Gpt2GraphBuilder(s, layout, true, seed));
+            writeGraph(dir.resolve("decoder_model.onnx"), new Gpt2GraphBuilder(s, layout, false, seed, gatherLogits));
+            writeGraph(dir.resolve("decoder_with_past_model.onnx"), new Gpt2GraphBuilder(s, layout, true, seed, gatherLogits));
         } else {
-            writeGraph(dir.resolve("model.onnx"), new Gpt2GraphBuilder(s, layout, true, seed));
+            writeGraph(dir.resolve("model.onnx"), new Gpt2GraphBuilder(s, layout, true, seed, gatherLogits));
         }
         json.writeValue(dir.resolve("tokenizer.json").toFile(), Gpt2TokenizerJson.build(json));
 
@@ -110,6 +125,7 @@ public final class DemoModelWriter {
         demo.put("layout", layout.id());
         demo.put("seed", seed);
         demo.put("builder_version", BUILDER_VERSION);
+        demo.put("logits", gatherLogits ? "gathered" : "every-position");
         json.writeValue(dir.resolve("config.json").toFile(), config);
 
         ObjectNode gen = json.createObjectNode();

@@ -4,6 +4,7 @@ import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.TensorProto.DataType;
 import com.google.protobuf.ByteString;
+import io.spindle.runtime.onnx.GatherRewrite;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -30,6 +31,7 @@ public final class Gpt2GraphBuilder {
     private final Gpt2Shape shape;
     private final DemoLayout layout;
     private final boolean withPast;
+    private final boolean gatherLogits;
     private final SplittableRandom random;
     private OnnxGraphWriter g;
     private boolean headsShapeDeclared;
@@ -39,9 +41,21 @@ public final class Gpt2GraphBuilder {
      *                 same seed; its presents are just the prompt's keys and values)
      */
     public Gpt2GraphBuilder(Gpt2Shape shape, DemoLayout layout, boolean withPast, long seed) {
+        this(shape, layout, withPast, seed, false);
+    }
+
+    /**
+     * @param gatherLogits Spindle's serving form: the graph also takes {@value GatherRewrite#INPUT}
+     *                     ([1, n] flat positions) and runs what follows the last attention (its
+     *                     feed-forward, ln_f, the LM head; in the fused layout ln_f and the LM head) at
+     *                     those positions only ({@code logits} [1, n, vocab]), as {@link GatherRewrite} makes
+     *                     of an export; false computes logits at every position, as exporters do
+     */
+    public Gpt2GraphBuilder(Gpt2Shape shape, DemoLayout layout, boolean withPast, long seed, boolean gatherLogits) {
         this.shape = shape;
         this.layout = layout;
         this.withPast = withPast;
+        this.gatherLogits = gatherLogits;
         this.random = new SplittableRandom(seed);
     }
 
@@ -133,7 +147,16 @@ public final class Gpt2GraphBuilder {
                     List.of(ln, "", "", residual), eps);
         }
         String wteT = g.op("Transpose", List.of("wte"), intsAttr("perm", 1, 0));
-        g.opInto("MatMul", List.of(ln, wteT), List.of("logits"));
+        g.opInto("MatMul", List.of(gathered(ln), wteT), List.of("logits"));
+    }
+
+    /** {@code x} [batch, seq, hidden] at the requested flat positions, [1, n, hidden]; {@code x} itself when not gathering. */
+    private String gathered(String x) {
+        if (!gatherLogits) {
+            return x;
+        }
+        String flat = g.op("Flatten", List.of(x), intAttr("axis", -1));
+        return g.op("Gather", List.of(flat, GatherRewrite.INPUT), intAttr("axis", 0));
     }
 
     private void declareIo() {
@@ -156,7 +179,12 @@ public final class Gpt2GraphBuilder {
                 g.input("past_" + i, DataType.FLOAT, 2, "batch_size", heads, "past_length", hd);
             }
         }
-        g.output("logits", DataType.FLOAT, "batch_size", "sequence_length", shape.vocabSize());
+        if (gatherLogits) {
+            g.input(GatherRewrite.INPUT, DataType.INT64, 1, "num_gathered");
+            g.output("logits", DataType.FLOAT, 1, "num_gathered", shape.vocabSize());
+        } else {
+            g.output("logits", DataType.FLOAT, "batch_size", "sequence_length", shape.vocabSize());
+        }
         for (int i = 0; i < shape.numLayers(); i++) {
             if (optimum()) {
                 g.output("present." + i + ".key", DataType.FLOAT, "batch_size", heads, "total_length", hd);
@@ -222,6 +250,10 @@ public final class Gpt2GraphBuilder {
         String merged = g.op("Reshape", List.of(ctxT, p + "merge_shape"));
         String attn = linear(p + "attn.c_proj", merged, hidden, hidden);
         String x1 = g.op("Add", List.of(x, attn));
+        if (i == shape.numLayers() - 1) {
+            // What follows is per position: the last feed-forward, ln_f and the LM head run where sampled.
+            x1 = gathered(x1);
+        }
         String ln2 = layerNorm(p + "ln_2", x1);
         String fc = linear(p + "mlp.c_fc", ln2, hidden, 4 * hidden);
         String act = geluTanh(p, fc);

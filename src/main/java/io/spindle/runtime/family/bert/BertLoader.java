@@ -5,6 +5,7 @@ import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spindle.engine.exec.EncoderRunner;
+import io.spindle.runtime.onnx.HeadGather;
 import io.spindle.runtime.onnx.ModelLoadException;
 import io.spindle.runtime.onnx.OrtRuntime;
 
@@ -30,7 +31,7 @@ public final class BertLoader {
      * export); {@code maskTokenId} is the latter's mask token, -1 when the tokenizer has none.
      *
      * @param rewriteCache where a masked-LM graph rewritten to compute logits at the masks only is kept
-     *                     ({@link MaskedLmGather}); null serves every graph as exported
+     *                     ({@link HeadGather}); null serves every graph as exported
      */
     public static EncoderRunner load(OrtRuntime ort, Path dir, int contextLength, int maskTokenId, Path rewriteCache)
             throws ModelLoadException {
@@ -40,10 +41,10 @@ public final class BertLoader {
             throw new ModelLoadException(dir, "no encoder graph: expected model.onnx or onnx/model.onnx");
         }
         Pooling pooling = pooling(dir);
-        MaskedLmGather gather;
+        HeadGather gather;
         Path cached;
         try {
-            gather = rewriteCache == null ? null : MaskedLmGather.of(graph, rewriteCache);
+            gather = rewriteCache == null ? null : HeadGather.of(graph, rewriteCache);
             cached = gather == null ? null : gather.cached();
         } catch (IOException e) {
             throw new ModelLoadException(graph, "cannot read the graph or its rewrite cache: " + e.getMessage(), e);
@@ -62,7 +63,7 @@ public final class BertLoader {
                 }
                 int vocab = logits.length == 3 && logits[2] > 0 ? (int) logits[2] : vocabFromConfig(dir);
                 if (gather != null && cached == null) {
-                    session = gather.rewrite(ort, session);
+                    session = MaskedLmGather.rewrite(gather, graph, ort, session);
                 }
                 return new MaskedLmEncoder(ort.env(), session, vocab, contextLength, maskTokenId);
             }

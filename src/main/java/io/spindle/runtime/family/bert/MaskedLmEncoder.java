@@ -5,6 +5,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.spindle.engine.exec.EncoderRunner;
 import io.spindle.engine.exec.ModelExecutionException;
+import io.spindle.runtime.onnx.GatherRewrite;
 
 import java.util.List;
 

@@ -6,9 +6,11 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.spindle.engine.exec.StepInput;
+import io.spindle.runtime.onnx.GatherRewrite;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -62,6 +64,15 @@ final class BatchCache {
     private int[] slotOfRow = new int[0];
     /** How many tokens each row of the last forward's batch fed (right-aligned in the logits). */
     private int[] fedOfRow = new int[0];
+    /** Which logits each row of the last forward's batch asked for. */
+    private StepInput.Logits[] wantsOfRow = new StepInput.Logits[0];
+    /**
+     * On a graph that gathers its logits: the entry of the gathered logits holding each row's first
+     * requested position (its last fed position for {@code LAST}, its first for {@code EVERY}).
+     */
+    private int[] gatheredOfRow = new int[0];
+    private long[] gatherIndex = new long[0];
+    private int numGathered;
     /** Repacks so far; for tests and benchmarks. */
     private long numRepacks;
 
@@ -145,6 +156,11 @@ final class BatchCache {
                     inputs.put("use_cache_branch", branch);
                 }
             }
+            if (graph.gathersLogits()) {
+                OnnxTensor index = gatherIndex(batch, slots, seq);
+                owned.add(index);
+                inputs.put(GatherRewrite.INPUT, index);
+            }
             int presentSet = 1 - pastSet;
             presents = views(presentSet, rows, newTotal);
             OnnxTensor logitsTensor = pinLogits(rows, seq);
@@ -174,8 +190,12 @@ final class BatchCache {
             if (fedOfRow.length < batch.size()) {
                 fedOfRow = new int[batch.size()];
             }
+            if (wantsOfRow.length < batch.size()) {
+                wantsOfRow = new StepInput.Logits[batch.size()];
+            }
             for (int r = 0; r < batch.size(); r++) {
                 fedOfRow[r] = batch.get(r).length();
+                wantsOfRow[r] = batch.get(r).logits();
             }
         } catch (OrtException | RuntimeException e) {
             // The runner drops both batches once the tensors below are closed.
@@ -538,9 +558,56 @@ final class BatchCache {
         }
     }
 
+    /**
+     * The flat positions ({@code slot · seq + position}) whose logits the batch's rows asked for, in
+     * row order; remembers where each row's start. A pass that needs none still computes one
+     * position, so that no tensor of the head is empty.
+     */
+    private OnnxTensor gatherIndex(List<StepInput> batch, int[] slots, int seq) throws OrtException {
+        int n = 0;
+        for (StepInput in : batch) {
+            n += switch (in.logits()) {
+                case NONE -> 0;
+                case LAST -> 1;
+                case EVERY -> in.length();
+            };
+        }
+        if (gatherIndex.length < Math.max(1, n)) {
+            gatherIndex = new long[Math.max(1, n)];
+        }
+        if (gatheredOfRow.length < batch.size()) {
+            gatheredOfRow = new int[batch.size()];
+        }
+        int at = 0;
+        for (int r = 0; r < batch.size(); r++) {
+            StepInput in = batch.get(r);
+            long rowStart = (long) slots[r] * seq;
+            gatheredOfRow[r] = at;
+            switch (in.logits()) {
+                case NONE -> { }
+                case LAST -> gatherIndex[at++] = rowStart + seq - 1;
+                case EVERY -> {
+                    for (int p = seq - in.length(); p < seq; p++) {
+                        gatherIndex[at++] = rowStart + p;
+                    }
+                }
+            }
+        }
+        if (at == 0) {
+            gatherIndex[at++] = 0;
+        }
+        numGathered = at;
+        return OnnxTensor.createTensor(s.env(), LongBuffer.wrap(gatherIndex, 0, at), new long[] {1, at});
+    }
+
     private OnnxTensor pinLogits(int rows, int seq) throws OrtException {
         Gpt2Graph graph = s.graph();
         int width = graph.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
+        if (graph.gathersLogits()) {
+            // [1, n, vocab]: one entry per requested position, in gatherIndex's order.
+            rows = 1;
+            seq = numGathered;
+        }
         int bytes = rows * seq * graph.vocabSize() * width;
         if (logits.capacity() < bytes) {
             if (logitsOwner != null) {
@@ -564,7 +631,18 @@ final class BatchCache {
     void copyLogits(int row, int position, float[] dst) {
         Gpt2Graph graph = s.graph();
         int v = graph.vocabSize();
-        int offset = slotOfRow[row] * logitsRowStride + (logitsSeq - fedOfRow[row] + position) * v;
+        int offset;
+        if (graph.gathersLogits()) {
+            StepInput.Logits wants = wantsOfRow[row];
+            boolean computed = wants == StepInput.Logits.EVERY
+                    || (wants == StepInput.Logits.LAST && position == fedOfRow[row] - 1);
+            if (!computed) {
+                throw new IllegalStateException("row " + row + " asked for " + wants + " logits, not position " + position);
+            }
+            offset = (gatheredOfRow[row] + (wants == StepInput.Logits.EVERY ? position : 0)) * v;
+        } else {
+            offset = slotOfRow[row] * logitsRowStride + (logitsSeq - fedOfRow[row] + position) * v;
+        }
         if (graph.logitsType() == OnnxJavaType.FLOAT16) {
             for (int i = 0; i < v; i++) {
                 dst[i] = Float.float16ToFloat(logits.getShort((offset + i) * 2));

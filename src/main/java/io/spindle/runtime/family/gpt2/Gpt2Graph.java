@@ -2,7 +2,9 @@ package io.spindle.runtime.family.gpt2;
 
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.TensorInfo;
+import io.spindle.runtime.onnx.GatherRewrite;
 import io.spindle.runtime.onnx.GraphSignature;
+import io.spindle.runtime.onnx.HeadGather;
 import io.spindle.runtime.onnx.ModelLoadException;
 
 import java.util.ArrayList;
@@ -17,11 +19,14 @@ import java.util.Set;
  * @param cacheOuter 1 for Optimum's separate key/value tensors [batch, heads, len, head_dim]; 2 for
  *                   ONNX Runtime's stacked {@code past_i} [2, batch, heads, len, head_dim]
  * @param pastNames  cache inputs, aligned index by index with {@code presentNames}
+ * @param gathersLogits the graph takes {@value GatherRewrite#INPUT} (flat positions [1, n]) and computes
+ *                      {@code logits} [1, n, vocab] at those positions only (Spindle's serving form:
+ *                      the demo builder writes it, {@link HeadGather} rewrites exports to it)
  */
 public record Gpt2Graph(String layoutName, int numLayers, int numHeads, int headDim, int cacheOuter,
                         OnnxJavaType idsType, OnnxJavaType maskType, OnnxJavaType kvType, OnnxJavaType logitsType,
                         boolean hasPositionIds, boolean hasUseCacheBranch, int vocabSize,
-                        List<String> pastNames, List<String> presentNames) {
+                        List<String> pastNames, List<String> presentNames, boolean gathersLogits) {
 
     public static final String OPTIMUM = "optimum";
     public static final String ORT_GPT2 = "ort-gpt2";
@@ -97,6 +102,7 @@ public record Gpt2Graph(String layoutName, int numLayers, int numHeads, int head
         }
         int layers = outer == 1 ? past.size() / 2 : past.size();
         return new Gpt2Graph(layout, layers, heads, headDim, outer, ids, mask, kv, logits.type, positions,
-                sig.hasInput("use_cache_branch"), vocab, List.copyOf(past), List.copyOf(present));
+                sig.hasInput("use_cache_branch"), vocab, List.copyOf(past), List.copyOf(present),
+                sig.hasInput(GatherRewrite.INPUT));
     }
 }

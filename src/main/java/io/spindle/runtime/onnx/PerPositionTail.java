@@ -1,4 +1,4 @@
-package io.spindle.runtime.family.bert;
+package io.spindle.runtime.onnx;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.GraphProto;
@@ -30,13 +30,13 @@ import java.util.TreeMap;
  * layer norm and the MLM head (dense, GELU, layer norm, decoder) all run per mask. The walk stops at
  * the first node that mixes positions (attention's reshapes and products).
  */
-final class PerPositionTail {
+public final class PerPositionTail {
     /** The tail found: its entry tensor and its nodes, as indices into the graph's node list. */
-    record Tail(String entry, Set<Integer> nodes, String summary) {
+    public record Tail(String entry, Set<Integer> nodes, String summary) {
     }
 
     /** Why a graph has no usable tail, in words for the log. */
-    static final class NotRecognised extends Exception {
+    public static final class NotRecognised extends Exception {
         NotRecognised(String reason) {
             super(reason);
         }
@@ -88,7 +88,7 @@ final class PerPositionTail {
     }
 
     /** The deepest per-position tail ending at {@code output}, or why there is none. */
-    static Tail find(GraphProto graph, String output) throws NotRecognised {
+    public static Tail find(GraphProto graph, String output) throws NotRecognised {
         return new PerPositionTail(graph).walk(output);
     }
 

@@ -1,4 +1,4 @@
-package io.spindle.runtime.family.bert;
+package io.spindle.runtime.onnx;
 
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -20,27 +20,27 @@ import java.util.logging.Logger;
  * written by a process that died is never served: it is deleted and rebuilt. Several processes may
  * share the directory; each writes to a temporary name and moves it into place.
  */
-final class RewriteCache {
+public final class RewriteCache {
     private static final Logger LOG = Logger.getLogger(RewriteCache.class.getName());
 
     /** Writes a graph to the stream it is given. */
-    interface Writer {
+    public interface Writer {
         void write(OutputStream out) throws IOException;
     }
 
     private final Path dir;
 
-    RewriteCache(Path dir) {
+    public RewriteCache(Path dir) {
         this.dir = dir;
     }
 
     /** The cache file of {@code source} rewritten by {@code version}, whether or not it exists. */
-    Path file(Path source, String version) throws IOException {
+    public Path file(Path source, String version) throws IOException {
         return dir.resolve(sha256(source) + "-" + version + ".onnx");
     }
 
     /** Whether {@code file} is there and matches its checksum; a file that does not is deleted. */
-    boolean valid(Path file) throws IOException {
+    public boolean valid(Path file) throws IOException {
         Path sum = checksum(file);
         if (!Files.isRegularFile(file) || !Files.isRegularFile(sum)) {
             return false;
@@ -56,7 +56,7 @@ final class RewriteCache {
     }
 
     /** Writes {@code file} and then its checksum, each through a temporary file moved into place. */
-    void store(Path file, Writer writer) throws IOException {
+    public void store(Path file, Writer writer) throws IOException {
         Files.createDirectories(dir);
         String suffix = ".tmp-" + ProcessHandle.current().pid() + "-" + Thread.currentThread().threadId();
         Path tmp = file.resolveSibling(file.getFileName() + suffix);
@@ -76,11 +76,11 @@ final class RewriteCache {
         }
     }
 
-    static Path checksum(Path file) {
+    public static Path checksum(Path file) {
         return file.resolveSibling(file.getFileName() + ".sha256");
     }
 
-    static String sha256(Path file) throws IOException {
+    public static String sha256(Path file) throws IOException {
         MessageDigest digest = sha256();
         byte[] buf = new byte[1 << 20];
         try (InputStream in = Files.newInputStream(file)) {

@@ -1,4 +1,4 @@
-package io.spindle.runtime.family.bert;
+package io.spindle.runtime.onnx;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.GraphProto;
@@ -15,18 +15,18 @@ import java.util.HashSet;
 import java.util.Set;
 
 /**
- * Rewrites a masked-LM graph so that its head runs at chosen positions only: the entry of the graph's
- * per-position tail (see {@link PerPositionTail}), [batch, seq, hidden], is flattened to
+ * Rewrites a graph so that its head (a masked-LM head; a decoder's last feed-forward, final norm and
+ * LM head) runs at chosen positions only: the entry of the graph's per-position tail (see {@link PerPositionTail}), [batch, seq, hidden], is flattened to
  * [batch·seq, hidden] and gathered at the flat indices fed as {@value #INPUT} ([1, n], int64), giving
  * [1, n, hidden]; the tail runs on that, so {@code logits} becomes [1, n, vocab] instead of
  * [batch, seq, vocab]. The leading 1 keeps every tail tensor at the rank the export was made for
  * (axis-2 layer norms, [1, 1, hidden] constants). Nothing else in the graph changes.
  */
-final class GatherRewrite {
+public final class GatherRewrite {
     /** The added input: flat indices {@code row · seq + position} of the positions whose logits are wanted. */
-    static final String INPUT = "spindle_gather_index";
+    public static final String INPUT = "spindle_gather_index";
     /** Bump when the rewrite's output changes, so that cached rewrites of older versions are rebuilt. */
-    static final String VERSION = "mlm-gather-v1";
+    public static final String VERSION = "head-gather-v1";
 
     private static final String FLAT = "spindle_gather_flat";
     private static final String GATHERED = "spindle_gathered";
@@ -35,10 +35,10 @@ final class GatherRewrite {
     }
 
     /** The rewritten model and the tail it gathers before, for the log. */
-    record Rewritten(ModelProto model, PerPositionTail.Tail tail) {
+    public record Rewritten(ModelProto model, PerPositionTail.Tail tail) {
     }
 
-    static Rewritten rewrite(ModelProto model, String output) throws PerPositionTail.NotRecognised {
+    public static Rewritten rewrite(ModelProto model, String output) throws PerPositionTail.NotRecognised {
         GraphProto g = model.getGraph();
         if (g.getInputList().stream().anyMatch(i -> i.getName().equals(INPUT))) {
             throw new PerPositionTail.NotRecognised("the graph already has an input '" + INPUT + "'");
