@@ -83,10 +83,12 @@ def metric_spec(spec):
 def exported_metrics():
     """(names in MetricNames' comments, {name: type} of the docs/metrics.md catalogue)."""
     code = set(re.findall(r"/\*\*\s*([a-z_]+):", open(METRIC_NAMES_JAVA).read()))
-    doc = {}
+    doc, in_catalogue = {}, False
     for line in open(METRICS_DOC):
+        if line.startswith("## "):
+            in_catalogue = line.strip() == "## Catalogue"
         m = re.match(r"\|\s*`([a-z_]+)`\s*\|\s*(\w+)\s*\|", line)
-        if m:
+        if in_catalogue and m:
             doc.setdefault(m.group(1), m.group(2))
     return code, doc
 
