@@ -5,8 +5,21 @@ the path Spindle serves them on, may read what it must, and hashes prompts in bl
 prefix-cache block size.
 
 What the EPP accepts is pinned to the release the overlay runs (registry.k8s.io/
-gateway-api-inference-extension/epp:v1.4.0); docs/metrics.md and k8s/README.md say which upstream
-files these facts come from."""
+gateway-api-inference-extension/epp:v1.4.0). The facts below were read in kubernetes-sigs/
+gateway-api-inference-extension through a search index that stores file versions by commit; none of
+those commits is known to be the v1.4.0 tag itself, so they are v1.3/v1.4-era code, not the tag:
+  pkg/epp/server/options.go @0e82c62154c6      flag names and defaults (ports 9002/9003/9090,
+                                               /metrics, the five metric flags, --tracing)
+  pkg/epp/datalayer/metrics/extractor.go @0992c12ce15b   cache info: labels block_size and
+                                               num_gpu_blocks, parsed as integers
+  pkg/epp/datalayer/metrics/spec.go @09f46113c1ee        selector syntax; "" turns a series off;
+  pkg/epp/backend/metrics/metrics.go @66e0376cb304       one series per flag (newest timestamp)
+  pkg/epp/scheduling/framework/plugins/multi/prefix/plugin.go (commit not exposed by the index)
+                                               blockSizeTokens, autoTune, 4 characters per token
+  cmd/epp/runner/runner.go (pflag era; commit not exposed)   in-tree plugin types
+  site-src/guides/epp-configuration/config-text.md @076fbf8f637c   EndpointPickerConfig format
+  config/charts/inferencepool/templates/{epp-deployment,rbac,epp-config}.yaml
+    @9d1514a3607e, @503b050aacce, @139eec852f4a           Deployment shape, RBAC, default weights"""
 import os
 import re
 
