@@ -6,8 +6,9 @@ import sys
 
 import yaml
 
-import check_inference_gateway
-import check_rbac
+sys.dont_write_bytecode = True  # no __pycache__ beside the manifests for the modules below
+import check_inference_gateway  # noqa: E402
+import check_rbac  # noqa: E402
 
 # The label base/kustomization.yaml puts on every object of the server itself; other objects of an
 # overlay (the inference gateway's endpoint picker) carry their own name.
