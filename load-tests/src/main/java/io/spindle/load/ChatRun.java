@@ -59,6 +59,12 @@ final class ChatRun {
                     + "model's context of %d: lower --turns, --system-tokens, --user-tokens or --output-tokens",
                     opt.turns(), estimate, opt.outputTokens(), opt.outputTokens(), context));
         }
+        if (context > 0 && estimate > 0 && estimate + opt.outputTokens() + 2 * opt.turns() > context) {
+            // Generated text re-encodes to a few tokens more than was generated, now and then.
+            System.err.printf(Locale.ROOT, "warning: turn %d's prompt is about %d tokens + %d output tokens, within "
+                    + "%d of the context (%d): a turn may be refused if the answers re-encode longer%n", opt.turns(),
+                    estimate, opt.outputTokens(), context - estimate - opt.outputTokens(), context);
+        }
         warmUp(transports, opt);
         Map<String, Double> before = ServerMetrics.scrape(http, base, model);
         List<Conversation> conversations = Conversation.generate(opt.conversations(), opt.turns(), opt.systemTokens(),

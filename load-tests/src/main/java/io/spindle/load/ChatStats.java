@@ -120,7 +120,8 @@ final class ChatStats {
 
     /** One line of the comparison of run A (e.g. cache on) with run B (cache off). */
     record CompareRow(String turns, double ttftP50A, double ttftP50B, double ratio, double cachedShareA,
-                      double cachedShareB, double promptTokensMeanA, double promptTokensMeanB, int okA, int okB) {
+                      double cachedShareB, int cachedReportedA, int cachedReportedB, double promptTokensMeanA,
+                      double promptTokensMeanB, int okA, int okB) {
     }
 
     /** Per turn, turns 2..T pooled, all turns pooled; ratio = A's TTFT p50 / B's. */
@@ -142,7 +143,8 @@ final class ChatStats {
         double pa = a == null ? Double.NaN : a.ttft().p50();
         double pb = b == null ? Double.NaN : b.ttft().p50();
         return new CompareRow(label, pa, pb, pa / pb, a == null ? Double.NaN : a.cachedShare(),
-                b == null ? Double.NaN : b.cachedShare(), a == null ? Double.NaN : a.promptTokensMean(),
+                b == null ? Double.NaN : b.cachedShare(), a == null ? 0 : a.cachedReported(),
+                b == null ? 0 : b.cachedReported(), a == null ? Double.NaN : a.promptTokensMean(),
                 b == null ? Double.NaN : b.promptTokensMean(), a == null ? 0 : a.ok(), b == null ? 0 : b.ok());
     }
 
@@ -187,7 +189,8 @@ final class ChatStats {
         for (CompareRow r : rows) {
             sb.append("| ").append(r.turns()).append(" | ").append(Report.f(r.ttftP50A())).append(" | ")
                     .append(Report.f(r.ttftP50B())).append(" | ").append(ratio(r.ratio())).append(" | ")
-                    .append(percent(r.cachedShareA())).append(" | ").append(percent(r.cachedShareB())).append(" | ")
+                    .append(share(r.cachedShareA(), r.cachedReportedA())).append(" | ")
+                    .append(share(r.cachedShareB(), r.cachedReportedB())).append(" | ")
                     .append(Report.f(r.promptTokensMeanA())).append(" / ").append(Report.f(r.promptTokensMeanB()))
                     .append(" | ").append(r.okA()).append(" / ").append(r.okB()).append(" |\n");
         }
@@ -198,6 +201,19 @@ final class ChatStats {
             sb.append(String.format(Locale.ROOT, " (target ≤ %s: %s)", ratio(target),
                     later.ratio() <= target ? "met" : "not met"));
         }
-        return sb.append(".\n").toString();
+        sb.append(".\n");
+        if (later.cachedReportedA() == 0) {
+            sb.append("\n").append(labelA).append(": the server reported no cached tokens "
+                    + "(`usage.prompt_tokens_details.cached_tokens` absent).\n");
+        }
+        if (later.cachedReportedB() > 0 && later.cachedShareB() > 0) {
+            sb.append("\n").append(labelB).append(": the server reported cached tokens (")
+                    .append(percent(later.cachedShareB())).append(" of the later turns' prompt tokens).\n");
+        }
+        return sb.toString();
+    }
+
+    private static String share(double share, int reported) {
+        return reported == 0 ? "not reported" : percent(share);
     }
 }

@@ -204,6 +204,7 @@ class ChatTest {
         String md = ChatStats.markdownCompare("cache on", "cache off", rows, 0.15);
         assertTrue(md.contains("| 2–3 | 27.0 | 260 | 0.104 | 80.0% | 0.0% | 500 / 500 | 4 / 4 |"), md);
         assertTrue(md.contains("Turns 2–3 pooled: TTFT p50 cache on / cache off = 0.104 (target ≤ 0.150: met)."), md);
+        assertTrue(!md.contains("reported"), "both runs reported, and the baseline cached nothing: no note");
         assertTrue(ChatStats.markdownCompare("on", "off", rows, 0.1).contains("not met"));
         assertTrue(!ChatStats.markdownCompare("on", "off", rows, Double.NaN).contains("target"));
     }
@@ -220,6 +221,10 @@ class ChatTest {
         assertTrue(md.contains("# Chat scenario: cache on vs off"), "label, else the folder's name: " + md);
         assertTrue(md.contains("| 2 | 10.0 | 200 | 0.050 |"), md);
         assertTrue(md.contains("| 1 / 1 |"), "ok counts: the failed and skipped turns of A are not in them");
+        assertTrue(md.contains("| 2 | 10.0 | 200 | 0.050 | 75.0% | not reported |"), md);
+        String swapped = ChatRun.compare(b, a, Double.NaN, null);
+        assertTrue(swapped.contains("off: the server reported no cached tokens"), swapped);
+        assertTrue(swapped.contains("cache on: the server reported cached tokens (75.0% of"), swapped);
         assertEquals(md, Files.readString(dir.resolve("cmp/chat-compare.md")));
         JsonNode json = Transport.JSON.readTree(dir.resolve("cmp/chat-compare.json").toFile());
         assertEquals(0.05, json.path("rows").get(1).path("ratio").asDouble(), 1e-9);
@@ -242,7 +247,9 @@ class ChatTest {
 
                 data: {"choices":[{"index":0,"delta":{"content":""},"finish_reason":null}]}
 
-                data: {"choices":[{"index":0,"delta":{"content":" world"},"finish_reason":"length"}]}
+                data: {"choices":[{"index":0,"delta":{"content":" world"},"finish_reason":null}]}
+
+                data: {"choices":[{"index":0,"delta":{"content":null},"finish_reason":"length"}]}
 
                 data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":8}}}
 
@@ -266,7 +273,7 @@ class ChatTest {
             ChatTransport t = ChatTransport.of("openai", base, "m", Duration.ofSeconds(10), HttpClient.newHttpClient());
             ChatTransport.ChatReply r = t.chat(List.of(new ChatTransport.Message("user", "Hi")), 3);
             assertTrue(r.result().ok(), String.valueOf(r.result().errorDetail()));
-            assertEquals(" Hello world", r.text());
+            assertEquals(" Hello world", r.text(), "a null content adds nothing to the history");
             assertEquals(8, r.cachedTokens());
             assertEquals(9, r.result().promptTokens());
             assertEquals(3, r.result().outputTokens());
