@@ -43,6 +43,15 @@ public final class Main {
                                       random point, 10% cancel over WebSocket, 10% hostile input, 5% beyond the
                                       context; writes chaos.json and chaos.md and judges the run;
                                       --server-pid PID: full GC (jcmd) before the memory readings
+              --scenario chat         multi-turn chat: --conversations N (8) clients start together, each a
+                                      conversation of --turns T (6) turns; a --system-tokens (128) system prompt
+                                      shared by all, --user-tokens (64) fresh words per turn, --output-tokens (64)
+                                      per answer; each turn sends the whole history (earlier answers as streamed)
+                                      over --transport openai (/v1/chat/completions) or ws (messages), round-robin
+                                      per conversation; reports TTFT p50/p90, prompt and cached tokens per turn;
+                                      --label TEXT names the run; writes chat.json and chat.md
+              --compare A.json B.json set two chat runs side by side (A / B TTFT p50 per turn, turns 2..T pooled);
+                                      --target R judges the turns-2..T ratio; with --out, writes chat-compare.md/json
               --no-progress           no live progress bar
               --fail-on-errors        exit 1 if any request failed
             """;
@@ -71,6 +80,17 @@ public final class Main {
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))));
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
                 .version(HttpClient.Version.HTTP_1_1).build();
+        if (o.containsKey("compare")) {
+            String[] files = o.get("compare").split("\n");
+            System.out.print(ChatRun.compare(Path.of(files[0]), Path.of(files[1]),
+                    Double.parseDouble(o.getOrDefault("target", "NaN")),
+                    o.containsKey("out") ? Path.of(o.get("out")) : null));
+            return;
+        }
+        if ("chat".equals(o.get("scenario"))) {
+            chat(o, url, model, timeout, http, dir);
+            return;
+        }
         if ("chaos".equals(o.get("scenario"))) {
             ChaosRun.Verdict v = ChaosRun.run(url, model, http, Integer.parseInt(o.getOrDefault("requests", "10000")),
                     Double.parseDouble(o.getOrDefault("rate", "100")),
@@ -137,6 +157,30 @@ public final class Main {
         }
     }
 
+    private static void chat(Map<String, String> o, URI url, String model, Duration timeout, HttpClient http, Path dir)
+            throws Exception {
+        List<ChatTransport> transports = Arrays.stream(o.getOrDefault("transport", "openai").split(","))
+                .map(t -> ChatTransport.of(t.strip(), url, model, timeout, http)).toList();
+        ChatRun.Options opt = ChatRun.Options.of(o);
+        Map<String, String> options = new LinkedHashMap<>(o);
+        options.putIfAbsent("transport", "openai");
+        List<ChatStats.Turn> turns;
+        try {
+            turns = ChatRun.run(url, model, http, transports, opt, options, dir,
+                    o.containsKey("no-progress") ? null : System.err);
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.exit(2);
+            return;
+        }
+        System.out.print(ChatStats.markdownTable(ChatStats.table(turns)));
+        System.out.println("report: " + dir.resolve("chat.md") + ", " + dir.resolve("chat.json"));
+        if (o.containsKey("fail-on-errors") && turns.stream().anyMatch(t -> !t.ok())) {
+            turns.stream().filter(t -> !t.ok()).limit(5).forEach(t -> System.err.println("error: " + t));
+            System.exit(1);
+        }
+    }
+
     static Map<String, String> parse(String[] args) {
         Map<String, String> o = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
@@ -147,6 +191,11 @@ public final class Main {
             String key = a.substring(2);
             if (key.equals("help") || key.equals("no-progress") || key.equals("fail-on-errors")) {
                 o.put(key, "true");
+            } else if (key.equals("compare")) {
+                if (i + 2 >= args.length) {
+                    throw new IllegalArgumentException("--compare needs two chat.json files\n" + USAGE);
+                }
+                o.put(key, args[++i] + "\n" + args[++i]);
             } else if (i + 1 < args.length) {
                 o.put(key, args[++i]);
             } else {

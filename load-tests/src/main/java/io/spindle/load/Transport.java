@@ -120,8 +120,11 @@ public abstract sealed class Transport permits Transport.OpenAiSse, Transport.Tg
         RequestResult onData(String data, long now, long send, Times times) throws IOException;
     }
 
-    /** {@code POST /v1/completions} with {@code stream: true}; ends at {@code [DONE]}. */
-    static final class OpenAiSse extends Transport {
+    /**
+     * {@code POST /v1/completions} (and, for chat, {@code /v1/chat/completions}) with {@code stream: true};
+     * ends at {@code [DONE]}.
+     */
+    static final class OpenAiSse extends Transport implements ChatTransport {
         OpenAiSse(URI base, String model, Duration timeout, HttpClient http) {
             super(base, model, timeout, http);
         }
@@ -137,9 +140,29 @@ public abstract sealed class Transport permits Transport.OpenAiSse, Transport.Tg
                     .put("max_tokens", item.maxTokens()).put("stream", true).put("ignore_eos", true)
                     .put("temperature", 0);
             body.putObject("stream_options").put("include_usage", true);
+            return stream("/v1/completions", body, new StringBuilder(), new int[1]);
+        }
+
+        @Override
+        public ChatReply chat(java.util.List<ChatTransport.Message> messages, int maxTokens) {
+            ObjectNode body = JSON.createObjectNode().put("model", model).put("max_tokens", maxTokens)
+                    .put("stream", true).put("ignore_eos", true).put("temperature", 0);
+            body.set("messages", JSON.valueToTree(messages));
+            body.putObject("stream_options").put("include_usage", true);
+            StringBuilder text = new StringBuilder();
+            int[] cached = {-1};
+            RequestResult r = stream("/v1/chat/completions", body, text, cached);
+            return new ChatReply(r, text.toString(), cached[0]);
+        }
+
+        /**
+         * One handler for both routes: a completions choice carries {@code text}, a chat choice
+         * {@code delta.content}; chat's role chunk (sent with the first token) is not a token of its own.
+         */
+        private RequestResult stream(String path, ObjectNode body, StringBuilder text, int[] cached) {
             int[] usage = {-1, -1};
             boolean[] finished = {false};
-            return streamSse("/v1/completions", body, (data, now, send, times) -> {
+            return streamSse(path, body, (data, now, send, times) -> {
                 if (data.equals("[DONE]")) {
                     return finished[0]
                             ? new RequestResult(name(), send, times.toArray(), now,
@@ -154,14 +177,18 @@ public abstract sealed class Transport permits Transport.OpenAiSse, Transport.Tg
                 if (choices.size() > 0) {
                     JsonNode c = choices.get(0);
                     boolean finish = !c.path("finish_reason").isNull() && !c.path("finish_reason").isMissingNode();
-                    if (!c.path("text").asText("").isEmpty() || !finish) {
+                    boolean roleOnly = c.path("delta").has("role");
+                    String piece = c.has("delta") ? c.path("delta").path("content").asText("") : c.path("text").asText("");
+                    if (!roleOnly && (!piece.isEmpty() || !finish)) {
                         times.add(now);
                     }
+                    text.append(piece);
                     finished[0] |= finish;
                 }
                 if (n.hasNonNull("usage")) {
                     usage[0] = n.get("usage").path("prompt_tokens").asInt(-1);
                     usage[1] = n.get("usage").path("completion_tokens").asInt(-1);
+                    cached[0] = ChatTransport.cachedTokens(n.get("usage"));
                 }
                 return null;
             });
@@ -200,8 +227,12 @@ public abstract sealed class Transport permits Transport.OpenAiSse, Transport.Tg
         }
     }
 
-    /** Spindle's WebSocket protocol on {@code /v1/ws}: one socket per request, timed from the generate frame. */
-    static final class Ws extends Transport {
+    /**
+     * Spindle's WebSocket protocol on {@code /v1/ws}: one socket per request, timed from the generate
+     * frame; chat sends the conversation as {@code messages}, which the server renders with the model's
+     * chat template exactly as {@code /v1/chat/completions} does.
+     */
+    static final class Ws extends Transport implements ChatTransport {
         Ws(URI base, String model, Duration timeout, HttpClient http) {
             super(base, model, timeout, http);
         }
@@ -213,6 +244,27 @@ public abstract sealed class Transport permits Transport.OpenAiSse, Transport.Tg
 
         @Override
         public RequestResult run(Workload.Item item) {
+            return exchange(generateFrame().put("prompt", item.prompt()).put("max_tokens", item.maxTokens()),
+                    new StringBuilder(), new int[1]);
+        }
+
+        @Override
+        public ChatReply chat(java.util.List<ChatTransport.Message> messages, int maxTokens) {
+            ObjectNode gen = generateFrame().put("max_tokens", maxTokens);
+            gen.set("messages", JSON.valueToTree(messages));
+            StringBuilder text = new StringBuilder();
+            int[] cached = {-1};
+            RequestResult r = exchange(gen, text, cached);
+            return new ChatReply(r, text.toString(), cached[0]);
+        }
+
+        private ObjectNode generateFrame() {
+            return JSON.createObjectNode().put("type", "generate").put("id", "g").put("model", model)
+                    .put("ignore_eos", true).put("temperature", 0);
+        }
+
+        /** Sends {@code gen} on a fresh socket and waits for its done or error frame. */
+        private RequestResult exchange(ObjectNode gen, StringBuilder text, int[] cached) {
             URI uri = URI.create(base.toString().replaceFirst("^http", "ws")).resolve("/v1/ws");
             Times times = new Times();
             CompletableFuture<RequestResult> result = new CompletableFuture<>();
@@ -230,10 +282,16 @@ public abstract sealed class Transport permits Transport.OpenAiSse, Transport.Tg
                         try {
                             JsonNode n = JSON.readTree(frame);
                             switch (n.path("type").asText()) {
-                                case "token" -> times.add(now);
-                                case "done" -> result.complete(new RequestResult(name(), send[0], times.toArray(), now,
-                                        n.path("usage").path("completion_tokens").asInt(times.size()),
-                                        n.path("usage").path("prompt_tokens").asInt(-1), null, null));
+                                case "token" -> {
+                                    times.add(now);
+                                    text.append(n.path("text").asText(""));
+                                }
+                                case "done" -> {
+                                    cached[0] = ChatTransport.cachedTokens(n.path("usage"));
+                                    result.complete(new RequestResult(name(), send[0], times.toArray(), now,
+                                            n.path("usage").path("completion_tokens").asInt(times.size()),
+                                            n.path("usage").path("prompt_tokens").asInt(-1), null, null));
+                                }
                                 case "error" -> result.complete(RequestResult.failed(name(), send[0], times.toArray(),
                                         "in_band_error", n.path("error").toString()));
                                 default -> { }
@@ -262,9 +320,6 @@ public abstract sealed class Transport permits Transport.OpenAiSse, Transport.Tg
             try {
                 socket = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10)).buildAsync(uri, listener)
                         .get(10, TimeUnit.SECONDS);
-                ObjectNode gen = JSON.createObjectNode().put("type", "generate").put("id", "g").put("model", model)
-                        .put("prompt", item.prompt()).put("max_tokens", item.maxTokens()).put("ignore_eos", true)
-                        .put("temperature", 0);
                 send[0] = System.nanoTime();
                 socket.sendText(gen.toString(), true).get(10, TimeUnit.SECONDS);
                 return result.get(timeout.toMillis(), TimeUnit.MILLISECONDS);

@@ -11,7 +11,7 @@ import java.util.Random;
  * by {@code max_tokens} with {@code ignore_eos} (TGI has no such flag: it may stop early at EOS).
  */
 public final class Workload {
-    private static final String[] WORDS = ("the of and to in is that for it as was with be by on not he this are or his "
+    static final String[] WORDS = ("the of and to in is that for it as was with be by on not he this are or his "
             + "from at which but have an had they you were their one all we can her has there been if more when will "
             + "would who so no time people year good new first way day man thing world life hand part child eye "
             + "woman place work week case point number group problem fact water house story city name light "

@@ -72,6 +72,7 @@ class SmokeIT {
                 assertTrue(Files.readString(out.resolve("summary.md")).contains("Server vs. client"));
                 assertTrue(Files.readString(out.resolve("report.html")).contains("<svg"));
             }
+            chat(java, loadJar, port);
             chaos(java, loadJar, port, server.pid());
         } finally {
             server.destroy();
@@ -79,6 +80,43 @@ class SmokeIT {
                 server.destroyForcibly();
             }
         }
+    }
+
+    /**
+     * A short chat run, 2 conversations × 2 turns over OpenAI chat SSE and WebSocket: every turn
+     * completes and turn 2's prompt holds turn 1's plus its answer and the new user message.
+     */
+    private static void chat(String java, Path loadJar, int port) throws Exception {
+        Path out = Path.of("target", "smoke-chat");
+        Process load = new ProcessBuilder(java, "-jar", loadJar.toString(), "--url", "http://127.0.0.1:" + port,
+                "--scenario", "chat", "--conversations", "2", "--turns", "2", "--system-tokens", "32",
+                "--user-tokens", "16", "--output-tokens", "8", "--transport", "openai,ws", "--no-progress",
+                "--fail-on-errors", "--out", out.toString()).redirectErrorStream(true).start();
+        String output = new String(load.getInputStream().readAllBytes());
+        assertTrue(load.waitFor(5, TimeUnit.MINUTES), "chat run hung");
+        assertEquals(0, load.exitValue(), output);
+        JsonNode doc = new ObjectMapper().readTree(out.resolve("chat.json").toFile());
+        JsonNode turns = doc.get("turns");
+        assertEquals(4, turns.size(), output);
+        for (int c = 0; c < 2; c++) {
+            JsonNode first = turns.get(2 * c);
+            JsonNode second = turns.get(2 * c + 1);
+            assertEquals(1, first.get("turn").asInt());
+            assertEquals(2, second.get("turn").asInt());
+            for (JsonNode t : List.of(first, second)) {
+                assertTrue(t.get("error").isNull(), t.toString());
+                assertEquals(8, t.get("outputTokens").asInt(), "ignore_eos + max_tokens fix the length");
+                assertTrue(t.get("ttftMs").asDouble() > 0);
+                int cached = t.get("cachedTokens").asInt();
+                // -1: the server does not report prompt_tokens_details.cached_tokens. Once the prefix cache
+                // is on by default, tighten for turn 2: cached > 0 (turn 1's prompt is a prefix of turn 2's).
+                assertTrue(cached >= -1 && cached <= t.get("promptTokens").asInt(), t.toString());
+            }
+            assertTrue(second.get("promptTokens").asInt() >= first.get("promptTokens").asInt() + 16 + 8,
+                    "turn 2 carries turn 1's messages, its answer and a new user message: " + first + " " + second);
+        }
+        assertEquals(2, doc.get("table").get("perTurn").get(1).get("ok").asInt());
+        assertTrue(Files.readString(out.resolve("chat.md")).contains("| 2–2 |"));
     }
 
     /** A short chaos run: every stream ends explicitly, no 5xx, nothing left in the engine, memory back. */

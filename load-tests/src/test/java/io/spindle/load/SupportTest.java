@@ -63,6 +63,10 @@ class SupportTest {
         assertEquals("1,4", o.get("concurrency"));
         assertEquals("true", o.get("no-progress"));
         assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--requests"}));
+        Map<String, String> c = Main.parse(new String[] {"--compare", "on/chat.json", "off/chat.json", "--target", "0.15"});
+        assertEquals("on/chat.json\noff/chat.json", c.get("compare"), "--compare takes two files");
+        assertEquals("0.15", c.get("target"));
+        assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--compare", "one.json"}));
         Stats.Slo slo = Main.slo("ttft=500,e2e=2000");
         assertEquals(500, slo.ttftMs());
         assertEquals(2000, slo.e2eMs());
