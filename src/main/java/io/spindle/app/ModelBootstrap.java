@@ -123,7 +123,9 @@ public class ModelBootstrap {
             SpindleConfig.EngineLimits e = config.engine();
             SpindleConfig.Embeddings enc = config.embeddings();
             ModelLoader loader = new ModelLoader(ort, new EngineConfig(e.maxBatchSize(), e.maxTokensPerStep(),
-                    e.kvCacheMemory().asLongValue(), e.maxWaiting(), e.maxPrefillTokensWhileDecoding()),
+                    e.kvCacheMemory().asLongValue(), e.maxWaiting(), e.maxPrefillTokensWhileDecoding(),
+                    new EngineConfig.PrefixCacheSettings(e.prefixCache().enabled(), e.prefixCache().blockSize(),
+                            e.prefixCache().maxShare())),
                     new EncoderConfig(enc.maxBatchSize(), enc.maxQueuedInputs(), enc.maxTokensPerPass()),
                     cacheRoot().resolve("rewritten"));
             if (config.demo().enabled()) {

@@ -127,6 +127,22 @@ public interface SpindleConfig {
         /** Liveness turns DOWN when an engine with work has not finished a step for this long (a hung forward pass). */
         @WithDefault("60s")
         Duration watchdogTimeout();
+
+        PrefixCache prefixCache();
+    }
+
+    /** The automatic prefix cache: computed prompt prefixes kept for later requests that start the same way. */
+    interface PrefixCache {
+        @WithDefault("true")
+        boolean enabled();
+
+        /** Tokens per cached block: a prompt reuses whole blocks only. */
+        @WithDefault("16")
+        int blockSize();
+
+        /** The most of the KV budget cached prefixes may hold (0 to 1); admitted requests' reservations always come first. */
+        @WithDefault("0.5")
+        double maxShare();
     }
 
     interface Runtime {

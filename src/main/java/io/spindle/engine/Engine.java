@@ -3,6 +3,7 @@ package io.spindle.engine;
 import io.spindle.engine.exec.CacheForking;
 import io.spindle.engine.exec.ModelExecutionException;
 import io.spindle.engine.exec.ModelRunner;
+import io.spindle.engine.exec.PrefixCaching;
 import io.spindle.engine.exec.StepInput;
 import io.spindle.engine.exec.StepOutput;
 import io.spindle.engine.request.EngineRequest;
@@ -53,6 +54,8 @@ public final class Engine implements EngineClient, AutoCloseable {
     // Confined to the engine thread.
     private final FcfsScheduler scheduler;
     private final KvCacheBudget kvBudget;
+    /** The runner's prefix cache, or null when off or the runner has none. */
+    private final PrefixCaching prefixes;
     private final Map<Long, Sequence> sequences = new HashMap<>();
     private final SamplingScratch scratch;
     private final List<StepInput> batch = new ArrayList<>();
@@ -62,9 +65,14 @@ public final class Engine implements EngineClient, AutoCloseable {
     private volatile long lastProgressNanos = System.nanoTime();
     private volatile int numWaiting;
     private volatile int numRunning;
-    private volatile int kvUsedTokens;
+    /** Reserved and cached-prefix tokens, published together so that a reader never sees one without the other. */
+    private record KvTokens(int reserved, int cachedPrefixes) {
+    }
+
+    private volatile KvTokens kvTokens = new KvTokens(0, 0);
     private volatile int numCachedSequences;
     private volatile long allocatedBytes;
+    private volatile long prefixCacheBytes;
     private volatile long numSteps;
     private volatile long stepNanos;
     private volatile long forwardNanos;
@@ -81,6 +89,24 @@ public final class Engine implements EngineClient, AutoCloseable {
                 Math.max(1, config.kvCacheBytes() / runner.kvBytesPerToken())));
         this.scheduler = new FcfsScheduler(config.maxBatchSize(), config.maxTokensPerStep(),
                 config.maxPrefillTokensWhileDecoding(), kvBudget, runner.chunkedPrefill());
+        if (config.prefixCache().enabled() && runner instanceof PrefixCaching pc) {
+            this.prefixes = pc;
+            pc.enablePrefixCache(config.prefixCache().blockSize());
+            kvBudget.setEvictable(new KvCacheBudget.Evictable() {
+                @Override
+                public int evictableTokens() {
+                    return pc.prefixCacheTokens();
+                }
+
+                @Override
+                public void evictTo(int tokens) {
+                    pc.evictPrefixesTo(tokens);
+                }
+            });
+            scheduler.onAdmit(this::restorePrefix);
+        } else {
+            this.prefixes = null;
+        }
         this.scratch = new SamplingScratch(runner.vocabSize());
         this.thread = Thread.ofPlatform().name("spindle-engine-" + name).daemon(true).unstarted(this::loop);
     }
@@ -203,10 +229,12 @@ public final class Engine implements EngineClient, AutoCloseable {
 
     public EngineStats stats() {
         boolean alive = thread.isAlive() && running;
-        return new EngineStats(numWaiting, numRunning, kvUsedTokens, kvBudget.capacityTokens(), numCachedSequences,
+        KvTokens kv = kvTokens;
+        return new EngineStats(numWaiting, numRunning, kv.reserved(), kvBudget.capacityTokens(), numCachedSequences,
                 allocatedBytes,
                 numSteps, stepNanos, forwardNanos, alive,
-                System.nanoTime() - lastProgressNanos);
+                System.nanoTime() - lastProgressNanos, prefixes == null ? 0 : config.prefixCache().blockSize(),
+                kv.cachedPrefixes(), prefixCacheBytes);
     }
 
     private void loop() {
@@ -296,6 +324,10 @@ public final class Engine implements EngineClient, AutoCloseable {
                 }
                 s.markComputed(c.numTokens());
                 boolean promptDone = sample && s.numGenerated() == 0;
+                if (promptDone) {
+                    // Cached now, not only when the sequence leaves: requests sharing this prompt may be queued.
+                    offerPrefix(s);
+                }
                 List<Sequence> forks = promptDone ? fork(s) : List.of();
                 if (promptDone && s.request().promptLogprobs()) {
                     TokenEvent.PromptScores scores = s.promptScores();
@@ -329,6 +361,31 @@ public final class Engine implements EngineClient, AutoCloseable {
         long nanos = System.nanoTime() - t0;
         updateRetryAfter(sampled, nanos);
         observer.stepCompleted(chunks.size(), promptTokens, sampled, nanos);
+    }
+
+    /**
+     * A newly admitted sequence starts from the longest cached prefix of its prompt, leaving at least
+     * one prompt token to compute (its logits give the first token). A request that scores its prompt
+     * needs every prompt position's logits, so it computes them all.
+     */
+    private void restorePrefix(Sequence s) {
+        int prompt = s.numPromptTokens();
+        int hit = 0;
+        if (!s.request().promptLogprobs() && s.numComputed() == 0) {
+            hit = prefixes.restorePrefix(s.id(), s.tokens(), prompt - 1);
+            if (hit > 0) {
+                s.restoredFromCache(hit);
+            }
+        }
+        observer.prefixLookup(prompt, hit);
+    }
+
+    /** Offers what a sequence computed to the prefix cache, then keeps the cache within its room. */
+    private void offerPrefix(Sequence s) {
+        if (prefixes != null && s.numComputed() > 0) {
+            prefixes.offerPrefix(s.id(), s.tokens(), s.numComputed());
+            prefixes.evictPrefixesTo(kvBudget.roomForEvictable(config.prefixCache().maxShare()));
+        }
     }
 
     /** Samples a sequence's next token from row {@code row}'s logits (a fork reads its parent's row). */
@@ -444,6 +501,7 @@ public final class Engine implements EngineClient, AutoCloseable {
             }
         }
         scheduler.remove(s);
+        offerPrefix(s);
         runner.release(s.id());
         numInFlight.decrementAndGet();
         publishStats();
@@ -468,9 +526,12 @@ public final class Engine implements EngineClient, AutoCloseable {
     private void publishStats() {
         numWaiting = scheduler.numWaiting();
         numRunning = scheduler.numRunning();
-        kvUsedTokens = kvBudget.usedTokens();
+        kvTokens = new KvTokens(kvBudget.usedTokens(), prefixes == null ? 0 : prefixes.prefixCacheTokens());
         numCachedSequences = runner.numCachedSequences();
         allocatedBytes = runner.allocatedBytes();
+        if (prefixes != null) {
+            prefixCacheBytes = prefixes.prefixCacheBytes();
+        }
     }
 
     /** Stops the loop after the current step; every open sequence ends with a Failed event. */

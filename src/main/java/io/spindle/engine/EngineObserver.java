@@ -39,6 +39,10 @@ public interface EngineObserver {
     default void sequenceEnded(SequenceStats stats, boolean admitted, long totalNanos) {
     }
 
+    /** An admitted prompt of {@code promptTokens} tokens found its first {@code cachedTokens} in the prefix cache (0: none). */
+    default void prefixLookup(int promptTokens, int cachedTokens) {
+    }
+
     /** An abort took effect {@code nanos} after it was asked for. */
     default void abortCompleted(long nanos) {
     }

@@ -292,9 +292,9 @@ public final class Generation {
         }
         double totalMs = (System.nanoTime() - startNanos) / 1e6;
         GenerationEvent.Timings timings = new GenerationEvent.Timings(stats.queueNanos() / 1e6,
-                stats.firstTokenNanos() / 1e6, totalMs, stats.decodeTokensPerSecond());
+                stats.firstTokenNanos() / 1e6, totalMs, stats.decodeTokensPerSecond(), stats.numCachedPromptTokens());
         events.onNext(new GenerationEvent.Done(reason, lastToken, tail,
-                new GenerationEvent.Usage(promptTokens.length, generated), timings));
+                new GenerationEvent.Usage(promptTokens.length, generated, stats.numCachedPromptTokens()), timings));
         events.onComplete();
         onEnd.accept(reason == GenerationFinish.CANCELLED ? new Ending(RequestOutcome.CANCELLED, null)
                 : new Ending(RequestOutcome.FINISHED, reason));

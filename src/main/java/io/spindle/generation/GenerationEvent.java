@@ -42,13 +42,15 @@ public sealed interface GenerationEvent {
         }
     }
 
-    record Usage(int promptTokens, int completionTokens) {
+    /** @param cachedPromptTokens prompt tokens whose keys and values came from the prefix cache */
+    record Usage(int promptTokens, int completionTokens, int cachedPromptTokens) {
         public int totalTokens() {
             return promptTokens + completionTokens;
         }
     }
 
     /** Milliseconds, and decode throughput after the first token. */
-    record Timings(double queueMs, double timeToFirstTokenMs, double totalMs, double decodeTokensPerSecond) {
+    record Timings(double queueMs, double timeToFirstTokenMs, double totalMs, double decodeTokensPerSecond,
+                   int cachedPromptTokens) {
     }
 }

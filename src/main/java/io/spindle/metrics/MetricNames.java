@@ -58,6 +58,20 @@ public final class MetricNames {
     // Counters.
     /** spindle_prompt_tokens_total: prompt tokens computed. */
     public static final String PROMPT_TOKENS = "spindle.prompt.tokens";
+    /** spindle_prefix_cache_queries_total: prompt tokens of admitted requests looked up in the prefix cache. */
+    public static final String PREFIX_CACHE_QUERIES = "spindle.prefix.cache.queries";
+    /** spindle_prefix_cache_hits_total: prompt tokens found there (not computed). */
+    public static final String PREFIX_CACHE_HITS = "spindle.prefix.cache.hits";
+    /** spindle_prefix_cache_bytes: what the cached prefix blocks hold. */
+    public static final String PREFIX_CACHE_BYTES = "spindle.prefix.cache";
+    /** spindle_prefix_cache_tokens: tokens in cached prefix blocks (evictable; not in the KV usage ratio). */
+    public static final String PREFIX_CACHE_TOKENS = "spindle.prefix.cache.tokens";
+    /**
+     * spindle_cache_config_info: 1, labelled with the prefix cache's {@code block_size} (tokens) and the KV
+     * budget in blocks ({@code num_gpu_blocks}, the name vLLM's {@code cache_config_info} uses, which the
+     * inference extension's endpoint picker reads).
+     */
+    public static final String CACHE_CONFIG_INFO = "spindle.cache.config.info";
     /** spindle_generation_tokens_total: tokens generated. */
     public static final String GENERATION_TOKENS = "spindle.generation.tokens";
     /** spindle_requests_total: generation requests by model, transport, outcome and finish reason. */

@@ -31,6 +31,8 @@ final class ModelMetrics implements EngineObserver {
     private final DistributionSummary generatedTokensPerRequest;
     private final Counter promptTokens;
     private final Counter generatedTokens;
+    private final Counter prefixQueries;
+    private final Counter prefixHits;
 
     ModelMetrics(MeterRegistry registry, String model, Supplier<EngineStats> stats, long kvBytesPerToken) {
         Tags tags = Tags.of(MetricNames.MODEL, model);
@@ -47,6 +49,21 @@ final class ModelMetrics implements EngineObserver {
         Gauge.builder(MetricNames.KV_CACHE_CAPACITY, () -> stats.get().kvCapacityTokens() * (double) kvBytesPerToken)
                 .tags(tags).baseUnit("bytes").description("KV-cache budget").register(registry);
 
+        Gauge.builder(MetricNames.PREFIX_CACHE_BYTES, () -> stats.get().prefixCacheBytes()).tags(tags).baseUnit("bytes")
+                .description("Bytes held by cached prompt prefixes (evictable)").register(registry);
+        Gauge.builder(MetricNames.PREFIX_CACHE_TOKENS, () -> stats.get().prefixCacheTokens()).tags(tags)
+                .description("Tokens held by cached prompt prefixes (evictable; not in the KV usage ratio)").register(registry);
+        EngineStats initial = stats.get();
+        int block = Math.max(1, initial.prefixBlockSize());
+        Gauge.builder(MetricNames.CACHE_CONFIG_INFO, () -> 1).tags(tags)
+                .tag("block_size", Integer.toString(initial.prefixBlockSize()))
+                .tag("num_gpu_blocks", Integer.toString(initial.kvCapacityTokens() / block))
+                .description("The prefix cache's block size (tokens; 0 when off) and the KV budget in blocks")
+                .register(registry);
+        prefixQueries = Counter.builder(MetricNames.PREFIX_CACHE_QUERIES).tags(tags)
+                .description("Prompt tokens of admitted requests looked up in the prefix cache").register(registry);
+        prefixHits = Counter.builder(MetricNames.PREFIX_CACHE_HITS).tags(tags)
+                .description("Prompt tokens found in the prefix cache (not computed)").register(registry);
         timeToFirstToken = timer(registry, MetricNames.TIME_TO_FIRST_TOKEN, tags, Buckets.TIME_TO_FIRST_TOKEN,
                 "From a request's arrival to its first generated token");
         interTokenLatency = timer(registry, MetricNames.INTER_TOKEN_LATENCY, tags, Buckets.INTER_TOKEN,
@@ -113,6 +130,14 @@ final class ModelMetrics implements EngineObserver {
         }
         promptTokensPerRequest.record(stats.numPromptTokens());
         generatedTokensPerRequest.record(stats.numGeneratedTokens());
+    }
+
+    @Override
+    public void prefixLookup(int promptTokens, int cachedTokens) {
+        prefixQueries.increment(promptTokens);
+        if (cachedTokens > 0) {
+            prefixHits.increment(cachedTokens);
+        }
     }
 
     @Override

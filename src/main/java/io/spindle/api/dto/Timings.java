@@ -6,5 +6,6 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 public record Timings(@JsonProperty("queue_ms") double queueMs,
                       @JsonProperty("time_to_first_token_ms") double timeToFirstTokenMs,
                       @JsonProperty("total_ms") double totalMs,
-                      @JsonProperty("decode_tokens_per_second") double decodeTokensPerSecond) {
+                      @JsonProperty("decode_tokens_per_second") double decodeTokensPerSecond,
+                      @JsonProperty("cached_prompt_tokens") int cachedPromptTokens) {
 }

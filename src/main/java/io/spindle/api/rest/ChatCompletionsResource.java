@@ -76,7 +76,8 @@ public class ChatCompletionsResource {
                 completion += d == null ? 0 : d.usage().completionTokens();
             }
             int prompt = gens.getFirst().promptTokens().length;
-            return new OpenAiUsage(prompt, completion, prompt + completion);
+            int cached = ends[0] == null ? 0 : ends[0].usage().cachedPromptTokens();
+            return new OpenAiUsage(prompt, completion, cached);
         }
 
         HttpReply whole(List<Generation> gens, List<List<GenerationEvent>> events) {

@@ -88,15 +88,17 @@ public class CompletionsResource {
         private static OpenAiUsage usage(List<Generation> gens, GenerationEvent.Done[] ends) {
             int prompt = 0;
             int completion = 0;
+            int cached = 0;
             for (int i = 0; i < ends.length; i++) {
                 if (ends[i] != null) {
                     completion += ends[i].usage().completionTokens();
                 }
                 if (i == 0 || gens.get(i).promptTokens() != gens.get(i - 1).promptTokens()) {
                     prompt += gens.get(i).promptTokens().length;
+                    cached += ends[i] == null ? 0 : ends[i].usage().cachedPromptTokens();
                 }
             }
-            return new OpenAiUsage(prompt, completion, prompt + completion);
+            return new OpenAiUsage(prompt, completion, cached);
         }
 
         HttpReply whole(List<Generation> gens, List<List<GenerationEvent>> events, int samples, int n) {

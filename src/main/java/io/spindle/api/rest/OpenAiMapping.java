@@ -278,12 +278,12 @@ public final class OpenAiMapping {
     }
 
     public static OpenAiUsage usage(GenerationEvent.Usage u) {
-        return new OpenAiUsage(u.promptTokens(), u.completionTokens(), u.totalTokens());
+        return new OpenAiUsage(u.promptTokens(), u.completionTokens(), u.cachedPromptTokens());
     }
 
     public static Timings timings(GenerationEvent.Timings t) {
         return new Timings(round(t.queueMs()), round(t.timeToFirstTokenMs()), round(t.totalMs()),
-                round(t.decodeTokensPerSecond()));
+                round(t.decodeTokensPerSecond()), t.cachedPromptTokens());
     }
 
     private static double round(double v) {

@@ -163,10 +163,23 @@ public final class Sequence {
         return new TokenEvent.PromptScores(promptLogprobs, promptTop);
     }
 
+    private int numCachedPromptTokens;
+
+    /** The first {@code n} prompt tokens' cache was restored from cached prefixes: they count as computed. */
+    public void restoredFromCache(int n) {
+        markComputed(n);
+        numCachedPromptTokens = n;
+    }
+
+    /** Prompt tokens whose cache came from cached prefixes instead of being computed. */
+    public int numCachedPromptTokens() {
+        return numCachedPromptTokens;
+    }
+
     public SequenceStats stats() {
         long queue = admittedNanos == 0 ? 0 : admittedNanos - arrivalNanos;
         long ttft = firstTokenNanos == 0 ? 0 : firstTokenNanos - arrivalNanos;
         long decode = firstTokenNanos == 0 ? 0 : lastTokenNanos - firstTokenNanos;
-        return new SequenceStats(numPromptTokens(), numGenerated(), queue, ttft, decode);
+        return new SequenceStats(numPromptTokens(), numGenerated(), queue, ttft, decode, numCachedPromptTokens);
     }
 }

@@ -24,6 +24,8 @@ public final class FcfsScheduler {
     /** False when prompts must be fed whole (an encoder reads its source at once). */
     private final boolean chunkedPrefill;
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
+    /** Told of each admitted sequence before its first chunk is planned (the prefix cache restores it there). */
+    private java.util.function.Consumer<Sequence> onAdmit = s -> { };
     private final List<Sequence> running = new ArrayList<>();
 
     public FcfsScheduler(int maxBatchSize, int maxTokensPerStep, int maxPrefillWhileDecoding, KvCacheBudget kvBudget) {
@@ -41,6 +43,10 @@ public final class FcfsScheduler {
         this.maxTokensPerStep = maxTokensPerStep;
         this.maxPrefillWhileDecoding = maxPrefillWhileDecoding;
         this.kvBudget = kvBudget;
+    }
+
+    public void onAdmit(java.util.function.Consumer<Sequence> onAdmit) {
+        this.onAdmit = onAdmit;
     }
 
     public void enqueue(Sequence sequence) {
@@ -77,6 +83,7 @@ public final class FcfsScheduler {
             waiting.pollFirst();
             head.markAdmitted(nowNanos);
             running.add(head);
+            onAdmit.accept(head);
             for (Sequence f : head.forks()) {
                 // Admitted with their parent: they take a batch slot and their cache is reserved now,
                 // but run only once the parent's prefill has been copied to them.

@@ -7,8 +7,10 @@ import ai.onnxruntime.OrtSession;
 import io.spindle.engine.exec.CacheForking;
 import io.spindle.engine.exec.ModelExecutionException;
 import io.spindle.engine.exec.ModelRunner;
+import io.spindle.engine.exec.PrefixCaching;
 import io.spindle.engine.exec.StepInput;
 import io.spindle.engine.exec.StepOutput;
+import io.spindle.kvcache.PrefixCache;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -40,7 +42,7 @@ import java.util.Map;
  * starts decoding. Steps of only one kind run in the decode batch alone.
  * Confined to the engine thread.
  */
-public final class Gpt2Runner implements ModelRunner, CacheForking {
+public final class Gpt2Runner implements ModelRunner, CacheForking, PrefixCaching {
     /** What both batches share: the sessions, the graph's facts and the host-side input buffers. */
     record Shared(OrtEnvironment env, OrtSession withPast, OrtSession noPast, Gpt2Graph graph, KvLayout kvLayout,
                   HostBuffer ids, HostBuffer positions, HostBuffer maskInput) {
@@ -58,6 +60,8 @@ public final class Gpt2Runner implements ModelRunner, CacheForking {
     private int[] rowIndex = new int[0];
     private final List<StepInput> decodeRows = new ArrayList<>();
     private final List<StepInput> prefillRows = new ArrayList<>();
+    /** Cached prefixes: per block, one compact [outer, heads, block, head_dim] array per cache tensor; null when off. */
+    private PrefixCache<byte[][]> prefixes;
 
     public Gpt2Runner(OrtEnvironment env, OrtSession withPast, OrtSession noPast, Gpt2Graph graph, int contextLength) {
         int width = graph.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4;
@@ -202,6 +206,92 @@ public final class Gpt2Runner implements ModelRunner, CacheForking {
         detachedLength.put(childId, length);
     }
 
+    @Override
+    public void enablePrefixCache(int blockSize) {
+        prefixes = new PrefixCache<>(blockSize);
+    }
+
+    @Override
+    public int restorePrefix(long sequenceId, int[] tokens, int maxTokens) {
+        if (prefixes == null || numCachedSequencesHolding(sequenceId)) {
+            return 0;
+        }
+        PrefixCache.Hit<byte[][]> hit = prefixes.lookup(tokens, maxTokens);
+        if (hit.tokens() == 0) {
+            return 0;
+        }
+        int numTensors = shared.graph().pastNames().size();
+        byte[][] blocks = new byte[numTensors][];
+        List<byte[]> parts = new ArrayList<>(hit.blocks().size());
+        for (int c = 0; c < numTensors; c++) {
+            parts.clear();
+            for (byte[][] block : hit.blocks()) {
+                parts.add(block[c]);
+            }
+            blocks[c] = shared.kvLayout().concat(parts, prefixes.blockSize());
+        }
+        detached.put(sequenceId, blocks);
+        detachedLength.put(sequenceId, hit.tokens());
+        return hit.tokens();
+    }
+
+    private boolean numCachedSequencesHolding(long id) {
+        return detached.containsKey(id) || decode.holds(id) || prefill.holds(id);
+    }
+
+    @Override
+    public void offerPrefix(long sequenceId, int[] tokens, int n) {
+        if (prefixes == null || n - prefixes.cachedTokens(tokens, n) < prefixes.blockSize()) {
+            if (prefixes != null) {
+                prefixes.insert(tokens, n, (from, to) -> {
+                    throw new IllegalStateException("no new block");
+                });
+            }
+            return;
+        }
+        byte[][] compact;
+        int length;
+        if (detached.containsKey(sequenceId)) {
+            compact = detached.get(sequenceId);
+            length = detachedLength.get(sequenceId);
+        } else if (decode.holds(sequenceId)) {
+            compact = decode.copy(sequenceId);
+            length = decode.lengthOf(sequenceId);
+        } else if (prefill.holds(sequenceId)) {
+            compact = prefill.copy(sequenceId);
+            length = prefill.lengthOf(sequenceId);
+        } else {
+            return;
+        }
+        int upTo = Math.min(n, length);
+        KvLayout kv = shared.kvLayout();
+        prefixes.insert(tokens, upTo, (from, to) -> {
+            byte[][] block = new byte[compact.length][];
+            for (int c = 0; c < compact.length; c++) {
+                block[c] = kv.slice(compact[c], length, from, to);
+            }
+            return block;
+        });
+    }
+
+    @Override
+    public int prefixCacheTokens() {
+        return prefixes == null ? 0 : prefixes.numTokens();
+    }
+
+    @Override
+    public void evictPrefixesTo(int tokens) {
+        if (prefixes != null) {
+            prefixes.shrinkTo(tokens / prefixes.blockSize());
+        }
+    }
+
+    @Override
+    public long prefixCacheBytes() {
+        return prefixes == null ? 0
+                : (long) prefixes.numBlocks() * shared.graph().pastNames().size() * shared.kvLayout().compactBytes(prefixes.blockSize());
+    }
+
     /** Repacks of the decode batch so far (steady steps and steps that reuse holes do none); for tests. */
     long decodeRepacks() {
         return decode.numRepacks();
@@ -237,6 +327,9 @@ public final class Gpt2Runner implements ModelRunner, CacheForking {
         prefill.drop();
         detached.clear();
         detachedLength.clear();
+        if (prefixes != null) {
+            prefixes.clear();
+        }
         try {
             shared.withPast().close();
             if (shared.noPast() != null) {
