@@ -66,8 +66,7 @@ public final class MetricNames {
     public static final String PREFIX_CACHE_BYTES = "spindle.prefix.cache";
     /** spindle_prefix_cache_tokens: tokens in cached prefix blocks (evictable; not in the KV usage ratio). */
     public static final String PREFIX_CACHE_TOKENS = "spindle.prefix.cache.tokens";
-    /**
-     * spindle_cache_config_info: 1, labelled with the prefix cache's {@code block_size} (tokens) and the KV
+    /** spindle_cache_config_info: 1, labelled with the prefix cache's {@code block_size} (tokens) and the KV
      * budget in blocks ({@code num_gpu_blocks}, the name vLLM's {@code cache_config_info} uses, which the
      * inference extension's endpoint picker reads).
      */
