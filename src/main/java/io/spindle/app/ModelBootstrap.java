@@ -20,6 +20,7 @@ import io.spindle.runtime.demo.BertShape;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.demo.T5DemoWriter;
 import io.spindle.runtime.demo.T5Shape;
+import io.spindle.runtime.onnx.MallocArenas;
 import io.spindle.runtime.onnx.NoTelemetry;
 import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.sampling.SamplingParams;
@@ -118,6 +119,7 @@ public class ModelBootstrap {
 
     private void loadAll() {
         try {
+            MallocArenas.limit(config.runtime().mallocArenaMax());
             ort = new OrtRuntime(config.runtime().executionProvider(), config.runtime().intraOpThreads(),
                     config.runtime().allowSpinning());
             SpindleConfig.EngineLimits e = config.engine();

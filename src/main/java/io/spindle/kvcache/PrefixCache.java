@@ -71,14 +71,17 @@ public final class PrefixCache<P> {
     private final Map<Key, Node<P>> index = new HashMap<>();
     /** Every node, least recently used first. */
     private final LinkedHashMap<Long, Node<P>> lru = new LinkedHashMap<>(16, 0.75f, true);
+    private final java.util.function.Consumer<P> onEvict;
     private long nextId = ROOT + 1;
     private long evictedBlocks;
 
-    public PrefixCache(int blockSize) {
+    /** @param onEvict called with each block's payload when the block leaves the cache (to free its memory) */
+    public PrefixCache(int blockSize, java.util.function.Consumer<P> onEvict) {
         if (blockSize < 1) {
             throw new IllegalArgumentException("block size must be >= 1 token");
         }
         this.blockSize = blockSize;
+        this.onEvict = onEvict;
     }
 
     public int blockSize() {
@@ -166,6 +169,7 @@ public final class PrefixCache<P> {
             if (victim.parent != null) {
                 victim.parent.children--;
             }
+            onEvict.accept(victim.payload);
             evicted++;
         }
         evictedBlocks += evicted;
@@ -175,6 +179,7 @@ public final class PrefixCache<P> {
     /** Forgets every block. */
     public void clear() {
         evictedBlocks += index.size();
+        index.values().forEach(n -> onEvict.accept(n.payload));
         index.clear();
         lru.clear();
     }

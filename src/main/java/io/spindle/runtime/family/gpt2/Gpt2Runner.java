@@ -60,8 +60,13 @@ public final class Gpt2Runner implements ModelRunner, CacheForking, PrefixCachin
     private int[] rowIndex = new int[0];
     private final List<StepInput> decodeRows = new ArrayList<>();
     private final List<StepInput> prefillRows = new ArrayList<>();
-    /** Cached prefixes: per block, one compact [outer, heads, block, head_dim] array per cache tensor; null when off. */
-    private PrefixCache<byte[][]> prefixes;
+    /**
+     * Cached prefixes, null when off: per block one native buffer holding, for each cache tensor c at
+     * {@code c × blockBytes}, its compact [outer, heads, block, head_dim] slice. Native like the batch
+     * caches, so that the KV budget, not the Java heap, bounds it.
+     */
+    private PrefixCache<NativeBuffer> prefixes;
+    private int blockBytes;
 
     public Gpt2Runner(OrtEnvironment env, OrtSession withPast, OrtSession noPast, Gpt2Graph graph, int contextLength) {
         int width = graph.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4;
@@ -208,7 +213,8 @@ public final class Gpt2Runner implements ModelRunner, CacheForking, PrefixCachin
 
     @Override
     public void enablePrefixCache(int blockSize) {
-        prefixes = new PrefixCache<>(blockSize);
+        prefixes = new PrefixCache<>(blockSize, NativeBuffer::close);
+        blockBytes = shared.kvLayout().compactBytes(blockSize);
     }
 
     @Override
@@ -216,19 +222,18 @@ public final class Gpt2Runner implements ModelRunner, CacheForking, PrefixCachin
         if (prefixes == null || numCachedSequencesHolding(sequenceId)) {
             return 0;
         }
-        PrefixCache.Hit<byte[][]> hit = prefixes.lookup(tokens, maxTokens);
+        PrefixCache.Hit<NativeBuffer> hit = prefixes.lookup(tokens, maxTokens);
         if (hit.tokens() == 0) {
             return 0;
         }
         int numTensors = shared.graph().pastNames().size();
         byte[][] blocks = new byte[numTensors][];
-        List<byte[]> parts = new ArrayList<>(hit.blocks().size());
+        List<java.nio.ByteBuffer> parts = new ArrayList<>(hit.blocks().size());
+        for (NativeBuffer block : hit.blocks()) {
+            parts.add(block.buffer());
+        }
         for (int c = 0; c < numTensors; c++) {
-            parts.clear();
-            for (byte[][] block : hit.blocks()) {
-                parts.add(block[c]);
-            }
-            blocks[c] = shared.kvLayout().concat(parts, prefixes.blockSize());
+            blocks[c] = shared.kvLayout().concat(parts, c * blockBytes, prefixes.blockSize());
         }
         detached.put(sequenceId, blocks);
         detachedLength.put(sequenceId, hit.tokens());
@@ -266,9 +271,9 @@ public final class Gpt2Runner implements ModelRunner, CacheForking, PrefixCachin
         int upTo = Math.min(n, length);
         KvLayout kv = shared.kvLayout();
         prefixes.insert(tokens, upTo, (from, to) -> {
-            byte[][] block = new byte[compact.length][];
+            NativeBuffer block = NativeBuffer.allocate((long) compact.length * blockBytes);
             for (int c = 0; c < compact.length; c++) {
-                block[c] = kv.slice(compact[c], length, from, to);
+                kv.sliceInto(compact[c], length, from, to, block.buffer(), c * blockBytes);
             }
             return block;
         });
@@ -289,7 +294,7 @@ public final class Gpt2Runner implements ModelRunner, CacheForking, PrefixCachin
     @Override
     public long prefixCacheBytes() {
         return prefixes == null ? 0
-                : (long) prefixes.numBlocks() * shared.graph().pastNames().size() * shared.kvLayout().compactBytes(prefixes.blockSize());
+                : (long) prefixes.numBlocks() * shared.graph().pastNames().size() * blockBytes;
     }
 
     /** Repacks of the decode batch so far (steady steps and steps that reuse holes do none); for tests. */

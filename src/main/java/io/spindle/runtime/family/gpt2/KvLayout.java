@@ -96,26 +96,27 @@ record KvLayout(int outer, int heads, int headDim, int elementBytes) {
         }
     }
 
-    /** Positions [from, to) of a compact block of {@code n} positions, as a compact block of their own. */
-    byte[] slice(byte[] compact, int n, int from, int to) {
+    /** Writes positions [from, to) of a compact block of {@code n} positions into {@code dst} at {@code at}, compact. */
+    void sliceInto(byte[] compact, int n, int from, int to, ByteBuffer dst, int at) {
         int rb = rowBytes();
         int len = to - from;
-        byte[] out = new byte[compactBytes(len)];
         for (int slab = 0; slab < outer * heads; slab++) {
-            System.arraycopy(compact, (slab * n + from) * rb, out, slab * len * rb, len * rb);
+            dst.put(at + slab * len * rb, compact, (slab * n + from) * rb, len * rb);
         }
-        return out;
     }
 
-    /** Compact blocks of {@code partLen} positions each, one after another, as one compact block. */
-    byte[] concat(java.util.List<byte[]> parts, int partLen) {
+    /**
+     * Compact blocks of {@code partLen} positions each, read from {@code parts} at {@code at}, one
+     * after another, as one compact block.
+     */
+    byte[] concat(java.util.List<ByteBuffer> parts, int at, int partLen) {
         int rb = rowBytes();
         int total = parts.size() * partLen;
         byte[] out = new byte[compactBytes(total)];
         for (int i = 0; i < parts.size(); i++) {
-            byte[] part = parts.get(i);
+            ByteBuffer part = parts.get(i);
             for (int slab = 0; slab < outer * heads; slab++) {
-                System.arraycopy(part, slab * partLen * rb, out, (slab * total + i * partLen) * rb, partLen * rb);
+                part.get(at + slab * partLen * rb, out, (slab * total + i * partLen) * rb, partLen * rb);
             }
         }
         return out;
