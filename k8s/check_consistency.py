@@ -14,8 +14,10 @@ import check_rbac  # noqa: E402
 # overlay (the inference gateway's endpoint picker) carry their own name.
 SPINDLE_NAME = "spindle"
 DRAIN_EXIT_MARGIN_S = 10
-# Heap + weights + native overhead on top of the KV budget (see the comment in deployment.yaml).
-MIN_MEMORY_BEYOND_KV = 1 << 30
+# Memory formula (docs/architecture.md, "How much memory a configuration needs"):
+#   limit >= 2 x kv-cache-memory (two alternating cache buffer sets) + heap (-Xmx) + 1 GiB
+#   (weights of GPT-2 small ~0.5 GiB, JVM and libraries ~0.35 GiB, activations ~0.15 GiB).
+MIN_MEMORY_BEYOND_KV_AND_HEAP = 1 << 30
 UNITS = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}
 
 
@@ -80,11 +82,16 @@ def main(path, overlay):
     check(grace >= pre_stop + drain + DRAIN_EXIT_MARGIN_S,
           f"terminationGracePeriodSeconds {grace} < preStop {pre_stop} + drain {drain} + {DRAIN_EXIT_MARGIN_S}")
 
+    env = {e["name"]: e.get("value") for e in app.get("env", [])}
     # Memory sized from the KV budget; requests == limits for memory (no overcommit of native memory).
     kv = spindle_size(props.get("spindle.engine.kv-cache-memory", "1G"))
     limit = quantity(app["resources"]["limits"]["memory"])
-    check(limit >= kv + MIN_MEMORY_BEYOND_KV, f"memory limit {limit / 2**30:.2f} GiB < KV budget "
-          f"{kv / 2**30:.2f} GiB + 1 GiB for weights, heap and native overhead")
+    xmx = re.search(r"-Xmx([0-9]+[kKmMgG]?)", env.get("JAVA_TOOL_OPTIONS") or "")
+    check(xmx is not None, "JAVA_TOOL_OPTIONS sets no -Xmx, so the heap cannot be counted in the memory limit")
+    heap = spindle_size(xmx.group(1)) if xmx else 0
+    need = 2 * kv + heap + MIN_MEMORY_BEYOND_KV_AND_HEAP
+    check(limit >= need, f"memory limit {limit / 2**30:.2f} GiB < 2 x KV budget {kv / 2**30:.2f} GiB + heap "
+          f"{heap / 2**30:.2f} GiB + 1 GiB for weights, JVM and activations = {need / 2**30:.2f} GiB")
     check(app["resources"]["requests"]["memory"] == app["resources"]["limits"]["memory"],
           "memory request and limit differ")
 
@@ -94,7 +101,6 @@ def main(path, overlay):
         check(app.get(probe, {}).get("httpGet", {}).get("path") == path_, f"{probe} is not on {path_}")
 
     # No telemetry, in the pod spec as well as in the server.
-    env = {e["name"]: e.get("value") for e in app.get("env", [])}
     check(env.get("ORT_DISABLE_TELEMETRY") == "1", "ORT_DISABLE_TELEMETRY=1 missing")
     check(env.get("OPT_OUT_TRACKING") == "true", "OPT_OUT_TRACKING=true missing")
     check("-Dai.djl.offline=true" in (env.get("JAVA_TOOL_OPTIONS") or ""), "-Dai.djl.offline=true missing")

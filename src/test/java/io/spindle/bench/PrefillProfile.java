@@ -42,6 +42,9 @@ public final class PrefillProfile {
             if (threads > 0) {
                 o.setIntraOpNumThreads(threads);
             }
+            if (opt.containsKey("disable")) {
+                o.addConfigEntry("optimization.disable_specified_optimizers", opt.get("disable"));
+            }
             boolean profile = !opt.getOrDefault("profile", "1").equals("0");
             if (profile) {
                 o.enableProfiling(prefix.toString());
