@@ -22,7 +22,9 @@ import java.util.TreeMap;
  * Where one GPT-2-124M prefill's time goes inside ONNX Runtime: the demo graph (serving form) of a
  * layout runs a P-token prompt from an empty cache with ONNX Runtime's profiler on, and the node
  * times are summed by operator type (the share of the whole run each takes). Run it with
- * {@code bash load-tests/lib/run-bench.sh io.spindle.bench.PrefillProfile [--layout optimum] [--prompt 960] [--threads 0]}.
+ * {@code bash load-tests/lib/run-bench.sh io.spindle.bench.PrefillProfile [--layout optimum] [--prompt 960] [--threads 0]
+ * [--disable Optimizer1;Optimizer2] [--decode-rows 32 --past 128 --runs 20]} (the latter profiles one
+ * decode step of that many rows instead, Optimum layout).
  */
 public final class PrefillProfile {
     public static void main(String[] args) throws Exception {
@@ -50,8 +52,11 @@ public final class PrefillProfile {
                 o.enableProfiling(prefix.toString());
             }
             try (OrtSession s = env.createSession(graph.toString(), o)) {
-                Map<String, OnnxTensor> in = inputs(env, s, p);
-                for (int r = 0; r < 4; r++) {
+                int rows = Integer.parseInt(opt.getOrDefault("decode-rows", "0"));
+                Map<String, OnnxTensor> in = rows > 0
+                        ? decodeInputs(env, s, rows, Integer.parseInt(opt.getOrDefault("past", "128")))
+                        : inputs(env, s, p);
+                for (int r = 0; r < Integer.parseInt(opt.getOrDefault("runs", "4")); r++) {
                     long t0 = System.nanoTime();
                     s.run(in).close();
                     System.out.printf("run %d: %.3f s%n", r, (System.nanoTime() - t0) / 1e9);
@@ -111,6 +116,35 @@ public final class PrefillProfile {
                 in.put(name, OnnxTensor.createTensor(env, FloatBuffer.allocate(0), new long[] {1, 12, 0, 64}));
             } else if (name.startsWith("past_")) {
                 in.put(name, OnnxTensor.createTensor(env, FloatBuffer.allocate(0), new long[] {2, 1, 12, 0, 64}));
+            }
+        }
+        return in;
+    }
+
+    /** One decode step of {@code rows} sequences, each with {@code past} cached positions (Optimum layout). */
+    private static Map<String, OnnxTensor> decodeInputs(OrtEnvironment env, OrtSession s, int rows, int past)
+            throws Exception {
+        Map<String, OnnxTensor> in = new HashMap<>();
+        long[] ids = new long[rows];
+        long[] pos = new long[rows];
+        long[] mask = new long[rows * (past + 1)];
+        long[] gather = new long[rows];
+        for (int r = 0; r < rows; r++) {
+            ids[r] = 100 + r;
+            pos[r] = past;
+            gather[r] = r;
+        }
+        java.util.Arrays.fill(mask, 1);
+        in.put("input_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {rows, 1}));
+        in.put("attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {rows, past + 1}));
+        in.put("position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(pos), new long[] {rows, 1}));
+        if (s.getInputNames().contains(GatherRewrite.INPUT)) {
+            in.put(GatherRewrite.INPUT, OnnxTensor.createTensor(env, LongBuffer.wrap(gather), new long[] {1, rows}));
+        }
+        float[] kv = new float[rows * 12 * past * 64];
+        for (String name : s.getInputNames()) {
+            if (name.startsWith("past_key_values.")) {
+                in.put(name, OnnxTensor.createTensor(env, FloatBuffer.wrap(kv), new long[] {rows, 12, past, 64}));
             }
         }
         return in;
