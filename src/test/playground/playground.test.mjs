@@ -115,6 +115,22 @@ for (const [transport, mode] of [['sse', 'chat'], ['ws', 'completion']]) {
     await page.close();
   });
 
+  test(`the next ${transport} turn shows the prompt tokens the prefix cache supplied`, async () => {
+    const page = await openPage();
+    await setUp(page, { transport, mode: 'chat', maxTokens: '4' });
+    const long = 'Tell me about the rivers, the mountains, the old towns and the long roads between them, '
+      + 'and about the people who walked those roads in winter and in summer, year after year.';
+    for (const message of [long, 'And then?']) {
+      await page.fill('#prompt', message);
+      await page.press('#prompt', 'Enter');
+      await page.waitForFunction(() => document.querySelector('#state').dataset.state === 'done', null, { timeout: 30000 });
+    }
+    const cached = Number(await page.textContent('#cached'));
+    assert.ok(cached >= 16 && cached % 16 === 0, `whole blocks of the first turn reused: ${cached}`);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
   test(`Esc stops a ${transport} stream and the server confirms the cancellation`, async () => {
     const page = await openPage();
     await setUp(page, { transport, maxTokens: '500', temperature: '0.8' });

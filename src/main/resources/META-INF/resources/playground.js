@@ -175,6 +175,8 @@ class Figures {
     $('#server-timings').textContent = t
       ? `queue ${t.queue_ms} ms · TTFT ${t.time_to_first_token_ms} ms · total ${t.total_ms} ms · ${t.decode_tokens_per_second.toFixed(1)} tok/s`
       : '–';
+    // The prompt tokens the prefix cache supplied (earlier turns of this chat, a shared system prompt).
+    $('#cached').textContent = t && t.cached_prompt_tokens !== undefined ? String(t.cached_prompt_tokens) : '–';
   }
   chart() {
     const svg = $('#itl-chart');
