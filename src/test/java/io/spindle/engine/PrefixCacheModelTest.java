@@ -5,7 +5,9 @@ import io.spindle.engine.request.EngineRequest;
 import io.spindle.engine.request.TokenEvent;
 import io.spindle.model.ModelConfig;
 import io.spindle.runtime.demo.DemoLayout;
+import io.spindle.runtime.demo.T5DemoWriter;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
+import io.spindle.runtime.family.t5.T5Loader;
 import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.sampling.SamplingParams;
 import io.spindle.testing.RecordingListener;
@@ -31,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The automatic prefix cache on real graphs: a request whose prompt starts with what an earlier one
  * computed (its prompt, or its prompt and answer: the next chat turn) copies those blocks instead of
  * computing them, and generates exactly the tokens a cold engine generates, greedy and seeded, batched
- * with unrelated sequences, in every GPT-2 layout; the cache stays within the KV budget, evicting
+ * with unrelated sequences, in every GPT-2 layout; a T5 source seen before skips its encoder; the cache stays within the KV budget, evicting
  * before it refuses anyone; a request cancelled mid-prefill leaves only whole computed blocks behind.
  */
 class PrefixCacheModelTest {
@@ -128,6 +130,36 @@ class PrefixCacheModelTest {
             assertEquals(0, stats.numCachedSequences(), "no sequence left in the runner");
             assertTrue(stats.prefixCacheTokens() > 0 && stats.prefixCacheTokens() % BLOCK == 0, "blocks stay cached");
             assertEquals(stats.prefixCacheTokens() * e.kvBytesPerToken(), stats.prefixCacheBytes());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(T5DemoWriter.Variant.class)
+    void t5ReusesTheEncoderOutputOfAnIdenticalSource(T5DemoWriter.Variant variant) throws Exception {
+        Path dir = TestModels.tinyT5(variant);
+        int[] source = {37, 1712, 15, 8, 3, 9, 1};
+        int[] other = {100, 200, 300, 1};
+        for (SamplingParams sampling : List.of(SamplingParams.greedy(), SEEDED)) {
+            int[] cold;
+            try (Engine e = new Engine("t5-cold", T5Loader.load(ORT, dir, ModelConfig.read(dir)),
+                    new EngineConfig(1, 512, 10_000_000, 64, 512, PrefixCacheSettings.OFF)).start()) {
+                cold = run(e, source, sampling, 8).tokens();
+            }
+            try (Engine e = new Engine("t5-warm", T5Loader.load(ORT, dir, ModelConfig.read(dir)),
+                    new EngineConfig(4, 512, 10_000_000, 64, 512, PrefixCacheSettings.DEFAULT)).start()) {
+                Run first = run(e, source, sampling, 8);
+                assertEquals(0, first.cached());
+                assertArrayEquals(cold, first.tokens());
+                RecordingListener a = new RecordingListener();
+                RecordingListener b = new RecordingListener();
+                e.submit(request(other, sampling, 8), b);
+                e.submit(request(source, sampling, 8), a);
+                TokenEvent.Finished end = assertInstanceOf(TokenEvent.Finished.class, a.awaitEnd());
+                assertInstanceOf(TokenEvent.Finished.class, b.awaitEnd());
+                assertEquals(source.length - 1, end.stats().numCachedPromptTokens(), "all but the token that starts it");
+                assertArrayEquals(cold, a.tokens(), sampling + ": the same source again");
+                assertEquals(source.length + other.length, e.stats().prefixCacheTokens(), "both sources kept");
+            }
         }
     }
 

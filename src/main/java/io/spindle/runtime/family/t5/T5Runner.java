@@ -8,6 +8,7 @@ import ai.onnxruntime.OrtSession;
 import io.spindle.engine.exec.CacheForking;
 import io.spindle.engine.exec.ModelExecutionException;
 import io.spindle.engine.exec.ModelRunner;
+import io.spindle.engine.exec.PrefixCaching;
 import io.spindle.engine.exec.StepInput;
 import io.spindle.engine.exec.StepOutput;
 
@@ -42,7 +43,7 @@ import java.util.Map;
  * docs/architecture.md for the cost.
  * Confined to the engine thread.
  */
-public final class T5Runner implements ModelRunner, CacheForking {
+public final class T5Runner implements ModelRunner, CacheForking, PrefixCaching {
     private static final String[] SELF = {"decoder.key", "decoder.value"};
     private static final String[] CROSS = {"encoder.key", "encoder.value"};
 
@@ -113,6 +114,35 @@ public final class T5Runner implements ModelRunner, CacheForking {
     private boolean[] rowHasLogits = new boolean[0];
 
     /**
+     * What starting a sequence computes depends on its source alone: the encoder's cross-attention
+     * keys and values, the first decoder step's self-attention position and its logits. Kept per
+     * source (compared exactly), so that a request with the same source skips the encoder and that
+     * step. The cross arrays are shared with the sequences using them (written once, then only read).
+     */
+    private record Started(int[] source, float[][][] cross, float[][][] selfFirst, float[] logits) {
+    }
+
+    private record SourceKey(int[] tokens) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof SourceKey k && java.util.Arrays.equals(k.tokens, tokens);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Arrays.hashCode(tokens);
+        }
+    }
+
+    /** Started sources, least recently used first; null while the prefix cache is off. */
+    private LinkedHashMap<SourceKey, Started> sources;
+    private int sourceTokens;
+    /** Sources started in the last step, cached once the engine offers them (it bounds the cache right after). */
+    private final Map<Long, Started> justStarted = new HashMap<>();
+    /** Sequences admitted with a cached source, until their first step. */
+    private final Map<Long, Started> restored = new HashMap<>();
+
+    /**
      * @param noPast null for a merged export
      * @param maxSourceTokens the longest source accepted; {@code maxTargetTokens} likewise for the output
      */
@@ -169,6 +199,7 @@ public final class T5Runner implements ModelRunner, CacheForking {
         }
         List<Integer> starting = new ArrayList<>();
         Map<Long, List<Integer>> groups = new LinkedHashMap<>();
+        justStarted.clear();
         for (int r = 0; r < rows; r++) {
             StepInput in = batch.get(r);
             rowHasLogits[r] = false;
@@ -179,7 +210,12 @@ public final class T5Runner implements ModelRunner, CacheForking {
             if (in.to() <= source) {
                 // A source arrives whole (chunkedPrefill() is false); a partial chunk has nothing to run yet.
                 if (in.to() == source) {
-                    starting.add(r);
+                    Started cached = restored.remove(in.sequenceId());
+                    if (cached != null) {
+                        startFrom(cached, in, r);
+                    } else {
+                        starting.add(r);
+                    }
                 }
                 continue;
             }
@@ -272,6 +308,16 @@ public final class T5Runner implements ModelRunner, CacheForking {
                         }
                         caches.put(in.sequenceId(), c);
                         keepLogits(rows.get(j), logits, j, 1);
+                        if (sources != null) {
+                            float[][][] selfFirst = new float[graph.numLayers()][2][];
+                            for (int l = 0; l < graph.numLayers(); l++) {
+                                for (int kv = 0; kv < 2; kv++) {
+                                    selfFirst[l][kv] = slice(output(out, T5Graph.present(l, SELF[kv])), j, 1, 1);
+                                }
+                            }
+                            justStarted.put(in.sequenceId(), new Started(java.util.Arrays.copyOf(in.tokens(),
+                                    in.numPromptTokens()), c.cross, selfFirst, rowLogits[rows.get(j)].clone()));
+                        }
                     }
                 }
             }
@@ -438,6 +484,85 @@ public final class T5Runner implements ModelRunner, CacheForking {
         return a;
     }
 
+    /** A sequence whose source was started before: its caches and first logits from there, no graph call. */
+    private void startFrom(Started s, StepInput in, int row) {
+        Cache c = new Cache(in.numPromptTokens(), graph.numLayers());
+        ensureCapacity(c, 1);
+        c.length = 1;
+        for (int l = 0; l < graph.numLayers(); l++) {
+            for (int kv = 0; kv < 2; kv++) {
+                for (int head = 0; head < graph.numHeads(); head++) {
+                    System.arraycopy(s.selfFirst()[l][kv], head * graph.dKv(), c.self[l][kv], head * c.capacity * graph.dKv(),
+                            graph.dKv());
+                }
+                c.cross[l][kv] = s.cross()[l][kv];
+            }
+        }
+        caches.put(in.sequenceId(), c);
+        if (rowLogits[row] == null) {
+            rowLogits[row] = new float[graph.vocabSize()];
+        }
+        System.arraycopy(s.logits(), 0, rowLogits[row], 0, graph.vocabSize());
+        rowHasLogits[row] = true;
+    }
+
+    @Override
+    public void enablePrefixCache(int blockSize) {
+        sources = new LinkedHashMap<>(16, 0.75f, true);
+    }
+
+    /**
+     * An identical source is reused whole; the engine counts all of it but the last token as cached
+     * (it schedules that one token, which starts the sequence here without running a graph).
+     */
+    @Override
+    public int restorePrefix(long sequenceId, int[] tokens, int maxTokens) {
+        if (sources == null) {
+            return 0;
+        }
+        if (maxTokens < 1) {
+            return 0;
+        }
+        // The engine leaves the source's last token to compute: the source is maxTokens + 1 tokens.
+        Started s = sources.get(new SourceKey(java.util.Arrays.copyOf(tokens, maxTokens + 1)));
+        if (s == null) {
+            return 0;
+        }
+        restored.put(sequenceId, s);
+        return maxTokens;
+    }
+
+    @Override
+    public void offerPrefix(long sequenceId, int[] tokens, int n) {
+        Started s = justStarted.remove(sequenceId);
+        if (sources != null && s != null && sources.putIfAbsent(new SourceKey(s.source()), s) == null) {
+            sourceTokens += s.source().length;
+        }
+    }
+
+    @Override
+    public int prefixCacheTokens() {
+        return sourceTokens;
+    }
+
+    @Override
+    public void evictPrefixesTo(int tokens) {
+        if (sources == null) {
+            return;
+        }
+        var it = sources.values().iterator();
+        while (sourceTokens > Math.max(0, tokens) && it.hasNext()) {
+            sourceTokens -= it.next().source().length;
+            it.remove();
+        }
+    }
+
+    /** The cached sources' cross-attention caches (shared with live sequences while they run) and first steps. */
+    @Override
+    public long prefixCacheBytes() {
+        return (long) sourceTokens * graph.kvBytesPerToken();
+    }
+
     /**
      * A sample of the same source: the cross-attention cache is shared (it is written once, when the
      * source is encoded, and only read after), the self-attention cache copied.
@@ -463,6 +588,7 @@ public final class T5Runner implements ModelRunner, CacheForking {
     @Override
     public void release(long sequenceId) {
         caches.remove(sequenceId);
+        restored.remove(sequenceId);
         if (caches.isEmpty()) {
             // Idle: give the step buffers back; they are sized for the largest batch seen.
             buffers.clear();
@@ -501,6 +627,10 @@ public final class T5Runner implements ModelRunner, CacheForking {
     @Override
     public void close() {
         caches.clear();
+        if (sources != null) {
+            sources.clear();
+            sourceTokens = 0;
+        }
         buffers.clear();
         try {
             encoder.close();
