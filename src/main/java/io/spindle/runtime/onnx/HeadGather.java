@@ -41,6 +41,27 @@ public final class HeadGather {
         }
     }
 
+    /**
+     * Null when {@code picked} ([positions × vocab], in the order of {@code at}) equals {@code all}
+     * ([flat positions × vocab]) at flat positions {@code at} within {@code tolerance} (relative above 1),
+     * else where it differs: what a probe asks of a rewrite.
+     */
+    public static String compareAt(float[] all, float[] picked, long[] at, int vocab, double tolerance) {
+        if (picked.length != at.length * vocab) {
+            return "expected " + at.length + " × " + vocab + " logits, got " + picked.length;
+        }
+        for (int i = 0; i < at.length; i++) {
+            for (int v = 0; v < vocab; v++) {
+                float want = all[(int) at[i] * vocab + v];
+                float got = picked[i * vocab + v];
+                if (!(Math.abs(want - got) <= tolerance * Math.max(1, Math.abs(want)))) {
+                    return "at flat position " + at[i] + ", token " + v + ": " + got + " instead of " + want;
+                }
+            }
+        }
+        return null;
+    }
+
     private final RewriteCache cache;
     private final Path graph;
     private final Path file;

@@ -45,20 +45,7 @@ final class MaskedLmGather {
         long[] at = {1, 4, 8, seq, (long) seq + 2, (long) seq + 5};
         float[] all = new BertFeed(env, original, "logits").run(rows).values();
         float[] picked = new BertFeed(env, rewritten, "logits").run(rows, at).values();
-        int vocab = all.length / (rows.size() * seq);
-        if (picked.length != at.length * vocab) {
-            return "expected " + at.length + " × " + vocab + " logits, got " + picked.length;
-        }
-        for (int i = 0; i < at.length; i++) {
-            for (int v = 0; v < vocab; v++) {
-                float want = all[(int) at[i] * vocab + v];
-                float got = picked[i * vocab + v];
-                if (!(Math.abs(want - got) <= TOLERANCE * Math.max(1, Math.abs(want)))) {
-                    return "at flat position " + at[i] + ", token " + v + ": " + got + " instead of " + want;
-                }
-            }
-        }
-        return null;
+        return HeadGather.compareAt(all, picked, at, all.length / (rows.size() * seq), TOLERANCE);
     }
 
     private static int[] ids(int n, int from) {

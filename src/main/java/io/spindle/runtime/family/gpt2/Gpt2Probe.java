@@ -8,6 +8,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import io.spindle.runtime.onnx.GatherRewrite;
+import io.spindle.runtime.onnx.HeadGather;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -56,20 +57,7 @@ final class Gpt2Probe {
             try (OrtSession.Result r = rewritten.run(feed, Set.of("logits"))) {
                 picked = floats((OnnxTensor) r.get(0));
             }
-            int vocab = all.length / (ROWS * SEQ);
-            if (picked.length != AT.length * vocab) {
-                return "expected " + AT.length + " × " + vocab + " logits, got " + picked.length;
-            }
-            for (int i = 0; i < AT.length; i++) {
-                for (int v = 0; v < vocab; v++) {
-                    float want = all[(int) AT[i] * vocab + v];
-                    float got = picked[i * vocab + v];
-                    if (!(Math.abs(want - got) <= TOLERANCE * Math.max(1, Math.abs(want)))) {
-                        return "at flat position " + AT[i] + ", token " + v + ": " + got + " instead of " + want;
-                    }
-                }
-            }
-            return null;
+            return HeadGather.compareAt(all, picked, AT, all.length / (ROWS * SEQ), TOLERANCE);
         } finally {
             owned.forEach(OnnxTensor::close);
         }

@@ -189,26 +189,40 @@ public final class Gpt2Runner implements ModelRunner, CacheForking, PrefixCachin
     /** The child's copy is kept detached; it joins a batch at its first step like any returning sequence. */
     @Override
     public void fork(long parentId, long childId) {
-        byte[][] blocks;
-        int length;
-        if (detached.containsKey(parentId)) {
-            byte[][] parent = detached.get(parentId);
-            blocks = new byte[parent.length][];
-            for (int i = 0; i < parent.length; i++) {
-                blocks[i] = parent[i].clone();
-            }
-            length = detachedLength.get(parentId);
-        } else if (decode.holds(parentId)) {
-            blocks = decode.copy(parentId);
-            length = decode.lengthOf(parentId);
-        } else if (prefill.holds(parentId)) {
-            blocks = prefill.copy(parentId);
-            length = prefill.lengthOf(parentId);
-        } else {
+        Compact parent = compactOf(parentId);
+        if (parent == null) {
             throw new IllegalStateException("sequence " + parentId + " has no cache to fork");
         }
+        byte[][] blocks = parent.blocks();
+        if (detached.get(parentId) == blocks) {
+            // The parent keeps its detached blocks: the child gets its own.
+            blocks = new byte[blocks.length][];
+            for (int i = 0; i < blocks.length; i++) {
+                blocks[i] = parent.blocks()[i].clone();
+            }
+        }
         detached.put(childId, blocks);
-        detachedLength.put(childId, length);
+        detachedLength.put(childId, parent.length());
+    }
+
+    /** A sequence's cache as compact blocks, one per cache tensor, and its length. */
+    private record Compact(byte[][] blocks, int length) {
+    }
+
+    /**
+     * Sequence {@code id}'s cache as compact blocks: its detached blocks themselves (not a copy), or a
+     * copy gathered from the batch that holds it; null when the runner holds none.
+     */
+    private Compact compactOf(long id) {
+        if (detached.containsKey(id)) {
+            return new Compact(detached.get(id), detachedLength.get(id));
+        }
+        for (BatchCache batch : List.of(decode, prefill)) {
+            if (batch.holds(id)) {
+                return new Compact(batch.copy(id), batch.lengthOf(id));
+            }
+        }
+        return null;
     }
 
     @Override
@@ -254,20 +268,12 @@ public final class Gpt2Runner implements ModelRunner, CacheForking, PrefixCachin
             }
             return;
         }
-        byte[][] compact;
-        int length;
-        if (detached.containsKey(sequenceId)) {
-            compact = detached.get(sequenceId);
-            length = detachedLength.get(sequenceId);
-        } else if (decode.holds(sequenceId)) {
-            compact = decode.copy(sequenceId);
-            length = decode.lengthOf(sequenceId);
-        } else if (prefill.holds(sequenceId)) {
-            compact = prefill.copy(sequenceId);
-            length = prefill.lengthOf(sequenceId);
-        } else {
+        Compact held = compactOf(sequenceId);
+        if (held == null) {
             return;
         }
+        byte[][] compact = held.blocks();
+        int length = held.length();
         int upTo = Math.min(n, length);
         KvLayout kv = shared.kvLayout();
         prefixes.insert(tokens, upTo, (from, to) -> {
