@@ -84,7 +84,8 @@ class SmokeIT {
 
     /**
      * A short chat run, 2 conversations × 2 turns over OpenAI chat SSE and WebSocket: every turn
-     * completes and turn 2's prompt holds turn 1's plus its answer and the new user message.
+     * completes, turn 2's prompt holds turn 1's plus its answer and the new user message, and the
+     * server's prefix cache supplies turn 1's blocks to turn 2.
      */
     private static void chat(String java, Path loadJar, int port) throws Exception {
         Path out = Path.of("target", "smoke-chat");
@@ -108,10 +109,11 @@ class SmokeIT {
                 assertEquals(8, t.get("outputTokens").asInt(), "ignore_eos + max_tokens fix the length");
                 assertTrue(t.get("ttftMs").asDouble() > 0);
                 int cached = t.get("cachedTokens").asInt();
-                // -1: the server does not report prompt_tokens_details.cached_tokens. Once the prefix cache
-                // is on by default, tighten for turn 2: cached > 0 (turn 1's prompt is a prefix of turn 2's).
-                assertTrue(cached >= -1 && cached <= t.get("promptTokens").asInt(), t.toString());
+                // The server reports prompt_tokens_details.cached_tokens: whole 16-token blocks, never the whole prompt.
+                assertTrue(cached >= 0 && cached % 16 == 0 && cached < t.get("promptTokens").asInt(), t.toString());
             }
+            // Turn 2 re-sends turn 1 (a 32-token system prompt and more): the prefix cache supplies its blocks.
+            assertTrue(second.get("cachedTokens").asInt() >= 32, "turn 2 reuses turn 1's prompt: " + second);
             assertTrue(second.get("promptTokens").asInt() >= first.get("promptTokens").asInt() + 16 + 8,
                     "turn 2 carries turn 1's messages, its answer and a new user message: " + first + " " + second);
         }
