@@ -380,10 +380,18 @@ public final class Engine implements EngineClient, AutoCloseable {
         observer.prefixLookup(prompt, hit);
     }
 
-    /** Offers what a sequence computed to the prefix cache, then keeps the cache within its room. */
+    /**
+     * Offers what a sequence computed to the prefix cache, then keeps the cache within its room. The
+     * cache is an optimisation: a failure to fill it (native memory refused) is logged, not passed on
+     * to the sequence, which may be on its way out.
+     */
     private void offerPrefix(Sequence s) {
         if (prefixes != null && s.numComputed() > 0) {
-            prefixes.offerPrefix(s.id(), s.tokens(), s.numComputed());
+            try {
+                prefixes.offerPrefix(s.id(), s.tokens(), s.numComputed());
+            } catch (RuntimeException | OutOfMemoryError e) {
+                LOG.log(Level.WARNING, "caching the prefix of sequence " + s.id() + " of '" + name + "' failed", e);
+            }
             prefixes.evictPrefixesTo(kvBudget.roomForEvictable(config.prefixCache().maxShare()));
         }
     }

@@ -233,7 +233,7 @@ public final class Gpt2Runner implements ModelRunner, CacheForking, PrefixCachin
 
     @Override
     public int restorePrefix(long sequenceId, int[] tokens, int maxTokens) {
-        if (prefixes == null || numCachedSequencesHolding(sequenceId)) {
+        if (prefixes == null || holds(sequenceId)) {
             return 0;
         }
         PrefixCache.Hit<NativeBuffer> hit = prefixes.lookup(tokens, maxTokens);
@@ -254,18 +254,18 @@ public final class Gpt2Runner implements ModelRunner, CacheForking, PrefixCachin
         return hit.tokens();
     }
 
-    private boolean numCachedSequencesHolding(long id) {
+    private boolean holds(long id) {
         return detached.containsKey(id) || decode.holds(id) || prefill.holds(id);
     }
 
     @Override
     public void offerPrefix(long sequenceId, int[] tokens, int n) {
-        if (prefixes == null || n - prefixes.cachedTokens(tokens, n) < prefixes.blockSize()) {
-            if (prefixes != null) {
-                prefixes.insert(tokens, n, (from, to) -> {
-                    throw new IllegalStateException("no new block");
-                });
-            }
+        if (prefixes == null) {
+            return;
+        }
+        if (n - prefixes.cachedTokens(tokens, n) < prefixes.blockSize()) {
+            // No whole block to add: only refresh what is cached, without gathering the cache.
+            prefixes.lookup(tokens, n);
             return;
         }
         Compact held = compactOf(sequenceId);
