@@ -138,6 +138,12 @@ public final class DecodeBenchmark {
                 owned.add(put(in, "input_ids", OnnxTensor.createTensor(env, new long[][] {ids})));
                 owned.add(put(in, "attention_mask", OnnxTensor.createTensor(env, new long[][] {mask})));
                 owned.add(put(in, "position_ids", OnnxTensor.createTensor(env, new long[][] {pos})));
+                boolean gathers = session.getInputNames().contains(io.spindle.runtime.onnx.GatherRewrite.INPUT);
+                if (gathers) {
+                    // Spindle's serving form: the last position's logits only, as the engine asks.
+                    owned.add(put(in, io.spindle.runtime.onnx.GatherRewrite.INPUT,
+                            OnnxTensor.createTensor(env, new long[][] {{n - 1}})));
+                }
                 for (int l = 0; l < layers; l++) {
                     for (String kv : new String[] {"key", "value"}) {
                         OnnxTensor t = last == null
@@ -153,7 +159,7 @@ public final class DecodeBenchmark {
                 OrtSession.Result r = session.run(in);
                 OnnxTensor out = (OnnxTensor) r.get("logits").orElseThrow();
                 java.nio.FloatBuffer fb = out.getFloatBuffer();
-                fb.position((n - 1) * shape.vocabSize());
+                fb.position(gathers ? 0 : (n - 1) * shape.vocabSize());
                 fb.get(logits);
                 int best = 0;
                 for (int i = 1; i < logits.length; i++) {
