@@ -1,0 +1,128 @@
+package io.spindle.sampling.constraint;
+
+/**
+ * One sequence's progress through a {@link CompiledConstraint}: before each sampling step it says
+ * which token ids may come next, and {@link #advance} moves it on the sampled one. Confined to the
+ * thread that samples the sequence (the engine thread); costs per step: the first visit of a DFA state
+ * builds its mask (one pass over the vocabulary), later visits are a lookup, and {@link #maskLogits}
+ * is one pass over the logits.
+ */
+public final class ConstraintState {
+    private final CompiledConstraint compiled;
+    private final ByteDfa dfa;
+    private int state;
+    private boolean ended;
+
+    ConstraintState(CompiledConstraint compiled) {
+        this.compiled = compiled;
+        this.dfa = compiled.dfa();
+        this.state = 0;
+    }
+
+    /**
+     * The allowed token ids as a bit set over the vocabulary (bit {@code id & 63} of word {@code id >>> 6}),
+     * EOS included exactly when {@link #allowsEos()}; only EOS once {@link #isComplete()}. Shared with other
+     * sequences: read only.
+     */
+    public long[] allowedTokens() {
+        if (isComplete()) {
+            return eosOnly();
+        }
+        return compiled.mask(state);
+    }
+
+    public boolean isAllowed(int tokenId) {
+        long[] m = allowedTokens();
+        return tokenId >= 0 && tokenId < compiled.vocabulary().size() && (m[tokenId >>> 6] & (1L << tokenId)) != 0;
+    }
+
+    /** Sets every disallowed logit of {@code logits[0, n)} to −∞, so that any sampler picks an allowed token. */
+    public void maskLogits(float[] logits, int n) {
+        long[] m = allowedTokens();
+        for (int w = 0; w < m.length; w++) {
+            long word = m[w];
+            if (word == -1L) {
+                continue;
+            }
+            int base = w << 6;
+            int end = Math.min(n, base + 64);
+            for (int i = base; i < end; i++) {
+                if ((word & (1L << i)) == 0) {
+                    logits[i] = Float.NEGATIVE_INFINITY;
+                }
+            }
+        }
+        for (int i = m.length << 6; i < n; i++) {
+            logits[i] = Float.NEGATIVE_INFINITY;
+        }
+    }
+
+    /** The output so far is a whole match: EOS may come now. */
+    public boolean allowsEos() {
+        return dfa.accept[state];
+    }
+
+    /** The output is a whole match and nothing may follow: the next token must be EOS (or the sequence stops here). */
+    public boolean isComplete() {
+        return dfa.accept[state] && !dfa.hasOutgoing[state];
+    }
+
+    /** The current DFA state (0 is the start), for diagnostics and tests. */
+    int dfaState() {
+        return state;
+    }
+
+    /** An EOS token has been accepted. */
+    public boolean hasEnded() {
+        return ended;
+    }
+
+    /** The fewest bytes still needed before EOS may come (0 when it may come now); e.g. to warn near max_tokens. */
+    public int bytesToCompletion() {
+        return dfa.distance[state];
+    }
+
+    /**
+     * Moves on {@code tokenId}, which must be allowed (the caller masked the logits with this state).
+     *
+     * @throws IllegalStateException if the token is not allowed here (a bug in the caller, not the request)
+     */
+    public void advance(int tokenId) {
+        if (ended) {
+            throw new IllegalStateException("the constrained output has already ended");
+        }
+        if (compiled.vocabulary().isEos(tokenId)) {
+            if (!allowsEos()) {
+                throw new IllegalStateException("end of sequence before the constraint is satisfied");
+            }
+            ended = true;
+            return;
+        }
+        byte[] b = compiled.vocabulary().bytes(tokenId);
+        if (b == null || b.length == 0) {
+            throw new IllegalStateException("token " + tokenId + " is never allowed in constrained output");
+        }
+        int s = state;
+        for (byte x : b) {
+            s = dfa.step(s, x);
+            if (s == ByteDfa.DEAD) {
+                throw new IllegalStateException("token " + tokenId + " is not allowed in this state");
+            }
+        }
+        state = s;
+    }
+
+    private long[] eosOnly() {
+        long[] m = eosMask;
+        if (m == null) {
+            m = new long[(compiled.vocabulary().size() + 63) >>> 6];
+            for (int eos : compiled.vocabulary().eosIdsShared()) {
+                m[eos >>> 6] |= 1L << eos;
+            }
+            eosMask = m;
+        }
+        return m;
+    }
+
+    private long[] eosMask;
+}
