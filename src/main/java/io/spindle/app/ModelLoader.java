@@ -17,8 +17,10 @@ import io.spindle.runtime.family.t5.T5Loader;
 import io.spindle.runtime.family.t5.T5Runner;
 import io.spindle.runtime.onnx.ModelLoadException;
 import io.spindle.runtime.onnx.OrtRuntime;
+import io.spindle.sampling.constraint.TokenVocabulary;
 import io.spindle.text.ChatTemplate;
 import io.spindle.text.TextTokenizer;
+import io.spindle.text.TokenBytes;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -73,8 +75,11 @@ final class ModelLoader {
         ModelCard card = new ModelCard(id, "gpt2", List.of("text-generation", "chat"), config.contextLength(),
                 runner.vocabSize(), runner.graph().layoutName(), config.randomWeights(), config.chatTemplate() != null,
                 ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), false, null);
+        // Token bytes for constrained decoding (response_format, guided_*, TGI grammar).
+        TokenVocabulary vocabulary = TokenBytes.read(dir.resolve("tokenizer.json"), runner.vocabSize(), config.eosTokenIds());
         ServedModel served = new ServedModel(card, engine, null, tokenizer,
-                new ChatTemplate(config.chatTemplate(), config.bosToken(), config.eosToken()), config.eosTokenIds());
+                new ChatTemplate(config.chatTemplate(), config.bosToken(), config.eosToken()), config.eosTokenIds(),
+                vocabulary);
         return new Loaded(served, engine, null, tokenizer);
     }
 

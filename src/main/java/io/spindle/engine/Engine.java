@@ -399,8 +399,18 @@ public final class Engine implements EngineClient, AutoCloseable {
     /** Samples a sequence's next token from row {@code row}'s logits (a fork reads its parent's row). */
     private int sampleNext(Sequence s, int row, StepOutput out, long now) {
         out.copyLogits(row, scratch.logits());
-        int[] suppressed = s.numGenerated() < s.request().minNewTokens() ? s.request().stopTokenIds() : null;
-        emitToken(s, s.sampler().sample(scratch, s.request().numLogprobs(), suppressed), now);
+        if (s.constraint() != null) {
+            // Only tokens that keep the output within its constraint can be drawn; log-probabilities
+            // are then those of the constrained distribution.
+            s.constraint().maskLogits(scratch.logits(), runner.vocabSize());
+        }
+        int[] suppressed = s.numGenerated() < s.request().minNewTokens() && (s.constraint() == null
+                || !s.constraint().allowsEos()) ? s.request().stopTokenIds() : null;
+        SampledToken token = s.sampler().sample(scratch, s.request().numLogprobs(), suppressed);
+        if (s.constraint() != null) {
+            s.constraint().advance(token.tokenId());
+        }
+        emitToken(s, token, now);
         return 1;
     }
 
@@ -485,7 +495,9 @@ public final class Engine implements EngineClient, AutoCloseable {
             observer.nextToken(now - previous);
         }
         FinishReason end = null;
-        if (s.request().isStopToken(token.tokenId())) {
+        if (s.request().isStopToken(token.tokenId())
+                || (s.constraint() != null && (s.constraint().isComplete() || s.constraint().hasEnded()))) {
+            // A constraint that is complete (nothing may follow) ends the output as EOS would.
             end = FinishReason.STOP_TOKEN;
         } else if (s.numGenerated() >= s.request().maxNewTokens() || s.numTokens() >= runner.contextLength()) {
             end = FinishReason.LENGTH;

@@ -15,10 +15,16 @@ package io.spindle.generation;
  * @param samples        samples of the prompt, sharing its prefill (OpenAI's {@code n}, or {@code best_of})
  * @param scoreSamples   compute each token's log-probability even when logprobs are off, to rank
  *                       samples by cumulative log-probability ({@code best_of})
+ * @param constraint what the output must match (response_format, guided_*, TGI grammar); null for none
  */
 public record GenerationOptions(double minP, double typicalP, int minTokens, Integer truncate, int topLogprobs,
-                                boolean promptLogprobs, int samples, boolean scoreSamples) {
-    public static final GenerationOptions NONE = new GenerationOptions(0, 1, 0, null, 0, false, 1, false);
+                                boolean promptLogprobs, int samples, boolean scoreSamples, OutputConstraint constraint) {
+    public static final GenerationOptions NONE = new GenerationOptions(0, 1, 0, null, 0, false, 1, false, null);
+
+    public GenerationOptions(double minP, double typicalP, int minTokens, Integer truncate, int topLogprobs,
+                             boolean promptLogprobs, int samples, boolean scoreSamples) {
+        this(minP, typicalP, minTokens, truncate, topLogprobs, promptLogprobs, samples, scoreSamples, null);
+    }
 
     public GenerationOptions(double minP, double typicalP, int minTokens, Integer truncate, int topLogprobs,
                              boolean promptLogprobs) {
@@ -26,6 +32,12 @@ public record GenerationOptions(double minP, double typicalP, int minTokens, Int
     }
 
     public GenerationOptions withSamples(int n, boolean score) {
-        return new GenerationOptions(minP, typicalP, minTokens, truncate, topLogprobs, promptLogprobs, n, score);
+        return new GenerationOptions(minP, typicalP, minTokens, truncate, topLogprobs, promptLogprobs, n, score, constraint);
+    }
+
+    /** The same options with the output held to {@code c} (null: unconstrained). */
+    public GenerationOptions withConstraint(OutputConstraint c) {
+        return new GenerationOptions(minP, typicalP, minTokens, truncate, topLogprobs, promptLogprobs, samples,
+                scoreSamples, c);
     }
 }

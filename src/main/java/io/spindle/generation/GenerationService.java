@@ -8,6 +8,9 @@ import io.spindle.sampling.InvalidSamplingParameterException;
 import io.spindle.sampling.LogitBias;
 import io.spindle.sampling.Logprobs;
 import io.spindle.sampling.SamplingParams;
+import io.spindle.sampling.constraint.CompiledConstraint;
+import io.spindle.sampling.constraint.ConstraintCompiler;
+import io.spindle.sampling.constraint.ConstraintException;
 import io.spindle.text.ChatTemplate;
 
 import java.time.Duration;
@@ -157,6 +160,7 @@ public final class GenerationService {
             throw SpindleException.invalid("n", "n must be >= 1");
         }
         int numLogprobs = req.logprobs() ? options.topLogprobs() : options.scoreSamples() ? 0 : -1;
+        CompiledConstraint constraint = compile(model, options.constraint());
         RequestEnd end = new RequestEnd(model.id(), transport, samples);
         List<Generation> gens = new java.util.ArrayList<>(samples);
         List<EngineRequest> ers = new java.util.ArrayList<>(samples);
@@ -173,7 +177,7 @@ public final class GenerationService {
             gens.add(gen);
             SamplingParams s = i == 0 ? sampling : sampling(req, seed + i, sampling.logitBias());
             ers.add(new EngineRequest(req.model(), prompt, s, maxNew, stopIds, numLogprobs, options.promptLogprobs(),
-                    options.minTokens()));
+                    options.minTokens(), constraint));
         }
         inFlight.addAndGet(samples);
         if (!totalTimeout.isZero() || !idleTimeout.isZero()) {
@@ -299,6 +303,28 @@ public final class GenerationService {
         }
         int[] kept = java.util.Arrays.copyOfRange(t.ids(), t.ids().length - keep, t.ids().length);
         return new Tokenized(kept, model.tokenizer().decode(kept, 0, kept.length, false));
+    }
+
+    /** One compiler for every model: compiled constraints are cached by (constraint, vocabulary). */
+    private final ConstraintCompiler constraints = new ConstraintCompiler();
+
+    /**
+     * The request's output constraint compiled against the model's vocabulary, before anything is
+     * queued: a constraint that is invalid or unsupported is a 400 naming its field.
+     */
+    private CompiledConstraint compile(ServedModel model, OutputConstraint c) {
+        if (c == null) {
+            return null;
+        }
+        if (model.vocabulary() == null) {
+            throw SpindleException.invalid(c.field(), "model '" + model.id() + "' (" + model.card().family()
+                    + ") cannot constrain its output yet; " + c.field() + " works with GPT-2-family models");
+        }
+        try {
+            return constraints.compile(c.spec(), model.vocabulary());
+        } catch (ConstraintException e) {
+            throw SpindleException.invalid(c.field(), c.field() + ": " + e.getMessage());
+        }
     }
 
     private static void checkLogprobs(ServedModel model, GenerationRequest req) {

@@ -4,6 +4,7 @@ import io.spindle.engine.EncoderClient;
 import io.spindle.engine.EngineClient;
 import io.spindle.engine.request.SpindleException;
 import io.spindle.model.ModelCard;
+import io.spindle.sampling.constraint.TokenVocabulary;
 import io.spindle.text.ChatTemplate;
 import io.spindle.text.TextTokenizer;
 
@@ -13,7 +14,13 @@ import io.spindle.text.TextTokenizer;
  * as its card's tasks say) has an {@code encoder}; the other is null.
  */
 public record ServedModel(ModelCard card, EngineClient engine, EncoderClient encoder, TextTokenizer tokenizer,
-                          ChatTemplate chatTemplate, int[] eosTokenIds) {
+                          ChatTemplate chatTemplate, int[] eosTokenIds, TokenVocabulary vocabulary) {
+    /** A model whose outputs cannot be constrained (no token bytes known). */
+    public ServedModel(ModelCard card, EngineClient engine, EncoderClient encoder, TextTokenizer tokenizer,
+                       ChatTemplate chatTemplate, int[] eosTokenIds) {
+        this(card, engine, encoder, tokenizer, chatTemplate, eosTokenIds, null);
+    }
+
     public String id() {
         return card.id();
     }

@@ -32,7 +32,11 @@ public record ChatCompletionRequest(
         String user,
         @JsonProperty("min_p") Double minP,
         @JsonProperty("min_tokens") Integer minTokens,
-        @JsonProperty("truncate_prompt_tokens") Integer truncatePromptTokens) {
+        @JsonProperty("truncate_prompt_tokens") Integer truncatePromptTokens,
+        @JsonProperty("response_format") JsonNode responseFormat,
+        @JsonProperty("guided_json") JsonNode guidedJson,
+        @JsonProperty("guided_regex") String guidedRegex,
+        @JsonProperty("guided_choice") List<String> guidedChoice) {
 
     /** {@code content} is a string or a list of {@code {"type":"text","text":…}} parts. */
     public record Message(String role, JsonNode content, String name) {

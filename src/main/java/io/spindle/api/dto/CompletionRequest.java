@@ -45,5 +45,9 @@ public record CompletionRequest(
         @JsonProperty("do_sample") Boolean doSample,
         @JsonProperty("typical_p") Double typicalP,
         Integer truncate,
-        @JsonProperty("return_full_text") Boolean returnFullText) {
+        @JsonProperty("return_full_text") Boolean returnFullText,
+        @JsonProperty("response_format") JsonNode responseFormat,
+        @JsonProperty("guided_json") JsonNode guidedJson,
+        @JsonProperty("guided_regex") String guidedRegex,
+        @JsonProperty("guided_choice") List<String> guidedChoice) {
 }

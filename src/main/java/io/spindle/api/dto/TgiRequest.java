@@ -22,8 +22,9 @@ public record TgiRequest(String inputs, Parameters parameters, Boolean stream) {
             @JsonProperty("decoder_input_details") Boolean decoderInputDetails,
             @JsonProperty("typical_p") Double typicalP,
             Integer truncate,
-            @JsonProperty("top_n_tokens") Integer topNTokens) {
+            @JsonProperty("top_n_tokens") Integer topNTokens,
+            com.fasterxml.jackson.databind.JsonNode grammar) {
         public static final Parameters NONE = new Parameters(null, null, null, null, null, null, null, null, null, null,
-                null, null, null, null, null);
+                null, null, null, null, null, null);
     }
 }

@@ -55,7 +55,8 @@ public final class OpenAiMapping {
                 r.minTokens() == null ? 0 : r.minTokens(),
                 r.truncatePromptTokens() != null ? r.truncatePromptTokens() : r.truncate(),
                 logprobs ? topLogprobs(r.logprobs(), "logprobs") : 0, echoScores)
-                .withSamples(samples, samples > n);
+                .withSamples(samples, samples > n)
+                .withConstraint(Constraints.openAi(r.responseFormat(), r.guidedJson(), r.guidedRegex(), r.guidedChoice()));
         // TGI's do_sample: false (from Hugging Face's client) means greedy where no temperature says otherwise.
         Double temperature = r.temperature() == null && Boolean.FALSE.equals(r.doSample()) ? Double.valueOf(0) : r.temperature();
         List<GenerationRequest> out = new ArrayList<>();
@@ -140,7 +141,8 @@ public final class OpenAiMapping {
         }
         GenerationOptions options = new GenerationOptions(orZero(r.minP()), 1, r.minTokens() == null ? 0 : r.minTokens(),
                 r.truncatePromptTokens(), topLogprobs(r.topLogprobs(), "top_logprobs"), false)
-                .withSamples(r.n() == null ? 1 : r.n(), false);
+                .withSamples(r.n() == null ? 1 : r.n(), false)
+                .withConstraint(Constraints.openAi(r.responseFormat(), r.guidedJson(), r.guidedRegex(), r.guidedChoice()));
         return new GenerationRequest(r.model(), messages(r.messages()), max, r.temperature(), r.topK(), r.topP(),
                 r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
                 r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), Boolean.TRUE.equals(r.logprobs()),

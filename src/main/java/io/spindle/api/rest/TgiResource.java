@@ -127,7 +127,7 @@ public class TgiResource {
         String model = modelHeader != null && !modelHeader.isBlank() ? modelHeader : defaultModel();
         int topN = p.topNTokens() == null ? 0 : p.topNTokens();
         GenerationOptions options = new GenerationOptions(0, p.typicalP() == null ? 1 : p.typicalP(), 0, p.truncate(),
-                topN, Boolean.TRUE.equals(p.decoderInputDetails()));
+                topN, Boolean.TRUE.equals(p.decoderInputDetails())).withConstraint(Constraints.tgi(p.grammar()));
         GenerationRequest gr = new GenerationRequest(model, new Prompt.Text(req.inputs()),
                 p.maxNewTokens() == null ? DEFAULT_MAX_NEW_TOKENS : p.maxNewTokens(), temperature, p.topK(), p.topP(),
                 p.repetitionPenalty(), null, p.frequencyPenalty(), p.seed(), p.stop(), null, false, true, null, options);

@@ -16,14 +16,10 @@ final class UnsupportedFields {
 
     /** OpenAI completions and chat, with vLLM's extensions. */
     static final Map<String, Predicate<JsonNode>> OPENAI = Map.ofEntries(
-            Map.entry("response_format", ABSENT.or(n -> "text".equals(n.path("type").asText()))),
             Map.entry("tools", ABSENT.or(n -> n.isArray() && n.isEmpty())),
             Map.entry("tool_choice", ABSENT.or(n -> "none".equals(n.asText()) || "auto".equals(n.asText()))),
             Map.entry("functions", ABSENT.or(n -> n.isArray() && n.isEmpty())),
             Map.entry("function_call", ABSENT.or(n -> "none".equals(n.asText()) || "auto".equals(n.asText()))),
-            Map.entry("guided_json", ABSENT),
-            Map.entry("guided_regex", ABSENT),
-            Map.entry("guided_choice", ABSENT),
             Map.entry("guided_grammar", ABSENT),
             Map.entry("structured_outputs", ABSENT),
             Map.entry("prompt_logprobs", ABSENT),
@@ -41,7 +37,6 @@ final class UnsupportedFields {
 
     /** TGI's {@code parameters}. */
     static final Map<String, Predicate<JsonNode>> TGI = Map.ofEntries(
-            Map.entry("grammar", ABSENT),
             Map.entry("watermark", ABSENT.or(n -> n.isBoolean() && !n.asBoolean())),
             Map.entry("best_of", ABSENT.or(n -> n.isInt() && n.asInt() == 1)),
             Map.entry("adapter_id", ABSENT));

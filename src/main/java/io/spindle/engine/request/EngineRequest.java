@@ -1,6 +1,7 @@
 package io.spindle.engine.request;
 
 import io.spindle.sampling.SamplingParams;
+import io.spindle.sampling.constraint.CompiledConstraint;
 
 /**
  * What the engine needs to run one sequence: token ids and limits, never text.
@@ -13,9 +14,19 @@ import io.spindle.sampling.SamplingParams;
  *                     {@code numLogprobs} at each position) is reported once the prompt is in;
  *                     then {@code maxNewTokens} may be 0 (score the prompt, generate nothing)
  * @param minNewTokens the stop tokens cannot be generated before this many tokens
+ * @param constraint   what the output must match (regex, choice, JSON Schema, JSON object), enforced
+ *                     token by token; null for none
  */
 public record EngineRequest(String requestId, int[] promptTokens, SamplingParams sampling, int maxNewTokens,
-                            int[] stopTokenIds, int numLogprobs, boolean promptLogprobs, int minNewTokens) {
+                            int[] stopTokenIds, int numLogprobs, boolean promptLogprobs, int minNewTokens,
+                            CompiledConstraint constraint) {
+    /** An unconstrained request. */
+    public EngineRequest(String requestId, int[] promptTokens, SamplingParams sampling, int maxNewTokens,
+                         int[] stopTokenIds, int numLogprobs, boolean promptLogprobs, int minNewTokens) {
+        this(requestId, promptTokens, sampling, maxNewTokens, stopTokenIds, numLogprobs, promptLogprobs, minNewTokens,
+                null);
+    }
+
     public EngineRequest {
         if (promptTokens.length == 0) {
             throw new IllegalArgumentException("a request needs at least one prompt token");

@@ -31,6 +31,14 @@ public final class Sequence {
         this.tokens = Arrays.copyOf(prompt, prompt.length + Math.min(request.maxNewTokens(), 256));
         this.numTokens = prompt.length;
         this.sampler = new Sampler(request.sampling(), prompt);
+        this.constraint = request.constraint() == null ? null : request.constraint().start();
+    }
+
+    private final io.spindle.sampling.constraint.ConstraintState constraint;
+
+    /** Where this sequence's output stands in its request's constraint; null when unconstrained. */
+    public io.spindle.sampling.constraint.ConstraintState constraint() {
+        return constraint;
     }
 
     public long id() {

@@ -74,7 +74,7 @@ public final class TokenVocabulary {
         return eosIds.clone();
     }
 
-    boolean isEos(int tokenId) {
+    public boolean isEos(int tokenId) {
         for (int e : eosIds) {
             if (e == tokenId) {
                 return true;
