@@ -193,3 +193,46 @@ test('n choices, chat logprobs with top_logprobs, and the prompt counted once', 
   }
   assert.ok(texts.every((t) => t.length > 0), `both choices streamed: ${JSON.stringify(texts)}`);
 });
+
+test('chat: response_format json_schema (strict) gives JSON the SDK parses and the schema accepts', async () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      city: { type: 'string', maxLength: 16 },
+      size: { type: 'string', enum: ['small', 'large'] },
+      visited: { type: 'boolean' },
+    },
+    required: ['city', 'size', 'visited'],
+    additionalProperties: false,
+  };
+  const params = {
+    model: MODEL, messages, max_tokens: 80, temperature: 0.8, seed: SEED,
+    response_format: { type: 'json_schema', json_schema: { name: 'place', strict: true, schema } },
+  };
+  const check = (text) => {
+    const o = JSON.parse(text);
+    assert.deepEqual(Object.keys(o), ['city', 'size', 'visited']);
+    assert.ok(typeof o.city === 'string' && o.city.length <= 16, text);
+    assert.ok(['small', 'large'].includes(o.size), text);
+    assert.equal(typeof o.visited, 'boolean');
+  };
+  const whole = await client.chat.completions.create(params);
+  assert.equal(whole.choices[0].finish_reason, 'stop');
+  check(whole.choices[0].message.content);
+  // The SDK's parse helper reads the same answer into an object.
+  const parsed = await client.chat.completions.parse(params);
+  assert.deepEqual(parsed.choices[0].message.parsed, JSON.parse(whole.choices[0].message.content));
+  const stream = await client.chat.completions.create({ ...params, stream: true });
+  let text = '';
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.delta?.content ?? '';
+  }
+  assert.equal(text, whole.choices[0].message.content, 'the same seed streams the same JSON');
+});
+
+test('an unsupported schema keyword is a 400 BadRequestError that names it', async () => {
+  await assert.rejects(client.chat.completions.create({
+    model: MODEL, messages, max_tokens: 8,
+    response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { oneOf: [{ type: 'string' }] } } },
+  }), (e) => e instanceof OpenAI.BadRequestError && /oneOf/.test(e.message));
+});
