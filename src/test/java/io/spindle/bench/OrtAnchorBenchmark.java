@@ -6,19 +6,16 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import com.google.protobuf.ByteString;
 import io.spindle.runtime.demo.DemoPreset;
-import io.spindle.runtime.onnx.GatherRewrite;
 import io.spindle.runtime.onnx.OrtRuntime;
 
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -73,8 +70,8 @@ public final class OrtAnchorBenchmark {
                 // Interleaved, so that both forms see the same machine.
                 List<Double> tAll = new ArrayList<>();
                 List<Double> tLast = new ArrayList<>();
-                Map<String, OnnxTensor> inAll = prefillInputs(ort.env(), all, p);
-                Map<String, OnnxTensor> inLast = prefillInputs(ort.env(), last, p);
+                Map<String, OnnxTensor> inAll = PrefillProfile.inputs(ort.env(), all, p);
+                Map<String, OnnxTensor> inLast = PrefillProfile.inputs(ort.env(), last, p);
                 for (int r = 0; r < runs; r++) {
                     tAll.addAll(time(all, inAll, 1));
                     tLast.addAll(time(last, inLast, 1));
@@ -99,33 +96,6 @@ public final class OrtAnchorBenchmark {
             }
         }
         return out;
-    }
-
-    /** input_ids, attention_mask, position_ids and empty past tensors for one prompt of {@code p} tokens. */
-    private static Map<String, OnnxTensor> prefillInputs(OrtEnvironment env, OrtSession s, int p) throws Exception {
-        Map<String, OnnxTensor> in = new HashMap<>();
-        long[] ids = new long[p];
-        long[] pos = new long[p];
-        long[] mask = new long[p];
-        for (int i = 0; i < p; i++) {
-            ids[i] = 100 + (i * 7919L) % 50000;
-            pos[i] = i;
-            mask[i] = 1;
-        }
-        in.put("input_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {1, p}));
-        in.put("attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {1, p}));
-        if (s.getInputNames().contains("position_ids")) {
-            in.put("position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(pos), new long[] {1, p}));
-        }
-        if (s.getInputNames().contains(GatherRewrite.INPUT)) {
-            in.put(GatherRewrite.INPUT, OnnxTensor.createTensor(env, LongBuffer.wrap(new long[] {p - 1}), new long[] {1, 1}));
-        }
-        for (String name : s.getInputNames()) {
-            if (name.startsWith("past_key_values.")) {
-                in.put(name, OnnxTensor.createTensor(env, FloatBuffer.allocate(0), new long[] {1, 12, 0, 64}));
-            }
-        }
-        return in;
     }
 
     private static OnnxTensor floats(OrtEnvironment env, int m, int k) throws Exception {

@@ -92,7 +92,8 @@ public final class PrefillProfile {
                         en.getValue() / 1e3 / n, 100.0 * en.getValue() / whole));
     }
 
-    private static Map<String, OnnxTensor> inputs(OrtEnvironment env, OrtSession s, int p) throws Exception {
+    /** input_ids, attention_mask, position_ids (and the gather index of the serving form) and empty pasts for one prompt of {@code p} tokens, in the graph's id types. */
+    static Map<String, OnnxTensor> inputs(OrtEnvironment env, OrtSession s, int p) throws Exception {
         Map<String, OnnxTensor> in = new HashMap<>();
         long[] ids = new long[p];
         long[] pos = new long[p];
