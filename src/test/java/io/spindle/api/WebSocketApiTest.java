@@ -96,6 +96,31 @@ class WebSocketApiTest {
     }
 
     @Test
+    void aConstraintHoldsTheStreamedTokensAndABadOneIsAnError() throws Exception {
+        try (WsClient ws = new WsClient(RestAssured.port)) {
+            ws.send("{\"type\":\"generate\",\"id\":\"r\",\"model\":\"demo-gpt2\",\"prompt\":\"Code:\",\"max_tokens\":30,"
+                    + "\"temperature\":1,\"seed\":4,\"constraint\":{\"type\":\"regex\",\"pattern\":\"[a-f]{4}-[0-9]{3}\"}}");
+            ws.send("{\"type\":\"generate\",\"id\":\"c\",\"model\":\"demo-gpt2\",\"prompt\":\"Pick:\",\"max_tokens\":30,"
+                    + "\"temperature\":1,\"seed\":4,\"constraint\":{\"type\":\"choice\",\"choices\":[\"red\",\"green\",\"blue\"]}}");
+            ws.send("{\"type\":\"generate\",\"id\":\"bad\",\"model\":\"demo-gpt2\",\"prompt\":\"x\","
+                    + "\"constraint\":{\"type\":\"regex\",\"pattern\":\"(?<=a)b\"}}");
+            for (String id : List.of("r", "c")) {
+                JsonPath done = ws.await(id + " done", f -> id.equals(f.getString("id")) && "done".equals(f.getString("type")));
+                assertEquals("stop", done.getString("finish_reason"));
+            }
+            String code = String.join("", ws.of("r").stream().filter(f -> "token".equals(f.getString("type")))
+                    .map(f -> f.getString("text")).toList());
+            assertTrue(code.matches("[a-f]{4}-[0-9]{3}"), code);
+            String colour = String.join("", ws.of("c").stream().filter(f -> "token".equals(f.getString("type")))
+                    .map(f -> f.getString("text")).toList());
+            assertTrue(List.of("red", "green", "blue").contains(colour), colour);
+            JsonPath bad = ws.await("bad constraint", f -> "bad".equals(f.getString("id")));
+            assertEquals("error", bad.getString("type"));
+            assertTrue(bad.getString("error.message").contains("constraint"), bad.prettify());
+        }
+    }
+
+    @Test
     void closingTheSocketCancelsItsGenerations() throws Exception {
         long stepsBefore;
         WsClient ws = new WsClient(RestAssured.port);

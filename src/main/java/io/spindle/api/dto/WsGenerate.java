@@ -24,5 +24,6 @@ public record WsGenerate(
         @JsonProperty("repetition_penalty") Double repetitionPenalty,
         @JsonProperty("stop_token_ids") List<Integer> stopTokenIds,
         @JsonProperty("ignore_eos") Boolean ignoreEos,
-        Boolean logprobs) {
+        Boolean logprobs,
+        JsonNode constraint) {
 }

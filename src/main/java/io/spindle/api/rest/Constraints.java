@@ -85,6 +85,50 @@ final class Constraints {
         };
     }
 
+    /**
+     * The WebSocket protocol's {@code constraint}: {@code {"type": "json_schema", "schema": …}},
+     * {@code {"type": "json_object"}}, {@code {"type": "regex", "pattern": "…"}} or
+     * {@code {"type": "choice", "choices": […]}}.
+     */
+    static OutputConstraint ws(JsonNode c) {
+        if (c == null || c.isNull()) {
+            return null;
+        }
+        String type = c.path("type").asText("");
+        return switch (type) {
+            case "json_schema" -> {
+                JsonNode schema = c.get("schema");
+                if (schema == null || schema.isNull()) {
+                    throw SpindleException.invalid("constraint", "a json_schema constraint needs a schema");
+                }
+                yield new OutputConstraint("constraint", new ConstraintSpec.JsonSchema(schemaText(schema, "constraint")));
+            }
+            case "json_object" -> new OutputConstraint("constraint", new ConstraintSpec.JsonObject());
+            case "regex" -> {
+                if (!c.path("pattern").isTextual()) {
+                    throw SpindleException.invalid("constraint", "a regex constraint needs a pattern (a string)");
+                }
+                yield new OutputConstraint("constraint", new ConstraintSpec.Regex(c.get("pattern").asText()));
+            }
+            case "choice" -> {
+                JsonNode choices = c.path("choices");
+                if (!choices.isArray()) {
+                    throw SpindleException.invalid("constraint", "a choice constraint needs choices (a list of strings)");
+                }
+                List<String> list = new ArrayList<>();
+                for (JsonNode s : choices) {
+                    if (!s.isTextual()) {
+                        throw SpindleException.invalid("constraint", "every choice must be a string");
+                    }
+                    list.add(s.asText());
+                }
+                yield new OutputConstraint("constraint", new ConstraintSpec.Choice(list));
+            }
+            default -> throw SpindleException.invalid("constraint", "constraint.type must be json_schema, json_object, "
+                    + "regex or choice; got '" + type + "'");
+        };
+    }
+
     /** A schema given as a JSON object, or as a string holding one (vLLM and TGI accept both). */
     private static String schemaText(JsonNode schema, String field) {
         if (schema.isObject() || schema.isBoolean()) {

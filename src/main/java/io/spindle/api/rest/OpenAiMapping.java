@@ -156,7 +156,7 @@ public final class OpenAiMapping {
         return new GenerationRequest(g.model(), prompt, g.maxTokens(), g.temperature(), g.topK(), g.topP(),
                 g.repetitionPenalty(), g.presencePenalty(), g.frequencyPenalty(), g.seed(), stops(g.stop()),
                 g.stopTokenIds(), Boolean.TRUE.equals(g.ignoreEos()), Boolean.TRUE.equals(g.logprobs()),
-                logitBias(g.logitBias()));
+                logitBias(g.logitBias()), GenerationOptions.NONE.withConstraint(Constraints.ws(g.constraint())));
     }
 
     /** The roles OpenAI's chat API knows; chat templates are written for these. */
