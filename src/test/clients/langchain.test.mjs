@@ -104,3 +104,41 @@ test('OpenAI (completions LLM) with streaming: true: tokens to callbacks, finish
   assert.equal(gen.text, expected.text);
   assert.equal(gen.generationInfo.finishReason, expected.generationInfo.finishReason);
 });
+
+test('ChatOpenAI tool calling: bindTools with a forced tool gives tool_calls, streamed as tool_call_chunks', async () => {
+  const weather = {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'Current weather in a city',
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string', maxLength: 16 }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } },
+        required: ['city', 'unit'],
+        additionalProperties: false,
+      },
+    },
+  };
+  const chat = new ChatOpenAI({ model: MODEL, apiKey: API_KEY, configuration, temperature: 0.9, maxTokens: 80, maxRetries: 0 });
+  const withTools = chat.bindTools([weather], { tool_choice: 'get_weather' });
+  const ask = [new HumanMessage('Weather in Paris?')];
+  const whole = await withTools.invoke(ask, { seed: SEED });
+  assert.equal(whole.tool_calls.length, 1, JSON.stringify(whole));
+  const call = whole.tool_calls[0];
+  assert.equal(call.name, 'get_weather');
+  assert.match(call.id, /^call_/);
+  assert.deepEqual(Object.keys(call.args), ['city', 'unit']);
+  assert.ok(['celsius', 'fahrenheit'].includes(call.args.unit), JSON.stringify(call.args));
+  assert.equal(whole.response_metadata.finish_reason, 'tool_calls');
+
+  let joined;
+  let chunks = 0;
+  for await (const chunk of await withTools.stream(ask, { seed: SEED })) {
+    chunks += chunk.tool_call_chunks?.length ? 1 : 0;
+    joined = joined ? joined.concat(chunk) : chunk;
+  }
+  assert.ok(chunks > 1, 'the call arrives in several chunks');
+  assert.equal(joined.tool_calls.length, 1);
+  assert.equal(joined.tool_calls[0].name, 'get_weather');
+  assert.deepEqual(joined.tool_calls[0].args, call.args, 'the same seed streams the same call');
+});

@@ -236,3 +236,121 @@ test('an unsupported schema keyword is a 400 BadRequestError that names it', asy
     response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { oneOf: [{ type: 'string' }] } } },
   }), (e) => e instanceof OpenAI.BadRequestError && /oneOf/.test(e.message));
 });
+
+const weather = {
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Current weather in a city',
+    strict: true,
+    parameters: {
+      type: 'object',
+      properties: {
+        city: { type: 'string', maxLength: 16 },
+        unit: { type: 'string', enum: ['celsius', 'fahrenheit'] },
+      },
+      required: ['city', 'unit'],
+      additionalProperties: false,
+    },
+  },
+};
+const clock = { type: 'function', function: { name: 'now', description: 'The time', strict: true, parameters: { type: 'object', properties: {}, additionalProperties: false } } };
+const toolMessages = [{ role: 'user', content: 'Weather in Paris?' }];
+
+function assertWeatherArguments(text) {
+  const a = JSON.parse(text);
+  assert.deepEqual(Object.keys(a), ['city', 'unit'], text);
+  assert.ok(typeof a.city === 'string' && a.city.length <= 16, text);
+  assert.ok(['celsius', 'fahrenheit'].includes(a.unit), text);
+}
+
+test('tools: a named tool_choice gives a call; the SDK stream helper and parse() read the same call', async () => {
+  const params = {
+    model: MODEL, messages: toolMessages, max_tokens: 80, temperature: 0.9, seed: SEED, tools: [weather, clock],
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+  };
+  const whole = await client.chat.completions.create(params);
+  const choice = whole.choices[0];
+  assert.equal(choice.finish_reason, 'tool_calls');
+  assert.equal(choice.message.content, null);
+  assert.equal(choice.message.tool_calls.length, 1);
+  const call = choice.message.tool_calls[0];
+  assert.match(call.id, /^call_/);
+  assert.equal(call.type, 'function');
+  assert.equal(call.function.name, 'get_weather');
+  assertWeatherArguments(call.function.arguments);
+
+  // The SDK's streaming helper assembles tool_call deltas (index, id, name, argument fragments).
+  const runner = client.chat.completions.stream(params);
+  const argumentDeltas = [];
+  runner.on('tool_calls.function.arguments.delta', (e) => argumentDeltas.push(e.arguments_delta));
+  const streamed = await runner.finalChatCompletion();
+  assert.equal(streamed.choices[0].finish_reason, 'tool_calls');
+  const s = streamed.choices[0].message.tool_calls;
+  assert.equal(s.length, 1);
+  assert.equal(s[0].function.name, 'get_weather');
+  assert.equal(s[0].function.arguments, call.function.arguments, 'the same seed streams the same arguments');
+  assert.ok(argumentDeltas.length > 1, `arguments arrive in fragments: ${argumentDeltas.length}`);
+
+  // parse() reads strict function arguments into objects.
+  const parsed = await client.chat.completions.parse(params);
+  assert.deepEqual(parsed.choices[0].message.tool_calls[0].function.parsed_arguments, JSON.parse(call.function.arguments));
+});
+
+test('tools: required with parallel calls streams each call by index; parallel_tool_calls false gives one', async () => {
+  let parallel = 0;
+  for (let seed = 1; seed <= 4; seed++) {
+    const stream = await client.chat.completions.create({
+      model: MODEL, messages: toolMessages, max_tokens: 250, temperature: 1, seed, tools: [weather, clock],
+      tool_choice: 'required', stream: true,
+    });
+    const calls = [];
+    let finish;
+    for await (const chunk of stream) {
+      const c = chunk.choices[0];
+      for (const d of c?.delta?.tool_calls ?? []) {
+        if (d.id) {
+          assert.equal(calls[d.index], undefined, 'one first delta per call');
+          calls[d.index] = { id: d.id, name: d.function.name, arguments: d.function.arguments ?? '' };
+        } else {
+          calls[d.index].arguments += d.function.arguments;
+        }
+      }
+      finish = c?.finish_reason ?? finish;
+    }
+    assert.ok(calls.length >= 1);
+    parallel += calls.length > 1 ? 1 : 0;
+    if (finish === 'tool_calls') {
+      for (const call of calls) {
+        if (call.name === 'get_weather') {
+          assertWeatherArguments(call.arguments);
+        } else {
+          assert.equal(call.name, 'now');
+          assert.deepEqual(JSON.parse(call.arguments), {});
+        }
+      }
+    } else {
+      assert.equal(finish, 'length');
+    }
+    const one = await client.chat.completions.create({
+      model: MODEL, messages: toolMessages, max_tokens: 120, temperature: 1, seed, tools: [weather, clock],
+      tool_choice: 'required', parallel_tool_calls: false,
+    });
+    assert.equal(one.choices[0].message.tool_calls.length, 1);
+  }
+  assert.ok(parallel > 0, 'some answers call several tools');
+});
+
+test('tools: an assistant tool call and its result go back into the conversation', async () => {
+  const first = await client.chat.completions.create({
+    model: MODEL, messages: toolMessages, max_tokens: 80, temperature: 0.9, seed: SEED, tools: [weather],
+    tool_choice: 'required', parallel_tool_calls: false,
+  });
+  const call = first.choices[0].message.tool_calls[0];
+  const next = await client.chat.completions.create({
+    model: MODEL, max_tokens: MAX_TOKENS, temperature: 0, tools: [weather], tool_choice: 'none',
+    messages: [...toolMessages, first.choices[0].message, { role: 'tool', tool_call_id: call.id, content: '11 C, rain' }],
+  });
+  assert.equal(typeof next.choices[0].message.content, 'string');
+  assert.ok(next.usage.prompt_tokens > first.usage.prompt_tokens, 'the call and its result are in the prompt');
+});

@@ -1,5 +1,13 @@
 package io.spindle.app;
 
+import dev.langchain4j.agent.tool.P;
+import dev.langchain4j.agent.tool.Tool;
+import dev.langchain4j.agent.tool.ToolExecutionRequest;
+import dev.langchain4j.agent.tool.ToolSpecification;
+import dev.langchain4j.agent.tool.ToolSpecifications;
+import dev.langchain4j.model.chat.request.ToolChoice;
+import dev.langchain4j.model.chat.response.CompleteToolCall;
+import dev.langchain4j.model.chat.response.PartialToolCall;
 import dev.langchain4j.data.message.SystemMessage;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.model.chat.request.ChatRequest;
@@ -135,5 +143,74 @@ class LangChain4jIT {
         assistant.chat("Name three rivers.").onPartialResponse(partials::add).onCompleteResponse(done::complete)
                 .onError(done::completeExceptionally).start();
         assertSameAnswer(whole, partials, done.get(60, TimeUnit.SECONDS));
+    }
+
+    /** Tools as LangChain4j users write them: its schema for the method's parameters (enums, booleans). */
+    static class WeatherTools {
+        enum Unit { CELSIUS, FAHRENHEIT }
+
+        @Tool("Current weather")
+        String getWeather(@P("unit") Unit unit, @P("coastal place") boolean coastal) {
+            return "11 " + unit;
+        }
+    }
+
+    @Test
+    void aRequiredToolChoiceGivesToolExecutionRequestsBlockingAndStreamed() throws Exception {
+        List<ToolSpecification> tools = ToolSpecifications.toolSpecificationsFrom(WeatherTools.class);
+        ChatRequest request = ChatRequest.builder().messages(UserMessage.from("Weather?")).toolSpecifications(tools)
+                .toolChoice(ToolChoice.REQUIRED).build();
+        OpenAiChatModel model = OpenAiChatModel.builder().baseUrl(baseUrl).apiKey("sk-spindle-tests").modelName(MODEL)
+                .temperature(0.9).maxTokens(200).seed(SEED).parallelToolCalls(false).maxRetries(0)
+                .timeout(Duration.ofSeconds(60)).build();
+        ChatResponse whole = model.chat(request);
+        assertEquals(FinishReason.TOOL_EXECUTION, whole.finishReason(), whole::toString);
+        List<ToolExecutionRequest> calls = whole.aiMessage().toolExecutionRequests();
+        assertEquals(1, calls.size(), whole::toString);
+        assertEquals("getWeather", calls.getFirst().name());
+        com.fasterxml.jackson.databind.JsonNode args = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(calls.getFirst().arguments());
+        assertTrue(List.of("CELSIUS", "FAHRENHEIT").contains(args.path("unit").asText()), calls.getFirst().arguments());
+        assertTrue(args.path("coastal").isBoolean(), calls.getFirst().arguments());
+
+        OpenAiStreamingChatModel streaming = OpenAiStreamingChatModel.builder().baseUrl(baseUrl).apiKey("sk-spindle-tests")
+                .modelName(MODEL).temperature(0.9).maxTokens(200).seed(SEED).parallelToolCalls(false)
+                .timeout(Duration.ofSeconds(60)).build();
+        CompletableFuture<ChatResponse> done = new CompletableFuture<>();
+        List<CompleteToolCall> complete = new CopyOnWriteArrayList<>();
+        int[] partials = new int[1];
+        streaming.chat(request, new StreamingChatResponseHandler() {
+            @Override
+            public void onPartialResponse(String partial) {
+            }
+
+            @Override
+            public void onPartialToolCall(PartialToolCall call) {
+                partials[0]++;
+            }
+
+            @Override
+            public void onCompleteToolCall(CompleteToolCall call) {
+                complete.add(call);
+            }
+
+            @Override
+            public void onCompleteResponse(ChatResponse response) {
+                done.complete(response);
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                done.completeExceptionally(error);
+            }
+        });
+        ChatResponse streamed = done.get(60, TimeUnit.SECONDS);
+        assertTrue(partials[0] > 1, "the call arrives in pieces: " + partials[0]);
+        assertEquals(1, complete.size());
+        assertEquals(FinishReason.TOOL_EXECUTION, streamed.finishReason());
+        ToolExecutionRequest s = streamed.aiMessage().toolExecutionRequests().getFirst();
+        assertEquals(calls.getFirst().name(), s.name());
+        assertEquals(calls.getFirst().arguments(), s.arguments(), "the same seed streams the same call");
+        assertEquals(s, complete.getFirst().toolExecutionRequest());
     }
 }

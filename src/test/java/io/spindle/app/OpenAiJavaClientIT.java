@@ -1,5 +1,11 @@
 package io.spindle.app;
 
+import com.fasterxml.jackson.annotation.JsonClassDescription;
+import com.openai.models.chat.completions.ChatCompletionMessageFunctionToolCall;
+import com.openai.models.chat.completions.ChatCompletionMessageToolCall;
+import com.openai.models.chat.completions.ChatCompletionNamedToolChoice;
+import com.openai.models.chat.completions.ChatCompletionToolChoiceOption;
+import com.openai.models.chat.completions.ChatCompletionToolMessageParam;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.http.StreamResponse;
@@ -242,5 +248,68 @@ class OpenAiJavaClientIT {
         for (CompletionChoice c : completions.choices()) {
             assertEquals(c.text(), String.join("", c.logprobs().orElseThrow().tokens().orElseThrow()));
         }
+    }
+
+    /** A function the SDK describes from a Java class (victools schema: enums, a nested class under $defs). */
+    @JsonClassDescription("Current weather")
+    static class GetWeather {
+        public Unit unit;
+        public boolean detailed;
+        public Place place;
+    }
+
+    enum Unit { CELSIUS, FAHRENHEIT }
+
+    enum Country { FR, JP, PE }
+
+    static class Place {
+        public Country country;
+        public boolean coastal;
+    }
+
+    @Test
+    void aClassToolCallParsesIntoTheClassAndStreamsTheSameCall() {
+        ChatCompletionCreateParams params = ChatCompletionCreateParams.builder().model(MODEL)
+                .addUserMessage("Weather?").maxCompletionTokens(120).temperature(0.9).seed(SEED)
+                .addTool(GetWeather.class).build();
+        String name = params.tools().orElseThrow().getFirst().asFunction().function().name();
+        ChatCompletionCreateParams forced = params.toBuilder().toolChoice(ChatCompletionNamedToolChoice.builder()
+                .function(ChatCompletionNamedToolChoice.Function.builder().name(name).build()).build()).build();
+        ChatCompletion whole = client.chat().completions().create(forced);
+        ChatCompletion.Choice choice = whole.choices().getFirst();
+        assertEquals(ChatCompletion.Choice.FinishReason.TOOL_CALLS, choice.finishReason());
+        assertTrue(choice.message().content().isEmpty(), "a call has no content");
+        List<ChatCompletionMessageToolCall> calls = choice.message().toolCalls().orElseThrow();
+        assertEquals(1, calls.size());
+        ChatCompletionMessageFunctionToolCall call = calls.getFirst().asFunction();
+        assertTrue(call.id().startsWith("call_"), call.id());
+        assertEquals(name, call.function().name());
+        GetWeather args = call.function().arguments(GetWeather.class);
+        assertNotNull(args.unit, call.function().arguments());
+        assertNotNull(args.place, call.function().arguments());
+        assertNotNull(args.place.country, call.function().arguments());
+
+        ChatCompletionAccumulator acc = ChatCompletionAccumulator.create();
+        int toolChunks = 0;
+        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(forced)) {
+            for (ChatCompletionChunk chunk : (Iterable<ChatCompletionChunk>) stream.stream()::iterator) {
+                acc.accumulate(chunk);
+                toolChunks += chunk.choices().stream().anyMatch(c -> c.delta().toolCalls().isPresent()) ? 1 : 0;
+            }
+        }
+        assertTrue(toolChunks > 1, "the call arrives in several chunks: " + toolChunks);
+        ChatCompletion streamed = acc.chatCompletion();
+        ChatCompletionMessageFunctionToolCall s = streamed.choices().getFirst().message().toolCalls().orElseThrow()
+                .getFirst().asFunction();
+        assertEquals(call.function().arguments(), s.function().arguments(), "the same seed streams the same call");
+        assertEquals(ChatCompletion.Choice.FinishReason.TOOL_CALLS, streamed.choices().getFirst().finishReason());
+
+        // The call and its result go back into the conversation.
+        ChatCompletion next = client.chat().completions().create(params.toBuilder().maxCompletionTokens(MAX_TOKENS)
+                .addMessage(choice.message()).addMessage(ChatCompletionToolMessageParam.builder().toolCallId(call.id())
+                        .content("11 C, rain").build())
+                .toolChoice(ChatCompletionToolChoiceOption.Auto.NONE).build());
+        assertTrue(next.choices().getFirst().message().content().isPresent());
+        assertTrue(next.usage().orElseThrow().promptTokens() > whole.usage().orElseThrow().promptTokens());
     }
 }
