@@ -400,9 +400,15 @@ public final class Engine implements EngineClient, AutoCloseable {
     private int sampleNext(Sequence s, int row, StepOutput out, long now) {
         out.copyLogits(row, scratch.logits());
         if (s.constraint() != null) {
-            // Only tokens that keep the output within its constraint can be drawn; log-probabilities
-            // are then those of the constrained distribution.
-            s.constraint().maskLogits(scratch.logits(), runner.vocabSize());
+            // Only tokens that keep the output within its constraint can be drawn (and, near the
+            // sequence's token limit, only those that can still reach a whole match before it);
+            // log-probabilities are then those of the constrained distribution. Timed (one nanoTime
+            // pair per row), since a state's first visit builds its mask over the whole vocabulary.
+            long t0 = System.nanoTime();
+            int remaining = Math.min(s.request().maxNewTokens() - s.numGenerated(),
+                    runner.contextLength() - s.numTokens());
+            s.constraint().maskLogits(scratch.logits(), runner.vocabSize(), remaining);
+            observer.constraintMasked(System.nanoTime() - t0);
         }
         int[] suppressed = s.numGenerated() < s.request().minNewTokens() && (s.constraint() == null
                 || !s.constraint().allowsEos()) ? s.request().stopTokenIds() : null;

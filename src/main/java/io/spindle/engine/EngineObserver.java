@@ -46,4 +46,11 @@ public interface EngineObserver {
     /** An abort took effect {@code nanos} after it was asked for. */
     default void abortCompleted(long nanos) {
     }
+
+    /**
+     * A constrained row's logits were masked before sampling, in {@code nanos} (a DFA state's first
+     * visit includes building its allowed-token set over the vocabulary).
+     */
+    default void constraintMasked(long nanos) {
+    }
 }

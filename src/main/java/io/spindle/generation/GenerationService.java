@@ -39,6 +39,8 @@ public final class GenerationService {
     private final ScheduledExecutorService ticker;
     private final Duration keepAliveEvery;
     private final RequestObserver observer;
+    /** One compiler for every model: compiled constraints are cached by (constraint, vocabulary). */
+    private final ConstraintCompiler constraints;
     private final Duration totalTimeout;
     private final Duration idleTimeout;
     private final int maxBufferedEvents;
@@ -55,6 +57,7 @@ public final class GenerationService {
         this.ticker = ticker;
         this.keepAliveEvery = limits.keepAliveEvery();
         this.observer = observer;
+        this.constraints = new ConstraintCompiler(ConstraintCompiler.DEFAULT_CACHE_SIZE, observer);
         this.totalTimeout = limits.totalTimeout();
         this.idleTimeout = limits.idleTimeout();
         this.maxBufferedEvents = limits.maxBufferedEvents();
@@ -305,8 +308,6 @@ public final class GenerationService {
         return new Tokenized(kept, model.tokenizer().decode(kept, 0, kept.length, false));
     }
 
-    /** One compiler for every model: compiled constraints are cached by (constraint, vocabulary). */
-    private final ConstraintCompiler constraints = new ConstraintCompiler();
 
     /**
      * The request's output constraint compiled against the model's vocabulary, before anything is

@@ -1,10 +1,13 @@
 package io.spindle.generation;
 
+import io.spindle.sampling.constraint.ConstraintCompiler;
+
 /**
- * Told once about every generation request when it ends, for metrics. Called from request and text
- * threads: implementations must be thread-safe and return at once.
+ * Told once about every generation request when it ends, and about each output constraint looked up
+ * or compiled for one, for metrics. Called from request and text threads: implementations must be
+ * thread-safe and return at once.
  */
-public interface RequestObserver {
+public interface RequestObserver extends ConstraintCompiler.Listener {
     RequestObserver NONE = (model, transport, outcome, finish) -> {
     };
 

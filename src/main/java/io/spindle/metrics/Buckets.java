@@ -24,6 +24,12 @@ final class Buckets {
             0.75, 1, 2.5, 5, 10);
     static final Duration[] CANCELLATION = seconds(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
             2.5, 5);
+    /** A cold compile of a tool schema takes tens of milliseconds; a bounded json_object up to a second on 2 cores. */
+    static final Duration[] CONSTRAINT_COMPILE = seconds(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+            0.5, 1, 2.5, 5, 10);
+    /** Masking 50,257 logits takes tens of microseconds; a DFA state's first visit (its token index) up to milliseconds. */
+    static final Duration[] CONSTRAINT_MASK = seconds(0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1);
     static final double[] BATCH_SIZE = {1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 512};
     static final double[] TOKENS = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768,
             65536, 131072};

@@ -13,6 +13,8 @@ public final class MetricNames {
     public static final String MODEL = "model";
     /** http | sse | ws. */
     public static final String TRANSPORT = "transport";
+    /** An output constraint's kind: json_schema | json_object | regex | choice. */
+    public static final String KIND = "kind";
     /** finished | cancelled | rejected | failed. */
     public static final String OUTCOME = "outcome";
     /** eos_token | stop_sequence | length for finished requests, none otherwise. */
@@ -54,6 +56,10 @@ public final class MetricNames {
     public static final String REQUEST_GENERATION_TOKENS = "spindle.request.generation";
     /** spindle_cancellation_latency_seconds: from cancel or disconnect to the sequence leaving the batch. */
     public static final String CANCELLATION_LATENCY = "spindle.cancellation.latency";
+    /** spindle_constraint_compile_duration_seconds: compiling an output constraint after a cache miss, by kind. */
+    public static final String CONSTRAINT_COMPILE_DURATION = "spindle.constraint.compile.duration";
+    /** spindle_constraint_mask_duration_seconds: masking one constrained row's logits before sampling. */
+    public static final String CONSTRAINT_MASK_DURATION = "spindle.constraint.mask.duration";
 
     // Counters.
     /** spindle_prompt_tokens_total: prompt tokens computed. */
@@ -71,6 +77,10 @@ public final class MetricNames {
      * inference extension's endpoint picker reads).
      */
     public static final String CACHE_CONFIG_INFO = "spindle.cache.config.info";
+    /** spindle_constraint_cache_lookups_total: output constraints looked up in the compile cache, by kind. */
+    public static final String CONSTRAINT_CACHE_LOOKUPS = "spindle.constraint.cache.lookups";
+    /** spindle_constraint_cache_hits_total: of those, found compiled (no compile). */
+    public static final String CONSTRAINT_CACHE_HITS = "spindle.constraint.cache.hits";
     /** spindle_generation_tokens_total: tokens generated. */
     public static final String GENERATION_TOKENS = "spindle.generation.tokens";
     /** spindle_requests_total: generation requests by model, transport, outcome and finish reason. */

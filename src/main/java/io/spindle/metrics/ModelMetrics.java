@@ -26,6 +26,7 @@ final class ModelMetrics implements EngineObserver {
     private final Timer prefillStep;
     private final Timer decodeStep;
     private final Timer cancellationLatency;
+    private final Timer constraintMask;
     private final DistributionSummary batchSize;
     private final DistributionSummary promptTokensPerRequest;
     private final DistributionSummary generatedTokensPerRequest;
@@ -78,6 +79,8 @@ final class ModelMetrics implements EngineObserver {
                 "Engine steps that only decoded");
         cancellationLatency = timer(registry, MetricNames.CANCELLATION_LATENCY, tags, Buckets.CANCELLATION,
                 "From a cancel, a disconnect or a matched stop string to the sequence leaving the batch");
+        constraintMask = timer(registry, MetricNames.CONSTRAINT_MASK_DURATION, tags, Buckets.CONSTRAINT_MASK,
+                "Masking one constrained row's logits before sampling (a constraint state's first visit builds its token set)");
         batchSize = summary(registry, MetricNames.BATCH_SIZE, null, tags, Buckets.BATCH_SIZE,
                 "Sequences per engine step");
         promptTokensPerRequest = summary(registry, MetricNames.REQUEST_PROMPT_TOKENS, MetricNames.TOKENS, tags,
@@ -143,5 +146,10 @@ final class ModelMetrics implements EngineObserver {
     @Override
     public void abortCompleted(long nanos) {
         cancellationLatency.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void constraintMasked(long nanos) {
+        constraintMask.record(nanos, TimeUnit.NANOSECONDS);
     }
 }

@@ -5,15 +5,20 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.spindle.engine.EngineObserver;
 import io.spindle.engine.EngineStats;
 import io.spindle.generation.GenerationFinish;
 import io.spindle.generation.RequestObserver;
 import io.spindle.generation.RequestOutcome;
 import io.spindle.generation.Transport;
+import io.spindle.sampling.constraint.ConstraintSpec;
 
 import java.lang.management.ManagementFactory;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /** Spindle's meters in one registry: per-model engine meters, and request counts by outcome. Thread-safe. */
@@ -22,9 +27,28 @@ public final class SpindleMetrics implements RequestObserver {
     static final String NO_FINISH_REASON = "none";
 
     private final MeterRegistry registry;
+    /** Per constraint kind (a closed set, registered at start so that rates read 0 at once). */
+    private final Map<String, ConstraintMeters> constraintMeters = new ConcurrentHashMap<>();
+
+    /** The compile-cache meters of one constraint kind. */
+    private record ConstraintMeters(Counter lookups, Counter hits, Timer compile) {
+        static ConstraintMeters register(MeterRegistry registry, String kind) {
+            return new ConstraintMeters(
+                    Counter.builder(MetricNames.CONSTRAINT_CACHE_LOOKUPS).tag(MetricNames.KIND, kind)
+                            .description("Output constraints looked up in the compile cache").register(registry),
+                    Counter.builder(MetricNames.CONSTRAINT_CACHE_HITS).tag(MetricNames.KIND, kind)
+                            .description("Output constraints found compiled in the cache").register(registry),
+                    Timer.builder(MetricNames.CONSTRAINT_COMPILE_DURATION).tag(MetricNames.KIND, kind)
+                            .description("Compiling an output constraint after a cache miss (to a byte DFA)")
+                            .serviceLevelObjectives(Buckets.CONSTRAINT_COMPILE).register(registry));
+        }
+    }
 
     public SpindleMetrics(MeterRegistry registry) {
         this.registry = registry;
+        for (String kind : ConstraintSpec.KINDS) {
+            constraintMeters.put(kind, ConstraintMeters.register(registry, kind));
+        }
         if (ManagementFactory.getOperatingSystemMXBean() instanceof OperatingSystemMXBean os) {
             FunctionCounter.builder(MetricNames.PROCESS_CPU, os, o -> o.getProcessCpuTime() / 1e9)
                     .baseUnit("seconds").description("CPU time used by the server process")
@@ -75,6 +99,24 @@ public final class SpindleMetrics implements RequestObserver {
     @Override
     public void requestEnded(String model, Transport transport, RequestOutcome outcome, GenerationFinish finish) {
         requests(model == null ? UNKNOWN_MODEL : model, transport, outcome, finish).increment();
+    }
+
+    @Override
+    public void constraintLookup(String kind, boolean hit) {
+        ConstraintMeters m = constraintMeters(kind);
+        m.lookups().increment();
+        if (hit) {
+            m.hits().increment();
+        }
+    }
+
+    @Override
+    public void constraintCompiled(String kind, long nanos) {
+        constraintMeters(kind).compile().record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    private ConstraintMeters constraintMeters(String kind) {
+        return constraintMeters.computeIfAbsent(kind, k -> ConstraintMeters.register(registry, k));
     }
 
     private Counter requests(String model, Transport transport, RequestOutcome outcome, GenerationFinish finish) {

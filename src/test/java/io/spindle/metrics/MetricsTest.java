@@ -123,6 +123,58 @@ class MetricsTest {
     }
 
     @Test
+    void constrainedRequestsShowInTheConstraintSeries() throws Exception {
+        // Fresh constraint texts: the compile cache is shared by every test of this server.
+        String nonce = Long.toString(System.nanoTime());
+        String regexBody = "{\"model\":\"" + M + "\",\"prompt\":\"Code:\",\"max_tokens\":20,\"temperature\":1,"
+                + "\"seed\":1,\"guided_regex\":\"[a-c]{2}-" + nonce + "\"}";
+        String schema = "{\"type\":\"object\",\"description\":\"" + nonce + "\",\"properties\":{\"ok\":{\"type\":\"boolean\"},"
+                + "\"n\":{\"type\":\"integer\"}},\"required\":[\"ok\",\"n\"],\"additionalProperties\":false}";
+        Scrape before = scrape();
+
+        given().contentType("application/json").body(regexBody).post("/v1/completions").then().statusCode(200);
+        given().contentType("application/json").body(regexBody.replace("\"seed\":1", "\"seed\":2"))
+                .post("/v1/completions").then().statusCode(200);
+        given().contentType("application/json").body("{\"model\":\"" + M + "\",\"messages\":[{\"role\":\"user\","
+                        + "\"content\":\"Hi\"}],\"max_tokens\":40,\"seed\":3,\"response_format\":{\"type\":\"json_schema\","
+                        + "\"json_schema\":{\"name\":\"s\",\"schema\":" + schema + "}}}")
+                .post("/v1/chat/completions").then().statusCode(200);
+        given().contentType("application/json").body("{\"model\":\"" + M + "\",\"prompt\":\"x\",\"guided_regex\":\"(?=a)b"
+                + nonce + "\"}").post("/v1/completions").then().statusCode(400);
+        Server.awaitIdle(bootstrap, M);
+        Scrape after = scrape();
+
+        assertEquals(3, kind(before, after, "spindle_constraint_cache_lookups_total", "regex"),
+                "two identical regexes and one that does not compile were looked up");
+        assertEquals(1, kind(before, after, "spindle_constraint_cache_hits_total", "regex"),
+                "the second identical regex is a cache hit");
+        assertEquals(1, kind(before, after, "spindle_constraint_compile_duration_seconds_count", "regex"),
+                "one regex compiled (the hit compiles nothing, the failure is not timed)");
+        assertEquals(1, kind(before, after, "spindle_constraint_cache_lookups_total", "json_schema"));
+        assertEquals(0, kind(before, after, "spindle_constraint_cache_hits_total", "json_schema"));
+        assertEquals(1, kind(before, after, "spindle_constraint_compile_duration_seconds_count", "json_schema"));
+        assertTrue(kind(before, after, "spindle_constraint_compile_duration_seconds_sum", "json_schema") > 0);
+        assertEquals(0, kind(before, after, "spindle_constraint_cache_lookups_total", "choice"));
+        assertEquals(0, after.sum("spindle_constraint_cache_lookups_total", "kind", "json_object")
+                - before.sum("spindle_constraint_cache_lookups_total", "kind", "json_object"));
+        assertEquals("histogram", after.type("spindle_constraint_compile_duration_seconds"));
+        assertEquals("counter", after.type("spindle_constraint_cache_hits_total"));
+
+        double generated = delta(before, after, "spindle_generation_tokens_total");
+        assertTrue(generated >= 3 * 2, "the regex outputs have at least 2 tokens each: " + generated);
+        assertEquals(generated, delta(before, after, "spindle_constraint_mask_duration_seconds_count"),
+                "every token of these requests was sampled from masked logits, one observation each");
+        assertTrue(delta(before, after, "spindle_constraint_mask_duration_seconds_sum") > 0);
+        assertEquals("histogram", after.type("spindle_constraint_mask_duration_seconds"));
+        assertBucketsConsistent(after, "spindle_constraint_mask_duration_seconds");
+        Promtool.assertClean(after.text());
+    }
+
+    private static double kind(Scrape before, Scrape after, String name, String kind) {
+        return after.sum(name, "kind", kind) - before.sum(name, "kind", kind);
+    }
+
+    @Test
     void runningAndWaitingGaugesFollowTheEngine() throws Exception {
         try (Socket s = Server.rawPost(RestAssured.port, "/v1/completions", "{\"model\":\"" + M
                 + "\",\"prompt\":\"Hello\",\"max_tokens\":400,\"ignore_eos\":true,\"stream\":true}")) {

@@ -33,12 +33,21 @@ final class ByteDfa {
     final boolean[] hasOutgoing;
     /** The fewest bytes from the state to an accepting one. */
     final int[] distance;
+    /** The largest {@link #distance} of any state: with more bytes than this left, no byte needs steering. */
+    final int maxDistance;
 
     private ByteDfa(int numStates, int[] next, boolean[] accept) {
         this.numStates = numStates;
         this.next = next;
         this.accept = accept;
         this.distance = distances(numStates, next, accept);
+        int max = 0;
+        for (int d : distance) {
+            if (d != Integer.MAX_VALUE) {
+                max = Math.max(max, d);
+            }
+        }
+        this.maxDistance = max;
         this.hasOutgoing = new boolean[numStates];
         for (int s = 0; s < numStates; s++) {
             for (int b = 0; b < 256; b++) {

@@ -14,6 +14,11 @@ public final class CompiledConstraint {
     private final TokenVocabulary vocabulary;
     private final ByteDfa dfa;
     private final AtomicReferenceArray<long[]> masks;
+    /**
+     * Per state, once its mask is built: the largest distance to acceptance (bytes) after any allowed
+     * token. Written before the mask is published, read after it; racing builds write equal values.
+     */
+    private final int[] maxDistanceAfter;
     private final long compileNanos;
 
     CompiledConstraint(ConstraintSpec spec, TokenVocabulary vocabulary, ByteDfa dfa, long compileNanos) {
@@ -21,6 +26,7 @@ public final class CompiledConstraint {
         this.vocabulary = vocabulary;
         this.dfa = dfa;
         this.masks = new AtomicReferenceArray<>(dfa.numStates);
+        this.maxDistanceAfter = new int[dfa.numStates];
         this.compileNanos = compileNanos;
     }
 
@@ -82,8 +88,35 @@ public final class CompiledConstraint {
         return m;
     }
 
+    /**
+     * The most bytes that can still be needed to reach acceptance after one allowed token from
+     * {@code state}: with more tokens left than this (plus the EOS), no token needs steering.
+     */
+    int maxDistanceAfter(int state) {
+        mask(state);
+        return maxDistanceAfter[state];
+    }
+
     private long[] buildMask(int state) {
         long[] m = new long[(vocabulary.size() + 63) >>> 6];
+        maxDistanceAfter[state] = fill(state, Integer.MAX_VALUE, m);
+        return m;
+    }
+
+    /**
+     * Into {@code m} (cleared first): the tokens allowed in {@code state} after which an accepting
+     * state is at most {@code budget} bytes away, or which complete the output; the EOS ids when the
+     * state accepts. One pass over the vocabulary, like a first visit; for steering near the end of a
+     * sequence's token budget, not cached.
+     */
+    void boundedMask(int state, int budget, long[] m) {
+        java.util.Arrays.fill(m, 0L);
+        fill(state, budget, m);
+    }
+
+    /** Sets the allowed tokens' bits; returns the largest distance after one of them. */
+    private int fill(int state, int budget, long[] m) {
+        int maxAfter = 0;
         int[] sorted = vocabulary.sorted;
         int[] lcp = vocabulary.lcp;
         // walk[k]: the DFA state after the first k bytes of the previous token; valid bytes of it: alive.
@@ -114,8 +147,9 @@ public final class CompiledConstraint {
             }
             alive = k;
             previousDied = died;
-            if (!died) {
+            if (!died && (dfa.distance[s] <= budget || (dfa.accept[s] && !dfa.hasOutgoing[s]))) {
                 m[id >>> 6] |= 1L << id;
+                maxAfter = Math.max(maxAfter, dfa.distance[s]);
             }
         }
         if (dfa.accept[state]) {
@@ -123,6 +157,6 @@ public final class CompiledConstraint {
                 m[eos >>> 6] |= 1L << eos;
             }
         }
-        return m;
+        return maxAfter;
     }
 }

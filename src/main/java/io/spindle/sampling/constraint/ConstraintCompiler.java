@@ -18,7 +18,29 @@ public final class ConstraintCompiler {
     private record Key(String kind, String source, String vocabulary) {
     }
 
+    /**
+     * Told about every lookup and every compile, for metrics. Called on the compiling thread, outside
+     * the cache's lock: implementations must be thread-safe and return at once.
+     */
+    public interface Listener {
+        /** Hears nothing. */
+        Listener NONE = new Listener() {
+        };
+
+        /** A constraint of {@code kind} ({@link ConstraintSpec#kind()}) was looked up; {@code hit}: found compiled. */
+        default void constraintLookup(String kind, boolean hit) {
+        }
+
+        /**
+         * A constraint of {@code kind} was compiled after a miss, in {@code nanos} (regex or schema to
+         * byte DFA; the token index is built lazily while decoding). Not called when compiling fails.
+         */
+        default void constraintCompiled(String kind, long nanos) {
+        }
+    }
+
     private final Map<Key, CompiledConstraint> cache;
+    private final Listener listener;
     private long hits;
     private long misses;
 
@@ -27,9 +49,14 @@ public final class ConstraintCompiler {
     }
 
     public ConstraintCompiler(int capacity) {
+        this(capacity, Listener.NONE);
+    }
+
+    public ConstraintCompiler(int capacity, Listener listener) {
         if (capacity < 1) {
             throw new IllegalArgumentException("cache capacity must be positive");
         }
+        this.listener = listener;
         this.cache = new LinkedHashMap<>(16, 0.75f, true) {
             @Override
             protected boolean removeEldestEntry(Map.Entry<Key, CompiledConstraint> eldest) {
@@ -46,15 +73,21 @@ public final class ConstraintCompiler {
      */
     public CompiledConstraint compile(ConstraintSpec spec, TokenVocabulary vocabulary) {
         Key key = new Key(spec.kind(), spec.source(), vocabulary.fingerprint());
+        CompiledConstraint cached;
         synchronized (cache) {
-            CompiledConstraint c = cache.get(key);
-            if (c != null) {
+            cached = cache.get(key);
+            if (cached != null) {
                 hits++;
-                return c;
+            } else {
+                misses++;
             }
-            misses++;
+        }
+        listener.constraintLookup(spec.kind(), cached != null);
+        if (cached != null) {
+            return cached;
         }
         CompiledConstraint c = compileUncached(spec, vocabulary);
+        listener.constraintCompiled(spec.kind(), c.compileNanos());
         synchronized (cache) {
             cache.put(key, c);
         }

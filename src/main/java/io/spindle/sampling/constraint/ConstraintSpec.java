@@ -4,6 +4,9 @@ import java.util.List;
 
 /** What a request asks its output to be. The source text is part of the compile cache's key. */
 public sealed interface ConstraintSpec {
+    /** Every {@link #kind()}, in the order the API documents them (a bounded metrics label). */
+    List<String> KINDS = List.of("json_schema", "json_object", "regex", "choice");
+
     /** A stable name of the kind, for the cache key and metrics labels. */
     String kind();
 

@@ -36,9 +36,55 @@ public final class ConstraintState {
         return tokenId >= 0 && tokenId < compiled.vocabulary().size() && (m[tokenId >>> 6] & (1L << tokenId)) != 0;
     }
 
+    /**
+     * The allowed token ids when at most {@code remainingTokens} more may be generated (this one
+     * included, and an EOS if one is needed): with few left, only tokens after which the output can
+     * still become a whole match in time, so that a sequence ends valid rather than cut at its limit.
+     * Without such steering a model that never closes a string or stops adding digits (any model with
+     * random weights; a real one now and then) runs into {@code max_tokens} with broken JSON.
+     *
+     * <p>Bytes bound tokens (every byte is walked by at least a single-byte token in byte-level and
+     * byte-fallback vocabularies), so if the start state's distance fits the budget every output can
+     * end in time. When nothing qualifies (a budget too small from the start), the plain set is used.
+     * Costs a pass over the vocabulary per step, only while some allowed token could leave more bytes
+     * to go than tokens left (the last few tokens of a sequence, unless its limit was tight from the start).
+     * The returned set may be a per-sequence buffer, valid until the next call: read only.
+     */
+    public long[] allowedTokens(int remainingTokens) {
+        if (isComplete()) {
+            return eosOnly();
+        }
+        // A token is fine when, after it, the bytes still needed fit the tokens left minus the EOS slot.
+        int budget = remainingTokens - 2;
+        if (budget >= dfa.maxDistance || budget >= compiled.maxDistanceAfter(state)) {
+            return compiled.mask(state);
+        }
+        if (bounded == null) {
+            bounded = new long[(compiled.vocabulary().size() + 63) >>> 6];
+        }
+        compiled.boundedMask(state, budget, bounded);
+        for (long w : bounded) {
+            if (w != 0) {
+                return bounded;
+            }
+        }
+        return compiled.mask(state);
+    }
+
     /** Sets every disallowed logit of {@code logits[0, n)} to −∞, so that any sampler picks an allowed token. */
     public void maskLogits(float[] logits, int n) {
-        long[] m = allowedTokens();
+        mask(allowedTokens(), logits, n);
+    }
+
+    /**
+     * As {@link #maskLogits(float[], int)}, steering to a whole match within {@code remainingTokens}
+     * (see {@link #allowedTokens(int)}).
+     */
+    public void maskLogits(float[] logits, int n, int remainingTokens) {
+        mask(allowedTokens(remainingTokens), logits, n);
+    }
+
+    private static void mask(long[] m, float[] logits, int n) {
         for (int w = 0; w < m.length; w++) {
             long word = m[w];
             if (word == -1L) {
@@ -125,4 +171,6 @@ public final class ConstraintState {
     }
 
     private long[] eosMask;
+    /** The steered set near the end of the budget, rebuilt per step (allocated on first need). */
+    private long[] bounded;
 }

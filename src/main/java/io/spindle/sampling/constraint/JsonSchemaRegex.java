@@ -23,8 +23,10 @@ import java.util.Set;
  * ({@code <name>}); every literal character of the generated expressions is escaped.
  *
  * <p>Bounds that keep the language regular and generations finite: any-JSON values nest at most
- * {@link #ANY_JSON_DEPTH} containers deep; exponents have at most 2 digits. Every output is valid;
- * some valid JSON (with whitespace, in another property order, 3-digit exponents) is never produced.
+ * {@link #ANY_JSON_DEPTH} containers deep; integer parts and fractions have at most
+ * {@link #MAX_DIGITS} digits and exponents at most 2. Every output is valid;
+ * some valid JSON (with whitespace, in another property order, 3-digit exponents, 20-digit numbers) is
+ * never produced.
  */
 final class JsonSchemaRegex {
     /** Containers (objects/arrays) an unconstrained JSON value may nest, counting the outermost. */
@@ -32,8 +34,16 @@ final class JsonSchemaRegex {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String WS = ""; // the whitespace policy: none between JSON tokens
-    private static final String INTEGER = "-?(0|[1-9][0-9]*)";
-    private static final String NUMBER = INTEGER + "(\\.[0-9]+)?([eE][+-]?[0-9]{1,2})?";
+    /**
+     * Digits of a number's integer part and of its fraction. Unbounded digits overflow: a 310-digit
+     * mantissa with {@code e68} (both allowed before) is beyond a double, which Jackson reads as
+     * infinity and validators reject as "not a number", and past 1,000 characters Jackson refuses the
+     * number outright. 19 digits hold any 64-bit integer's magnitude and more than a double's precision;
+     * with a 2-digit exponent every number stays below 1e119.
+     */
+    static final int MAX_DIGITS = 19;
+    private static final String INTEGER = "-?(0|[1-9][0-9]{0," + (MAX_DIGITS - 1) + "})";
+    private static final String NUMBER = INTEGER + "(\\.[0-9]{1," + MAX_DIGITS + "})?([eE][+-]?[0-9]{1,2})?";
     /** One character of a JSON string's content: unescaped (no quote, backslash or control) or an escape (no lone surrogates). */
     private static final String STRING_CHAR = "(" + RegexTranslator.setToBrics(new int[][] {{0x20, 0x21}, {0x23, 0x5B}, {0x5D, RegexTranslator.MAX_CODE_POINT}})
             + "|" + RegexTranslator.toBrics("\\\\([\"\\\\/bfnrt]|u([0-9a-cA-Ce-fE-F][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))") + ")";

@@ -59,6 +59,75 @@ class JsonConstraintTest {
                 schemaJson.replaceAll("\\s+", ""));
     }
 
+    /**
+     * A "model" that picks uniformly among the allowed tokens never closes a string or stops adding
+     * digits on its own (what a random-weight model does); steered by the tokens it has left, every
+     * walk still ends, in time, with output that parses and validates.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {
+            TOOL,
+            "{\"type\":\"number\"}",
+            "{\"type\":\"object\",\"properties\":{\"summary\":{\"type\":\"string\"},\"n\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}},\"required\":[\"summary\",\"n\"]}",
+            "{\"type\":\"object\",\"additionalProperties\":{\"type\":\"integer\"}}"})
+    void uniformWalksEndValidWithinTheirTokenBudget(String schemaJson) {
+        CompiledConstraint c = compile(new ConstraintSpec.JsonSchema(schemaJson));
+        Schema schema = ConstraintTest.validator(schemaJson);
+        java.util.SplittableRandom random = new java.util.SplittableRandom(schemaJson.hashCode());
+        int eos = c.vocabulary().eosIds()[0];
+        int needed = c.dfa().distance[0] + 1;
+        for (int budget : new int[] {needed, needed + 1, needed + 7, 120}) {
+            for (int trial = 0; trial < 20; trial++) {
+                ConstraintState st = c.start();
+                java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+                int used = 0;
+                while (!st.hasEnded() && !st.isComplete()) {
+                    assertTrue(used < budget, "no end within " + budget + " tokens: " + out.toString(java.nio.charset.StandardCharsets.UTF_8));
+                    int[] allowed = ConstraintWalker.ids(st.allowedTokens(budget - used), c.vocabulary().size());
+                    int chosen = allowed[random.nextInt(allowed.length)];
+                    st.advance(chosen);
+                    used++;
+                    if (chosen != eos) {
+                        out.writeBytes(c.vocabulary().bytes(chosen));
+                    }
+                }
+                String text = ConstraintWalker.utf8(out.toByteArray());
+                ConstraintTest.parse(text);
+                ConstraintTest.assertValid(schema, text);
+            }
+        }
+        // Far from the end, the steered set is the plain one (no per-step pass over the vocabulary).
+        assertTrue(c.start().allowedTokens(c.dfa().maxDistance + 2) == c.start().allowedTokens());
+    }
+
+    /**
+     * Found by the validity run on the demo model: a number with a 310-digit integer part and an
+     * exponent of 68 was allowed, read by Jackson as infinity and rejected by the validator. Digits
+     * are bounded now, so the largest number the DFA takes is still a finite double.
+     */
+    @Test
+    void numbersStayWithinADouble() {
+        CompiledConstraint n = compile(new ConstraintSpec.JsonSchema("{\"type\":\"number\"}"));
+        CompiledConstraint i = compile(new ConstraintSpec.JsonSchema("{\"type\":\"integer\"}"));
+        String nines = "9".repeat(JsonSchemaRegex.MAX_DIGITS);
+        String largest = "-" + nines + "." + nines + "e+99";
+        assertTrue(accepts(n, largest) && accepts(n, "0.5E-7") && accepts(i, "-" + nines));
+        assertTrue(!accepts(n, "9" + nines) && !accepts(i, "1" + nines) && !accepts(n, "1." + nines + "1")
+                && !accepts(n, "1e100"));
+        assertTrue(Double.isFinite(ConstraintTest.parse(largest).doubleValue()));
+    }
+
+    private static boolean accepts(CompiledConstraint c, String text) {
+        int s = 0;
+        for (byte b : text.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+            s = c.dfa().step(s, b);
+            if (s == ByteDfa.DEAD) {
+                return false;
+            }
+        }
+        return c.dfa().accept[s];
+    }
+
     @Test
     void jsonObjectWalksAreObjects() {
         long t0 = System.nanoTime();
