@@ -92,6 +92,15 @@ final class ModelLoader {
             tokenizer.close();
             throw e;
         }
+        // Token bytes for constrained decoding, SentencePiece pieces with the first-token view of its decoder.
+        TokenVocabulary vocabulary;
+        try {
+            vocabulary = TokenBytes.read(dir.resolve("tokenizer.json"), runner.vocabSize(), config.eosTokenIds());
+        } catch (IOException | RuntimeException e) {
+            runner.close();
+            tokenizer.close();
+            throw e;
+        }
         Engine engine = new Engine(id, runner, engineConfig).start();
         List<String> tasks = config.chatTemplate() != null ? List.of("text2text-generation", "chat")
                 : List.of("text2text-generation");
@@ -99,7 +108,8 @@ final class ModelLoader {
                 runner.graph().layoutName(), config.randomWeights(), config.chatTemplate() != null,
                 ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), true, null);
         ServedModel served = new ServedModel(card, engine, null, tokenizer,
-                new ChatTemplate(config.chatTemplate(), config.bosToken(), config.eosToken()), config.eosTokenIds());
+                new ChatTemplate(config.chatTemplate(), config.bosToken(), config.eosToken()), config.eosTokenIds(),
+                vocabulary);
         return new Loaded(served, engine, null, tokenizer);
     }
 

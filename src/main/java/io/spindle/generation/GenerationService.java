@@ -319,7 +319,7 @@ public final class GenerationService {
         }
         if (model.vocabulary() == null) {
             throw SpindleException.invalid(c.field(), "model '" + model.id() + "' (" + model.card().family()
-                    + ") cannot constrain its output yet; " + c.field() + " works with GPT-2-family models");
+                    + ") cannot constrain its output: its tokenizer's token bytes are unknown");
         }
         try {
             return constraints.compile(c.spec(), model.vocabulary());

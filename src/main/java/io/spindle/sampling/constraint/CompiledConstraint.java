@@ -8,8 +8,20 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * sequence and thread; one pass over the vocabulary sorted by bytes, reusing the walk of each
  * token's common prefix with the previous one). Thread-safe: an index computed twice by a race is
  * identical, so either copy may win.
+ *
+ * <p>The output's first token walks the vocabulary's first-token view (a SentencePiece decoder drops
+ * the first piece's {@code ▁}), so its mask is a separate one. A vocabulary that cannot spell every
+ * byte (SentencePiece without byte fallback: T5 has no piece for "{" or "é") may reach DFA states
+ * from which no token sequence finishes a match; then the tokens that can still lead to one are
+ * worked out at compile time, masks allow only those, and a constraint the vocabulary cannot spell
+ * at all is a {@link ConstraintException} instead of an output that gets stuck.
  */
 public final class CompiledConstraint {
+    /** Receives each token a DFA state can take and the state it leads to. */
+    interface TokenStep {
+        void accept(int tokenId, int target);
+    }
+
     private final ConstraintSpec spec;
     private final TokenVocabulary vocabulary;
     private final ByteDfa dfa;
@@ -20,6 +32,16 @@ public final class CompiledConstraint {
      */
     private final int[] maxDistanceAfter;
     private final long compileNanos;
+    /**
+     * Per DFA state, whether some token sequence from it ends in a match, and whether some token leads on
+     * to such a state; null when the vocabulary spells every byte (then every DFA state is live, and a
+     * state leads on exactly when it has an outgoing byte).
+     */
+    private final boolean[] live;
+    private final boolean[] leadsOn;
+    /** The first token's mask when the vocabulary has a first-token view, else null (the start state's mask). */
+    private final long[] firstMask;
+    private final boolean firstLeadsOn;
 
     CompiledConstraint(ConstraintSpec spec, TokenVocabulary vocabulary, ByteDfa dfa, long compileNanos) {
         this.spec = spec;
@@ -27,6 +49,21 @@ public final class CompiledConstraint {
         this.dfa = dfa;
         this.masks = new AtomicReferenceArray<>(dfa.numStates);
         this.maxDistanceAfter = new int[dfa.numStates];
+        if (vocabulary.spellsEveryByte()) {
+            this.live = null;
+            this.leadsOn = null;
+        } else {
+            boolean[][] l = liveness(dfa, vocabulary);
+            this.live = l[0];
+            this.leadsOn = l[1];
+        }
+        this.firstMask = vocabulary.hasFirstTokenView() || live != null ? buildFirstMask() : null;
+        this.firstLeadsOn = firstMask != null ? leadsOnFrom(firstMask) : dfa.hasOutgoing[0];
+        if (!firstLeadsOn && !dfa.accept[0]) {
+            throw new ConstraintException(spec.kind() + ": this model's vocabulary cannot spell any text the constraint "
+                    + "allows: no sequence of its tokens decodes to a match (its tokenizer lacks pieces, and byte fallback, for "
+                    + "some of the characters needed)");
+        }
         this.compileNanos = compileNanos;
     }
 
@@ -88,6 +125,54 @@ public final class CompiledConstraint {
         return m;
     }
 
+    /** The first token's allowed set (the start state's mask unless the vocabulary has a first-token view). */
+    long[] firstMask() {
+        return firstMask != null ? firstMask : mask(0);
+    }
+
+    /** Whether some token may follow in {@code state} (an accepting state where none may is complete). */
+    boolean leadsOn(int state) {
+        return leadsOn != null ? leadsOn[state] : dfa.hasOutgoing[state];
+    }
+
+    /** Whether the first token's mask is not the start state's (a first-token view, or unspellable states pruned). */
+    boolean hasOwnFirstMask() {
+        return firstMask != null;
+    }
+
+    /** Whether some token may be the first of the output. */
+    boolean firstLeadsOn() {
+        return firstLeadsOn;
+    }
+
+    /** The tokens whose first-token bytes walk from the start into a live state, and EOS if the empty text matches. */
+    private long[] buildFirstMask() {
+        long[] m = new long[(vocabulary.size() + 63) >>> 6];
+        for (int id = 0; id < vocabulary.size(); id++) {
+            int t = walk(dfa, 0, vocabulary.firstBytes(id));
+            if (t != ByteDfa.DEAD && (live == null || live[t])) {
+                m[id >>> 6] |= 1L << id;
+            }
+        }
+        if (dfa.accept[0]) {
+            setEos(m);
+        }
+        return m;
+    }
+
+    private boolean leadsOnFrom(long[] mask) {
+        long[] copy = mask.clone();
+        for (int eos : vocabulary.eosIdsShared()) {
+            copy[eos >>> 6] &= ~(1L << eos);
+        }
+        for (long w : copy) {
+            if (w != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * The most bytes that can still be needed to reach acceptance after one allowed token from
      * {@code state}: with more tokens left than this (plus the EOS), no token needs steering.
@@ -114,9 +199,46 @@ public final class CompiledConstraint {
         fill(state, budget, m);
     }
 
-    /** Sets the allowed tokens' bits; returns the largest distance after one of them. */
+    /** Sets the allowed tokens' bits (live targets within {@code budget}); returns the largest distance after one. */
     private int fill(int state, int budget, long[] m) {
-        int maxAfter = 0;
+        boolean[] l = live;
+        int[] maxAfter = {0};
+        forEachToken(dfa, vocabulary, state, (id, target) -> {
+            if ((l == null || l[target]) && (dfa.distance[target] <= budget || (dfa.accept[target] && !leadsOn(target)))) {
+                m[id >>> 6] |= 1L << id;
+                maxAfter[0] = Math.max(maxAfter[0], dfa.distance[target]);
+            }
+        });
+        if (dfa.accept[state]) {
+            setEos(m);
+        }
+        return maxAfter[0];
+    }
+
+    private void setEos(long[] m) {
+        for (int eos : vocabulary.eosIdsShared()) {
+            m[eos >>> 6] |= 1L << eos;
+        }
+    }
+
+    /** The state after walking {@code bytes} from {@code state}; DEAD if it dies or there are no bytes. */
+    static int walk(ByteDfa dfa, int state, byte[] bytes) {
+        if (bytes == null || bytes.length == 0) {
+            return ByteDfa.DEAD;
+        }
+        int s = state;
+        for (int k = 0; k < bytes.length && s != ByteDfa.DEAD; k++) {
+            s = dfa.step(s, bytes[k]);
+        }
+        return s;
+    }
+
+    /**
+     * Calls {@code step} for every token whose bytes {@code state} can walk, with the state it ends in: one pass
+     * over the vocabulary sorted by bytes, resuming each token's walk after the prefix it shares with the previous
+     * one and skipping tokens that share the byte on which the previous one died.
+     */
+    static void forEachToken(ByteDfa dfa, TokenVocabulary vocabulary, int state, TokenStep step) {
         int[] sorted = vocabulary.sorted;
         int[] lcp = vocabulary.lcp;
         // walk[k]: the DFA state after the first k bytes of the previous token; valid bytes of it: alive.
@@ -147,16 +269,77 @@ public final class CompiledConstraint {
             }
             alive = k;
             previousDied = died;
-            if (!died && (dfa.distance[s] <= budget || (dfa.accept[s] && !dfa.hasOutgoing[s]))) {
-                m[id >>> 6] |= 1L << id;
-                maxAfter = Math.max(maxAfter, dfa.distance[s]);
+            if (!died) {
+                step.accept(id, s);
             }
         }
-        if (dfa.accept[state]) {
-            for (int eos : vocabulary.eosIdsShared()) {
-                m[eos >>> 6] |= 1L << eos;
+    }
+
+    /**
+     * For a vocabulary that cannot spell every byte: explores the DFA states that token walks reach from the
+     * output's first token, then marks live the accepting ones and, backwards, every state with a token leading
+     * to a live one. One pass over the vocabulary per reachable state, at compile time.
+     *
+     * @return {@code [live, leadsOn]} indexed by DFA state
+     */
+    private static boolean[][] liveness(ByteDfa dfa, TokenVocabulary vocabulary) {
+        int n = dfa.numStates;
+        java.util.List<java.util.List<Integer>> predecessors = new java.util.ArrayList<>(n);
+        int[][] successors = new int[n][];
+        for (int s = 0; s < n; s++) {
+            predecessors.add(new java.util.ArrayList<>());
+        }
+        java.util.ArrayDeque<Integer> queue = new java.util.ArrayDeque<>();
+        boolean[] explored = new boolean[n];
+        for (int id = 0; id < vocabulary.size(); id++) {
+            int t = walk(dfa, 0, vocabulary.firstBytes(id));
+            if (t != ByteDfa.DEAD && !explored[t]) {
+                explored[t] = true;
+                queue.add(t);
             }
         }
-        return maxAfter;
+        boolean[] seen = new boolean[n];
+        while (!queue.isEmpty()) {
+            int s = queue.poll();
+            java.util.Arrays.fill(seen, false);
+            int[] count = {0};
+            int[] targets = new int[n];
+            forEachToken(dfa, vocabulary, s, (id, t) -> {
+                if (!seen[t]) {
+                    seen[t] = true;
+                    targets[count[0]++] = t;
+                }
+            });
+            successors[s] = java.util.Arrays.copyOf(targets, count[0]);
+            for (int t : successors[s]) {
+                predecessors.get(t).add(s);
+                if (!explored[t]) {
+                    explored[t] = true;
+                    queue.add(t);
+                }
+            }
+        }
+        boolean[] live = new boolean[n];
+        for (int s = 0; s < n; s++) {
+            if (explored[s] && dfa.accept[s]) {
+                live[s] = true;
+                queue.add(s);
+            }
+        }
+        while (!queue.isEmpty()) {
+            for (int p : predecessors.get(queue.poll())) {
+                if (!live[p]) {
+                    live[p] = true;
+                    queue.add(p);
+                }
+            }
+        }
+        boolean[] leadsOn = new boolean[n];
+        for (int s = 0; s < n; s++) {
+            for (int t : successors[s] == null ? new int[0] : successors[s]) {
+                leadsOn[s] |= live[t];
+            }
+        }
+        return new boolean[][] {live, leadsOn};
     }
 }

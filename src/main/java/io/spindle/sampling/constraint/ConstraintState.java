@@ -5,12 +5,15 @@ package io.spindle.sampling.constraint;
  * which token ids may come next, and {@link #advance} moves it on the sampled one. Confined to the
  * thread that samples the sequence (the engine thread); costs per step: the first visit of a DFA state
  * builds its mask (one pass over the vocabulary), later visits are a lookup, and {@link #maskLogits}
- * is one pass over the logits.
+ * is one pass over the logits. The first token walks the vocabulary's first-token view (what the
+ * decoder makes of a token that starts the output), every later one its plain bytes.
  */
 public final class ConstraintState {
     private final CompiledConstraint compiled;
     private final ByteDfa dfa;
     private int state;
+    /** No token has been taken yet: the next one is the output's first. */
+    private boolean first = true;
     private boolean ended;
 
     ConstraintState(CompiledConstraint compiled) {
@@ -28,7 +31,7 @@ public final class ConstraintState {
         if (isComplete()) {
             return eosOnly();
         }
-        return compiled.mask(state);
+        return first ? compiled.firstMask() : compiled.mask(state);
     }
 
     public boolean isAllowed(int tokenId) {
@@ -51,8 +54,10 @@ public final class ConstraintState {
      * The returned set may be a per-sequence buffer, valid until the next call: read only.
      */
     public long[] allowedTokens(int remainingTokens) {
-        if (isComplete()) {
-            return eosOnly();
+        if (isComplete() || (first && compiled.hasOwnFirstMask())) {
+            // A first token with its own view (a SentencePiece decoder drops its leading space) is not
+            // steered: steering follows the plain bytes, and a limit that small is the request's.
+            return allowedTokens();
         }
         // A token is fine when, after it, the bytes still needed fit the tokens left minus the EOS slot.
         int budget = remainingTokens - 2;
@@ -110,7 +115,7 @@ public final class ConstraintState {
 
     /** The output is a whole match and nothing may follow: the next token must be EOS (or the sequence stops here). */
     public boolean isComplete() {
-        return dfa.accept[state] && !dfa.hasOutgoing[state];
+        return dfa.accept[state] && !(first ? compiled.firstLeadsOn() : compiled.leadsOn(state));
     }
 
     /** The current DFA state (0 is the start), for diagnostics and tests. */
@@ -144,18 +149,12 @@ public final class ConstraintState {
             ended = true;
             return;
         }
-        byte[] b = compiled.vocabulary().bytes(tokenId);
-        if (b == null || b.length == 0) {
-            throw new IllegalStateException("token " + tokenId + " is never allowed in constrained output");
+        if (!isAllowed(tokenId)) {
+            throw new IllegalStateException("token " + tokenId + " is not allowed in this state");
         }
-        int s = state;
-        for (byte x : b) {
-            s = dfa.step(s, x);
-            if (s == ByteDfa.DEAD) {
-                throw new IllegalStateException("token " + tokenId + " is not allowed in this state");
-            }
-        }
-        state = s;
+        TokenVocabulary v = compiled.vocabulary();
+        state = CompiledConstraint.walk(dfa, state, first ? v.firstBytes(tokenId) : v.bytes(tokenId));
+        first = false;
     }
 
     private long[] eosOnly() {

@@ -18,7 +18,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Plays a random "model": at each step a seeded random choice among the allowed token ids, more and
  * more often the candidate that brings completion nearest (so that walks end in bounded steps), and
  * checks the state's contracts on the way: something is always allowed, EOS only when it accepts,
- * only EOS once complete.
+ * only EOS once complete. The text is what the decoder makes of the tokens: the first one through the
+ * vocabulary's first-token view.
  */
 public final class ConstraintWalker {
     private final CompiledConstraint compiled;
@@ -49,7 +50,7 @@ public final class ConstraintWalker {
                 assertTrue(st.hasEnded());
                 return utf8(out.toByteArray());
             }
-            out.writeBytes(v.bytes(chosen));
+            out.writeBytes(step == 0 ? v.firstBytes(chosen) : v.bytes(chosen));
         }
         fail("no EOS after " + maxTokens + " tokens: " + utf8Lenient(out.toByteArray()));
         return null;
@@ -66,7 +67,7 @@ public final class ConstraintWalker {
         int bestDistance = Integer.MAX_VALUE;
         for (int k = 0; k < tries; k++) {
             int id = tries == allowed.length ? allowed[k] : allowed[random.nextInt(allowed.length)];
-            int d = distanceAfter(st, id);
+            int d = distanceAfter(st, id, step == 0);
             if (d < bestDistance) {
                 best = id;
                 bestDistance = d;
@@ -75,13 +76,14 @@ public final class ConstraintWalker {
         return best;
     }
 
-    private int distanceAfter(ConstraintState st, int id) {
+    private int distanceAfter(ConstraintState st, int id, boolean first) {
         if (compiled.vocabulary().isEos(id)) {
             return -1;
         }
         ByteDfa dfa = compiled.dfa();
         int s = st.dfaState();
-        for (byte b : compiled.vocabulary().bytes(id)) {
+        TokenVocabulary v = compiled.vocabulary();
+        for (byte b : first ? v.firstBytes(id) : v.bytes(id)) {
             s = dfa.step(s, b);
         }
         return dfa.distance[s];
