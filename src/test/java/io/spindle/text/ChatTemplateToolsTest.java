@@ -59,7 +59,7 @@ class ChatTemplateToolsTest {
         ChatTemplate fallback = new ChatTemplate(null, null, null);
         Map<String, Object> fn = new LinkedHashMap<>();
         fn.put("name", "now");
-        List<Object> tools = List.of(Map.of("type", "function", "function", fn));
+        List<Object> tools = List.of(ordered("type", "function", "function", fn));
         List<ChatMessage> chat = List.of(new ChatMessage("user", "Time?"),
                 new ChatMessage("assistant", "", null, null, List.of(new ChatMessage.ToolCallMessage("c1", "now", Map.of()))),
                 new ChatMessage("tool", "09:41", null, "c1", List.of()));
