@@ -57,6 +57,11 @@ public final class ChatTemplate {
         jinjava.getGlobalContext().registerFilter(new ToJson());
     }
 
+    /** The template's Jinja text (the fallback's for a model without one). */
+    public String source() {
+        return template;
+    }
+
     public boolean isFallback() {
         return fallback;
     }

@@ -168,14 +168,56 @@ class ToolCallsApiTest {
         }
     }
 
+    /**
+     * The demo GPT-2's chat template teaches the Hermes syntax, so {@code auto} reads calls out of
+     * its free text. A random model never writes one on its own: a regex makes it (the constraint
+     * is the model here), and the reader must turn that text into content plus a call.
+     */
     @Test
-    void autoAnswersAsNoneAndSaysSo() {
-        Response r = post("/v1/chat/completions", chat(",\"seed\":1,\"max_tokens\":5,\"tool_choice\":\"auto\""));
-        r.then().statusCode(200).header("X-Spindle-Tool-Choice", "none");
-        assertTrue(r.jsonPath().getString("choices[0].message.content") != null);
-        assertNull(r.jsonPath().get("choices[0].message.tool_calls"));
-        assertEquals(null, post("/v1/chat/completions", chat(",\"seed\":1,\"max_tokens\":5,\"tool_choice\":\"none\""))
-                .then().statusCode(200).extract().header("X-Spindle-Tool-Choice"));
+    void autoReadsCallsWrittenInTheTemplatesSyntax() throws Exception {
+        String regex = "Checking\\\\. <tool_call>\\\\{\\\"name\\\": \\\"get_weather\\\", \\\"arguments\\\": "
+                + "\\\\{\\\"city\\\": \\\"(Paris|Lyon)\\\", \\\"unit\\\": \\\"celsius\\\"\\\\}\\\\}</tool_call>";
+        String body = chat(",\"seed\":3,\"tool_choice\":\"auto\",\"guided_regex\":\"" + regex + "\"");
+        Response r = post("/v1/chat/completions", body);
+        r.then().statusCode(200);
+        assertNull(r.header("X-Spindle-Tool-Choice"), "answered as asked");
+        JsonPath j = r.jsonPath();
+        assertEquals("tool_calls", j.getString("choices[0].finish_reason"), j.prettify());
+        assertEquals("Checking. ", j.getString("choices[0].message.content"));
+        assertEquals("get_weather", j.getString("choices[0].message.tool_calls[0].function.name"));
+        String args = j.getString("choices[0].message.tool_calls[0].function.arguments");
+        assertValidCall("get_weather", args);
+
+        String sse = post("/v1/chat/completions", body.substring(0, body.length() - 1) + ",\"stream\":true}")
+                .then().statusCode(200).extract().asString();
+        StringBuilder content = new StringBuilder();
+        List<Map<String, Object>> calls = new ArrayList<>();
+        String finish = null;
+        for (String d : Server.sseData(sse)) {
+            if (d.equals("[DONE]")) {
+                continue;
+            }
+            JsonPath c = JsonPath.from(d);
+            String piece = c.getString("choices[0].delta.content");
+            content.append(piece == null ? "" : piece);
+            List<Map<String, Object>> deltas = c.getList("choices[0].delta.tool_calls");
+            if (deltas != null) {
+                calls.addAll(deltas);
+            }
+            finish = c.getString("choices[0].finish_reason") != null ? c.getString("choices[0].finish_reason") : finish;
+        }
+        assertEquals("Checking. ", content.toString());
+        assertEquals(1, calls.size(), sse);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> fn = (Map<String, Object>) calls.getFirst().get("function");
+        assertEquals("get_weather", fn.get("name"));
+        assertEquals(args, fn.get("arguments"), "the same seed streams the same call");
+        assertEquals("tool_calls", finish);
+        Server.conformsToOpenAi("CreateChatCompletionStreamResponse", sse, true);
+
+        JsonPath plain = post("/v1/chat/completions", chat(",\"seed\":1,\"max_tokens\":5,\"tool_choice\":\"auto\""))
+                .then().statusCode(200).extract().jsonPath();
+        assertTrue(plain.getString("choices[0].message.content") != null, "free text without a call is content");
     }
 
     @Test

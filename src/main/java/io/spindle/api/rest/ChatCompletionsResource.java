@@ -10,9 +10,9 @@ import io.spindle.generation.Generation;
 import io.spindle.generation.GenerationEvent;
 import io.spindle.generation.GenerationService;
 import io.spindle.generation.tool.ToolCall;
-import io.spindle.generation.tool.ToolCallFormat;
 import io.spindle.generation.tool.ToolCallParser;
-import io.spindle.generation.tool.ToolChoice;
+import io.spindle.generation.tool.ToolCallReader;
+import io.spindle.generation.tool.TaggedToolCallReader;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
@@ -31,7 +31,8 @@ import java.util.List;
  * OpenAI-compatible {@code POST /v1/chat/completions}: the conversation goes through the model's
  * chat template; streamed as chat.completion.chunk events (role first, with the first token;
  * finish_reason on the chunk of the last token, optional usage chunk, then [DONE]). A forced tool
- * choice ({@link Tools}) answers {@code tool_calls}, streamed as OpenAI streams them.
+ * choice ({@link Tools}), or {@code auto} on a model whose template teaches the Hermes syntax,
+ * answers {@code tool_calls}, streamed as OpenAI streams them.
  */
 @Path("/v1/chat/completions")
 public class ChatCompletionsResource {
@@ -48,19 +49,31 @@ public class ChatCompletionsResource {
         Tools tools = OpenAiMapping.tools(req);
         List<Generation> gens = service.startAll(OpenAiMapping.chat(req, tools), HttpReply.transport(req.stream()));
         gens.forEach(g -> HttpReply.dropOnSlowReader(g, request));
-        if (tools.choice() instanceof ToolChoice.Auto) {
+        String template = gens.getFirst().model().chatTemplate() == null ? null
+                : gens.getFirst().model().chatTemplate().source();
+        if (tools.answeredAsNone(template)) {
             request.response().putHeader(Tools.ANSWERED_AS_HEADER, "none");
         }
         Response r = new Response(OpenAiMapping.newId("chatcmpl-"), Instant.now().getEpochSecond(),
                 gens.getFirst().model().id(), Boolean.TRUE.equals(req.returnTokenIds()), Boolean.TRUE.equals(req.logprobs()),
-                tools.forced());
+                tools.answer(template));
         boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());
         return Choices.reply(ApiDialect.OPENAI, gens, Boolean.TRUE.equals(req.stream()), () -> r.stream(gens, usage),
                 events -> r.whole(gens, events));
     }
 
-    /** @param toolCalls the output is a forced tool call list ({@link ToolCallFormat}), answered as {@code tool_calls} */
-    private record Response(String id, long created, String model, boolean tokenIds, boolean logprobs, boolean toolCalls) {
+    /** @param answer how the text is read: plain, a forced call list, or text with calls in the model's syntax */
+    private record Response(String id, long created, String model, boolean tokenIds, boolean logprobs, Tools.Answer answer) {
+
+        /** A reader of tool calls for one choice, or null for plain text. */
+        ToolCallReader reader() {
+            return switch (answer) {
+                case TEXT -> null;
+                case CALLS -> new ToolCallParser();
+                case TAGGED_CALLS -> new TaggedToolCallReader();
+            };
+        }
+
 
         Multi<String> stream(List<Generation> gens, boolean includeUsage) {
             GenerationEvent.Done[] ends = new GenerationEvent.Done[gens.size()];
@@ -114,18 +127,22 @@ public class ChatCompletionsResource {
          */
         Multi<String> stream(GenerationEvent.Done[] ends) {
             boolean[] started = new boolean[1];
-            ToolCallParser calls = r.toolCalls() ? new ToolCallParser() : null;
+            ToolCallReader calls = r.reader();
             return gen.events().onItem().transformToIterable(ev -> switch (ev) {
                 case GenerationEvent.KeepAlive k -> index == 0 ? List.of(HttpReply.KEEP_ALIVE) : List.<String>of();
                 case GenerationEvent.Token t -> withRole(started, calls != null
-                        ? callChunk(calls.feed(t.text()), t, null, null)
+                        ? callChunk(calls.read(t.text()), t, null, null)
                         : List.of(chunk(new ChatCompletionChunk.Delta(null, t.text()), t, null, null, null)));
                 case GenerationEvent.Done d -> {
                     ends[index] = d;
                     String text = d.text();
                     if (calls != null) {
-                        List<ToolCallParser.Delta> last = calls.feed(text);
-                        yield withRole(started, callChunk(last, d.lastToken(), finishReason(d, !calls.calls().isEmpty()), d));
+                        ToolCallReader.Output last = calls.read(text);
+                        ToolCallReader.Output held = calls.end();
+                        List<ToolCallParser.Delta> deltas = new ArrayList<>(last.calls());
+                        deltas.addAll(held.calls());
+                        yield withRole(started, callChunk(new ToolCallReader.Output(last.content() + held.content(), deltas),
+                                d.lastToken(), finishReason(d, !calls.calls().isEmpty()), d));
                     }
                     yield withRole(started, List.of(chunk(new ChatCompletionChunk.Delta(null, text.isEmpty() ? null : text),
                             d.lastToken(), OpenAiMapping.finishReason(d.finish()), d, null)));
@@ -137,9 +154,11 @@ public class ChatCompletionsResource {
          * What a piece of a tool call list adds, as OpenAI streams calls; a piece that completes
          * nothing sends no chunk, unless it carries logprobs or the finish.
          */
-        private List<String> callChunk(List<ToolCallParser.Delta> deltas, GenerationEvent.Token t, String finish,
+        private List<String> callChunk(ToolCallReader.Output piece, GenerationEvent.Token t, String finish,
                                        GenerationEvent.Done done) {
-            if (deltas.isEmpty() && finish == null && !(r.logprobs() && t != null)) {
+            List<ToolCallParser.Delta> deltas = piece.calls();
+            String content = piece.content().isEmpty() ? null : piece.content();
+            if (deltas.isEmpty() && content == null && finish == null && !(r.logprobs() && t != null)) {
                 return List.of();
             }
             List<ChatCompletionChunk.ToolCallDelta> out = new ArrayList<>(deltas.size());
@@ -147,7 +166,7 @@ public class ChatCompletionsResource {
                 out.add(new ChatCompletionChunk.ToolCallDelta(d.index(), d.id(), d.id() == null ? null : "function",
                         new ChatCompletionChunk.FunctionDelta(d.name(), d.arguments())));
             }
-            return List.of(chunk(new ChatCompletionChunk.Delta(null, null, out.isEmpty() ? null : out), t, finish, done, null));
+            return List.of(chunk(new ChatCompletionChunk.Delta(null, content, out.isEmpty() ? null : out), t, finish, done, null));
         }
 
         /** {@code tool_calls} when calls were read and the output ended as the format does. */
@@ -162,7 +181,7 @@ public class ChatCompletionsResource {
             }
             started[0] = true;
             List<String> out = new ArrayList<>(frames.size() + 1);
-            out.add(chunk(new ChatCompletionChunk.Delta(ROLE, r.toolCalls() ? null : ""), null, null, null,
+            out.add(chunk(new ChatCompletionChunk.Delta(ROLE, r.answer() == Tools.Answer.TEXT ? "" : null), null, null, null,
                     r.tokenIds() ? gen.promptTokens() : null));
             out.addAll(frames);
             return out;
@@ -213,16 +232,18 @@ public class ChatCompletionsResource {
             text.append(done.tailText());
             ChatCompletionResponse.Message message = new ChatCompletionResponse.Message(ROLE, text.toString(), null);
             String finish = OpenAiMapping.finishReason(done.finish());
-            if (r.toolCalls()) {
-                ToolCallParser parser = new ToolCallParser();
-                parser.feed(text.toString());
+            ToolCallReader reader = r.reader();
+            if (reader != null) {
+                reader.read(text.toString());
+                reader.end();
                 List<ChatCompletionResponse.ToolCall> calls = new ArrayList<>();
-                for (ToolCall c : parser.calls()) {
+                for (ToolCall c : reader.calls()) {
                     calls.add(new ChatCompletionResponse.ToolCall(c.id(), "function",
                             new ChatCompletionResponse.Function(c.name(), c.arguments())));
                 }
                 if (!calls.isEmpty()) {
-                    message = new ChatCompletionResponse.Message(ROLE, null, null, calls);
+                    String content = reader.content().isBlank() ? null : reader.content();
+                    message = new ChatCompletionResponse.Message(ROLE, content, null, calls);
                     finish = finishReason(done, true);
                 }
             }

@@ -6,6 +6,7 @@ import io.spindle.generation.OutputConstraint;
 import io.spindle.generation.tool.ToolCallFormat;
 import io.spindle.generation.tool.ToolChoice;
 import io.spindle.generation.tool.ToolSpec;
+import io.spindle.generation.tool.TaggedToolCallReader;
 import io.spindle.sampling.constraint.ConstraintSpec;
 
 import java.util.ArrayList;
@@ -18,10 +19,11 @@ import java.util.Set;
  * before anything is queued.
  *
  * <p>A forced choice ({@code required}, or a named function) holds the output to
- * {@link ToolCallFormat}'s call list, answered as {@code tool_calls}. {@code auto} is answered as
- * {@code none}: the tools reach the chat template, but Spindle does not read calls out of free text
- * (a model's own tool-call syntax differs per model family), and the response says so in
- * {@link #ANSWERED_AS_HEADER}.
+ * {@link ToolCallFormat}'s call list, answered as {@code tool_calls}. {@code auto} on a model whose
+ * chat template teaches the Hermes syntax ({@code <tool_call>…</tool_call>}: Qwen2.5, Qwen3, Hermes)
+ * reads calls out of the free text ({@link TaggedToolCallReader}); on any other model it is answered
+ * as {@code none} (a model's own tool-call syntax differs per family, and Spindle does not guess),
+ * and the response says so in {@link #ANSWERED_AS_HEADER}.
  *
  * @param tools         the offered functions, in request order
  * @param templateTools the same as plain maps in OpenAI's shape, for chat templates
@@ -48,6 +50,29 @@ record Tools(List<ToolSpec> tools, List<Object> templateTools, ToolChoice choice
             plain.add(Json.MAPPER.convertValue(t, Object.class));
         }
         return new Tools(specs, plain, choice, parallelToolCalls == null || parallelToolCalls);
+    }
+
+    /** How an answer is read. */
+    enum Answer {
+        /** Plain text. */
+        TEXT,
+        /** A forced call list ({@link ToolCallFormat}). */
+        CALLS,
+        /** Free text with calls in the model's own Hermes syntax. */
+        TAGGED_CALLS
+    }
+
+    /** How the answer of a model with this chat template is read. */
+    Answer answer(String chatTemplate) {
+        if (forced()) {
+            return Answer.CALLS;
+        }
+        return choice instanceof ToolChoice.Auto && TaggedToolCallReader.taughtBy(chatTemplate) ? Answer.TAGGED_CALLS : Answer.TEXT;
+    }
+
+    /** {@code auto} answered as {@code none}: the model's template teaches no syntax Spindle reads. */
+    boolean answeredAsNone(String chatTemplate) {
+        return choice instanceof ToolChoice.Auto && answer(chatTemplate) == Answer.TEXT;
     }
 
     /** True when the output must be calls. */

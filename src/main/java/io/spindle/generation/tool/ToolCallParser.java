@@ -12,7 +12,7 @@ import java.util.function.Supplier;
  * {@code name} and passes the value of {@code arguments} through verbatim. Not thread-safe: one per
  * generated sequence.
  */
-public final class ToolCallParser {
+public final class ToolCallParser implements ToolCallReader {
     /**
      * What one piece of text added to call {@code index}: {@code id} and {@code name} are set on its
      * first delta only, {@code arguments} is the fragment (empty on the first delta).
@@ -38,9 +38,12 @@ public final class ToolCallParser {
         this.ids = ids;
     }
 
-    /** With OpenAI-style ids ({@code call_} and 24 hex digits). */
+    /** OpenAI-style call ids: {@code call_} and 24 hex digits. */
+    static final Supplier<String> OPENAI_IDS =
+            () -> "call_" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+
     public ToolCallParser() {
-        this(() -> "call_" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 24));
+        this(OPENAI_IDS);
     }
 
     /** Reads the next piece of generated text; the deltas it completes, fragments of one call joined. */
@@ -152,7 +155,23 @@ public final class ToolCallParser {
         }
     }
 
-    /** The calls read so far, with their arguments as generated. */
+    @Override
+    public Output read(String text) {
+        return new Output("", feed(text));
+    }
+
+    @Override
+    public Output end() {
+        return new Output("", List.of());
+    }
+
+    /** Always empty: the whole text is the call list. */
+    @Override
+    public String content() {
+        return "";
+    }
+
+    @Override
     public List<ToolCall> calls() {
         List<ToolCall> out = new ArrayList<>(calls.size());
         for (int i = 0; i < calls.size(); i++) {
