@@ -96,11 +96,19 @@ public final class InPlaceKvPrototype implements AutoCloseable {
         return (long) heads * maxLen * headDim * 4;
     }
 
+    private float[][] result;
+
     /**
      * One graph call for the rows in slots [first, first + n): row r feeds {@code tokens[r]} after
-     * {@code past[r]} positions already in its slot. Returns each row's logits at its last fed token.
+     * {@code past[r]} positions already in its slot. Returns each row's logits at its last fed token,
+     * in arrays reused by the next call of as many rows.
      */
     public float[][] step(int first, int[][] tokens, int[] past) throws OrtException {
+        return step(first, tokens, past, true);
+    }
+
+    /** {@code guard} false hands ONNX Runtime a call it refuses (to show that it does). */
+    float[][] step(int first, int[][] tokens, int[] past, boolean guard) throws OrtException {
         int rows = tokens.length;
         int seq = 0;
         boolean anyPast = false;
@@ -108,7 +116,7 @@ public final class InPlaceKvPrototype implements AutoCloseable {
             seq = Math.max(seq, tokens[r].length);
             anyPast |= past[r] > 0;
         }
-        if (seq > 1 && anyPast && rows != 1) {
+        if (guard && seq > 1 && anyPast && rows != 1) {
             throw new IllegalArgumentException("GroupQueryAttention takes a chunk after a past only at batch 1");
         }
         if (first + rows > slots) {
@@ -128,8 +136,8 @@ public final class InPlaceKvPrototype implements AutoCloseable {
             // A first prompt (every past 0, S > 1) writes row r's S fed positions at [0, S); padding after
             // its n real tokens is junk past its valid length. Otherwise the kernel writes at [total - S, total).
             seqlens[r] = (anyPast || seq == 1) ? past[r] + seq - 1 : n - 1;
-            if (anyPast && n != seq) {
-                throw new IllegalArgumentException("decode rows feed one token each");
+            if (guard && anyPast && n != seq) {
+                throw new IllegalArgumentException("rows after a past feed equally many tokens");
             }
             total = Math.max(total, seqlens[r] + 1);
             gather[r] = (long) r * seq + n - 1;
@@ -157,7 +165,9 @@ public final class InPlaceKvPrototype implements AutoCloseable {
             ByteBuffer lv = logits.buffer().duplicate().position(0).limit(rows * vocab * 4).slice().order(ByteOrder.nativeOrder());
             out.put("logits", own(owned, OnnxTensor.createTensor(env, lv, new long[] {1, rows, vocab}, OnnxJavaType.FLOAT)));
             session.run(in, out).close();
-            float[][] result = new float[rows][vocab];
+            if (result == null || result.length != rows) {
+                result = new float[rows][vocab];
+            }
             var floats = logits.buffer().duplicate().order(ByteOrder.nativeOrder()).asFloatBuffer();
             for (int r = 0; r < rows; r++) {
                 floats.get(r * vocab, result[r]);

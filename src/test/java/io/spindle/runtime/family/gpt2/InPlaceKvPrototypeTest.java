@@ -155,6 +155,18 @@ class InPlaceKvPrototypeTest {
         }
     }
 
+    /** The limit that shapes the design: ONNX Runtime refuses chunks after a past at batch > 1. */
+    @Test
+    void onnxRuntimeRefusesChunksAfterAPastAtBatchAboveOne() throws Exception {
+        try (InPlaceKvPrototype kv = driver(2, 64)) {
+            kv.step(0, new int[][] {{464, 2068, 7}, {40, 588, 11}}, new int[] {0, 0});
+            ai.onnxruntime.OrtException e = org.junit.jupiter.api.Assertions.assertThrows(ai.onnxruntime.OrtException.class,
+                    () -> kv.step(0, new int[][] {{318, 257}, {262, 3290}}, new int[] {3, 3}, false));
+            assertTrue(e.getMessage().contains("batch_size must be 1 when sequence_length > 1 and past context is given"),
+                    e.getMessage());
+        }
+    }
+
     private static void decode(InPlaceKvPrototype kv, int rows, int[][] tokens, int[] at, long[] ids, float[][] ref,
                                float[][] got, String what) throws Exception {
         List<StepInput> batch = new ArrayList<>();
