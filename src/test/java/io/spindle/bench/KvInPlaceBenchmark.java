@@ -49,8 +49,15 @@ public final class KvInPlaceBenchmark {
         Gpt2Shape shape = preset.shape();
         Path dir = BenchServer.demoModel(preset);
         OrtRuntime ort = new OrtRuntime("cpu", 0);
-        Path graph = InPlaceKvPrototype.ensureGraph(dir, shape, DemoModelWriter.DEFAULT_SEED);
+        Path graph = InPlaceKvPrototype.ensureGraph(dir, shape, DemoModelWriter.DEFAULT_SEED,
+                "true".equals(opt.get("scores-output")));
         int maxLen = shape.contextLength();
+        if ("true".equals(opt.get("profile"))) {
+            for (int c : contexts) {
+                profile(ort, graph, shape, rows, c, maxLen);
+            }
+            return;
+        }
         int longest = Arrays.stream(contexts).max().orElse(0);
         if (longest + 2 + rounds * steps >= maxLen) {
             throw new IllegalArgumentException("context " + longest + " + " + (2 + rounds * steps) + " decode steps exceeds "
@@ -271,6 +278,49 @@ public final class KvInPlaceBenchmark {
                             + " in-place %.1f tokens/s (step %.1f ms); in-place / current %.2f%n", rounds, steps,
                     median(curTps), median(curMs), median(gqaTps), median(gqaMs), median(gqaTps) / median(curTps));
             cur.release();
+        }
+    }
+
+    /**
+     * ONNX Runtime's profile of in-place decode steps at {@code rows} rows whose caches hold {@code past}
+     * positions (zeros: the kernel's work depends on the lengths, not the values).
+     */
+    private static void profile(OrtRuntime ort, Path graph, Gpt2Shape shape, int rows, int past, int maxLen)
+            throws Exception {
+        Path prefix = java.nio.file.Files.createTempDirectory("spindle-kv-profile").resolve("decode");
+        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+            o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            o.enableProfiling(prefix.toString());
+            try (OrtSession s = ort.env().createSession(graph.toString(), o);
+                 InPlaceKvPrototype kv = new InPlaceKvPrototype(ort.env(), s, shape, rows, maxLen)) {
+                int[][] fed = new int[rows][];
+                int[] pasts = new int[rows];
+                for (int r = 0; r < rows; r++) {
+                    fed[r] = new int[] {500 + r};
+                    pasts[r] = past;
+                }
+                double[] ms = new double[12];
+                for (int i = 0; i < ms.length; i++) {
+                    long t0 = System.nanoTime();
+                    kv.step(0, fed, pasts);
+                    ms[i] = (System.nanoTime() - t0) / 1e6;
+                }
+                System.out.printf("profile: in-place decode, %d rows at past %d: median step %.1f ms%n", rows, past, median(ms));
+                com.fasterxml.jackson.databind.JsonNode events = new com.fasterxml.jackson.databind.ObjectMapper()
+                        .readTree(Path.of(s.endProfiling()).toFile());
+                Map<String, Long> byOp = new java.util.TreeMap<>();
+                long total = 0;
+                for (var e : events) {
+                    if (e.path("cat").asText().equals("Session") && e.path("name").asText().equals("model_run")) {
+                        total += e.path("dur").asLong();
+                    } else if (e.path("cat").asText().equals("Node") && e.path("name").asText().endsWith("_kernel_time")) {
+                        byOp.merge(e.path("args").path("op_name").asText(), e.path("dur").asLong(), Long::sum);
+                    }
+                }
+                final long whole = total;
+                byOp.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).limit(6)
+                        .forEach(en -> System.out.printf("  %-22s %5.1f%%%n", en.getKey(), 100.0 * en.getValue() / whole));
+            }
         }
     }
 

@@ -34,6 +34,7 @@ public final class Gpt2GraphBuilder {
     private final boolean gatherLogits;
     private final SplittableRandom random;
     private final boolean inPlaceKv;
+    private boolean qkOutput;
     private OnnxGraphWriter g;
     private boolean headsShapeDeclared;
 
@@ -85,6 +86,16 @@ public final class Gpt2GraphBuilder {
      */
     public static Gpt2GraphBuilder inPlaceKv(Gpt2Shape shape, long seed) {
         return new Gpt2GraphBuilder(shape, seed);
+    }
+
+    /**
+     * The same with each attention's {@code output_qk} requested (nobody reads it): in ONNX Runtime
+     * 1.29 that moves the CPU kernel off its flash-attention path onto the one that materialises the
+     * scores with MLAS GEMMs, which the issue 17 benchmark compares.
+     */
+    public Gpt2GraphBuilder withScoresOutput() {
+        this.qkOutput = true;
+        return this;
     }
 
     public void write(OutputStream out) throws IOException {
@@ -299,11 +310,14 @@ public final class Gpt2GraphBuilder {
      */
     private String inPlaceAttention(int i, String p, String qkv) {
         String ctx = p + "attn_ctx";
+        List<String> outputs = qkOutput
+                ? List.of(ctx, "present." + i + ".key", "present." + i + ".value", p + "attn_qk")
+                : List.of(ctx, "present." + i + ".key", "present." + i + ".value");
+        AttributeProto[] attributes = {intAttr("num_heads", shape.numHeads()), intAttr("kv_num_heads", shape.numHeads()),
+                floatAttr("scale", (float) (1.0 / Math.sqrt(shape.headDim()))), intAttr("qk_output", 1)};
         g.contribInto("GroupQueryAttention", List.of(qkv, "", "", "past_key_values." + i + ".key",
                         "past_key_values." + i + ".value", "seqlens_k", "total_sequence_length"),
-                List.of(ctx, "present." + i + ".key", "present." + i + ".value"),
-                intAttr("num_heads", shape.numHeads()), intAttr("kv_num_heads", shape.numHeads()),
-                floatAttr("scale", (float) (1.0 / Math.sqrt(shape.headDim()))));
+                outputs, qkOutput ? attributes : java.util.Arrays.copyOf(attributes, 3));
         return ctx;
     }
 

@@ -56,13 +56,20 @@ public final class InPlaceKvPrototype implements AutoCloseable {
 
     /** Writes the in-place graph beside a demo model once (same seed, so the same weights). */
     public static Path ensureGraph(Path dir, Gpt2Shape shape, long seed) throws IOException {
-        Path file = dir.resolve(FILE);
+        return ensureGraph(dir, shape, seed, false);
+    }
+
+    /** @param scoresOutput {@link Gpt2GraphBuilder#withScoresOutput()}: the kernel's non-flash path */
+    public static Path ensureGraph(Path dir, Gpt2Shape shape, long seed, boolean scoresOutput) throws IOException {
+        String name = scoresOutput ? FILE.replace(".onnx", "_qk.onnx") : FILE;
+        Path file = dir.resolve(name);
         if (Files.isRegularFile(file)) {
             return file;
         }
-        Path tmp = dir.resolve(FILE + ".tmp");
+        Path tmp = dir.resolve(name + ".tmp");
         try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
-            Gpt2GraphBuilder.inPlaceKv(shape, seed).write(out);
+            Gpt2GraphBuilder b = Gpt2GraphBuilder.inPlaceKv(shape, seed);
+            (scoresOutput ? b.withScoresOutput() : b).write(out);
         }
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         return file;
