@@ -272,7 +272,7 @@ public final class GenerationService {
 
     private static String renderChat(ChatTemplate template, Prompt.Chat chat) {
         try {
-            return template.render(chat.messages(), true);
+            return template.render(chat.messages(), chat.tools(), true);
         } catch (ChatTemplate.TemplateException e) {
             throw SpindleException.invalid("messages", e.getMessage());
         }

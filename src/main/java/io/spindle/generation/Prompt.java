@@ -12,6 +12,17 @@ public sealed interface Prompt {
     record Tokens(int[] ids) implements Prompt {
     }
 
-    record Chat(List<ChatMessage> messages) implements Prompt {
+    /**
+     * @param tools the offered tools for the chat template, as plain maps in OpenAI's
+     *              {@code {"type": "function", "function": {...}}} shape; empty for none
+     */
+    record Chat(List<ChatMessage> messages, List<Object> tools) implements Prompt {
+        public Chat {
+            tools = tools == null ? List.of() : List.copyOf(tools);
+        }
+
+        public Chat(List<ChatMessage> messages) {
+            this(messages, List.of());
+        }
     }
 }

@@ -71,6 +71,24 @@ class CancellationTest {
         assertEquals(idle.numSteps(), bootstrap.engineStats().get(Server.MODEL).numSteps(), "no step after the disconnect");
     }
 
+    /** A constrained row leaves the batch like any other: no step after the disconnect, its cache freed. */
+    @Test
+    void aConstrainedStreamThatIsCancelledStops() throws Exception {
+        long before = bootstrap.engineStats().get(Server.MODEL).numSteps();
+        try (Socket s = send("/v1/chat/completions", "{\"model\":\"demo-gpt2\",\"messages\":[{\"role\":\"user\","
+                + "\"content\":\"List.\"}],\"max_tokens\":400,\"stream\":true,\"temperature\":1,\"seed\":1,"
+                + "\"guided_regex\":\"([a-z]+ ){400}\"}")) {
+            String head = readUntil(s.getInputStream(), "data: ", 4);
+            assertTrue(head.contains("text/event-stream"), head);
+            assertEquals(1, bootstrap.engineStats().get(Server.MODEL).numRunning(), "still generating when the client leaves");
+        }
+        EngineStats idle = Server.awaitIdle(bootstrap, Server.MODEL);
+        long steps = idle.numSteps() - before;
+        assertTrue(steps < 400, "the sequence stopped early: " + steps + " steps");
+        Thread.sleep(200);
+        assertEquals(idle.numSteps(), bootstrap.engineStats().get(Server.MODEL).numSteps(), "no step after the disconnect");
+    }
+
     @Test
     void aNonStreamingClientThatGoesAwayStopsTheSequence() throws Exception {
         long before = bootstrap.engineStats().get(Server.MODEL).numSteps();

@@ -108,6 +108,30 @@ class ConstrainedOutputApiTest {
                 j.getString("generated_text"));
     }
 
+    /**
+     * vLLM's structured_outputs object, the TGI grammar that Hugging Face's client carries into
+     * OpenAI bodies, and TGI's chat response_format with a value hold like the other forms.
+     */
+    @Test
+    void structuredOutputsAndTgiFormsInOpenAiBodiesHold() throws Exception {
+        JsonPath choice = post("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Mood:\",\"max_tokens\":10,"
+                + "\"temperature\":1,\"seed\":2,\"structured_outputs\":{\"choice\":[\"calm\",\"happy\",\"tired\"]}}")
+                .then().statusCode(200).extract().jsonPath();
+        assertTrue(Set.of("calm", "happy", "tired").contains(choice.getString("choices[0].text")), choice.prettify());
+        JsonPath json = post("/v1/chat/completions", "{\"model\":\"demo-gpt2\",\"messages\":[{\"role\":\"user\","
+                + "\"content\":\"x\"}],\"max_tokens\":80,\"temperature\":0.9,\"seed\":4,\"structured_outputs\":{\"json\":"
+                + SCHEMA + ",\"disable_any_whitespace\":true}}").then().statusCode(200).extract().jsonPath();
+        assertMatchesSchema(json.getString("choices[0].message.content"));
+        JsonPath grammar = post("/v1/completions", "{\"model\":\"demo-gpt2\",\"prompt\":\"Code:\",\"max_tokens\":20,"
+                + "\"temperature\":1,\"seed\":1,\"grammar\":{\"type\":\"regex\",\"value\":\"[0-9]{3}-[a-z]{2}\"}}")
+                .then().statusCode(200).extract().jsonPath();
+        assertTrue(grammar.getString("choices[0].text").matches("[0-9]{3}-[a-z]{2}"), grammar.prettify());
+        JsonPath tgiChat = post("/v1/chat/completions", "{\"model\":\"demo-gpt2\",\"messages\":[{\"role\":\"user\","
+                + "\"content\":\"x\"}],\"max_tokens\":80,\"temperature\":0.9,\"seed\":5,\"response_format\":"
+                + "{\"type\":\"json\",\"value\":" + SCHEMA + "}}").then().statusCode(200).extract().jsonPath();
+        assertMatchesSchema(tgiChat.getString("choices[0].message.content"));
+    }
+
     @Test
     void badConstraintsAreClientErrorsNamingTheProblem() {
         post("/v1/chat/completions", "{\"model\":\"demo-gpt2\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"

@@ -29,6 +29,8 @@ public record ChatCompletionRequest(
         @JsonProperty("ignore_eos") Boolean ignoreEos,
         @JsonProperty("return_token_ids") Boolean returnTokenIds,
         JsonNode tools,
+        @JsonProperty("tool_choice") JsonNode toolChoice,
+        @JsonProperty("parallel_tool_calls") Boolean parallelToolCalls,
         String user,
         @JsonProperty("min_p") Double minP,
         @JsonProperty("min_tokens") Integer minTokens,
@@ -36,9 +38,17 @@ public record ChatCompletionRequest(
         @JsonProperty("response_format") JsonNode responseFormat,
         @JsonProperty("guided_json") JsonNode guidedJson,
         @JsonProperty("guided_regex") String guidedRegex,
-        @JsonProperty("guided_choice") List<String> guidedChoice) {
+        @JsonProperty("guided_choice") List<String> guidedChoice,
+        @JsonProperty("structured_outputs") JsonNode structuredOutputs,
+        JsonNode grammar) {
 
-    /** {@code content} is a string or a list of {@code {"type":"text","text":…}} parts. */
-    public record Message(String role, JsonNode content, String name) {
+    /**
+     * {@code content} is a string or a list of {@code {"type":"text","text":…}} parts; an assistant
+     * message may carry the {@code tool_calls} it made, a {@code tool} message the {@code tool_call_id}
+     * it answers.
+     */
+    public record Message(String role, JsonNode content, String name,
+                          @JsonProperty("tool_calls") JsonNode toolCalls,
+                          @JsonProperty("tool_call_id") String toolCallId) {
     }
 }

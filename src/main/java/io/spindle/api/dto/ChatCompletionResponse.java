@@ -16,7 +16,19 @@ public record ChatCompletionResponse(String id, String object, long created, Str
                          @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("token_ids") int[] tokenIds) {
     }
 
-    public record Message(String role, String content, String refusal) {
+    /** {@code content} is null when the answer is {@code tool_calls}. */
+    public record Message(String role, String content, String refusal,
+                          @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("tool_calls") List<ToolCall> toolCalls) {
+        public Message(String role, String content, String refusal) {
+            this(role, content, refusal, null);
+        }
+    }
+
+    public record ToolCall(String id, String type, Function function) {
+    }
+
+    /** {@code arguments} is the JSON text of the arguments, as OpenAI sends it. */
+    public record Function(String name, String arguments) {
     }
 
     /** Chat logprobs: one entry per generated token. */

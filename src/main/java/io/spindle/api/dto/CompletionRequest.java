@@ -49,5 +49,7 @@ public record CompletionRequest(
         @JsonProperty("response_format") JsonNode responseFormat,
         @JsonProperty("guided_json") JsonNode guidedJson,
         @JsonProperty("guided_regex") String guidedRegex,
-        @JsonProperty("guided_choice") List<String> guidedChoice) {
+        @JsonProperty("guided_choice") List<String> guidedChoice,
+        @JsonProperty("structured_outputs") JsonNode structuredOutputs,
+        JsonNode grammar) {
 }

@@ -12,10 +12,11 @@ public final class TokenizeMessages {
     }
 
     /**
-     * {@code prompt} (text or token ids) or chat {@code messages}; {@code model} defaults to the first
-     * text-generation model.
+     * {@code prompt} (text or token ids) or chat {@code messages} (with the {@code tools} the chat
+     * template renders); {@code model} defaults to the first text-generation model.
      */
     public record TokenizeRequest(String model, JsonNode prompt, List<ChatCompletionRequest.Message> messages,
+                                  JsonNode tools,
                                   @JsonProperty("add_special_tokens") Boolean addSpecialTokens,
                                   @JsonProperty("add_generation_prompt") Boolean addGenerationPrompt,
                                   @JsonProperty("return_token_strs") Boolean returnTokenStrs) {

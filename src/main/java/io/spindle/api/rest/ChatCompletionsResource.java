@@ -9,6 +9,10 @@ import io.spindle.api.error.ApiDialect;
 import io.spindle.generation.Generation;
 import io.spindle.generation.GenerationEvent;
 import io.spindle.generation.GenerationService;
+import io.spindle.generation.tool.ToolCall;
+import io.spindle.generation.tool.ToolCallFormat;
+import io.spindle.generation.tool.ToolCallParser;
+import io.spindle.generation.tool.ToolChoice;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
@@ -26,7 +30,8 @@ import java.util.List;
 /**
  * OpenAI-compatible {@code POST /v1/chat/completions}: the conversation goes through the model's
  * chat template; streamed as chat.completion.chunk events (role first, with the first token;
- * finish_reason on the chunk of the last token, optional usage chunk, then [DONE]).
+ * finish_reason on the chunk of the last token, optional usage chunk, then [DONE]). A forced tool
+ * choice ({@link Tools}) answers {@code tool_calls}, streamed as OpenAI streams them.
  */
 @Path("/v1/chat/completions")
 public class ChatCompletionsResource {
@@ -40,16 +45,22 @@ public class ChatCompletionsResource {
     @Produces(MediaType.TEXT_PLAIN)
     public Multi<String> create(String body, @Context HttpServerRequest request) {
         ChatCompletionRequest req = Json.read(body, ChatCompletionRequest.class, UnsupportedFields.OPENAI);
-        List<Generation> gens = service.startAll(OpenAiMapping.chat(req), HttpReply.transport(req.stream()));
+        Tools tools = OpenAiMapping.tools(req);
+        List<Generation> gens = service.startAll(OpenAiMapping.chat(req, tools), HttpReply.transport(req.stream()));
         gens.forEach(g -> HttpReply.dropOnSlowReader(g, request));
+        if (tools.choice() instanceof ToolChoice.Auto) {
+            request.response().putHeader(Tools.ANSWERED_AS_HEADER, "none");
+        }
         Response r = new Response(OpenAiMapping.newId("chatcmpl-"), Instant.now().getEpochSecond(),
-                gens.getFirst().model().id(), Boolean.TRUE.equals(req.returnTokenIds()), Boolean.TRUE.equals(req.logprobs()));
+                gens.getFirst().model().id(), Boolean.TRUE.equals(req.returnTokenIds()), Boolean.TRUE.equals(req.logprobs()),
+                tools.forced());
         boolean usage = req.streamOptions() != null && Boolean.TRUE.equals(req.streamOptions().includeUsage());
         return Choices.reply(ApiDialect.OPENAI, gens, Boolean.TRUE.equals(req.stream()), () -> r.stream(gens, usage),
                 events -> r.whole(gens, events));
     }
 
-    private record Response(String id, long created, String model, boolean tokenIds, boolean logprobs) {
+    /** @param toolCalls the output is a forced tool call list ({@link ToolCallFormat}), answered as {@code tool_calls} */
+    private record Response(String id, long created, String model, boolean tokenIds, boolean logprobs, boolean toolCalls) {
 
         Multi<String> stream(List<Generation> gens, boolean includeUsage) {
             GenerationEvent.Done[] ends = new GenerationEvent.Done[gens.size()];
@@ -103,17 +114,46 @@ public class ChatCompletionsResource {
          */
         Multi<String> stream(GenerationEvent.Done[] ends) {
             boolean[] started = new boolean[1];
+            ToolCallParser calls = r.toolCalls() ? new ToolCallParser() : null;
             return gen.events().onItem().transformToIterable(ev -> switch (ev) {
                 case GenerationEvent.KeepAlive k -> index == 0 ? List.of(HttpReply.KEEP_ALIVE) : List.<String>of();
-                case GenerationEvent.Token t -> withRole(started,
-                        List.of(chunk(new ChatCompletionChunk.Delta(null, t.text()), t, null, null, null)));
+                case GenerationEvent.Token t -> withRole(started, calls != null
+                        ? callChunk(calls.feed(t.text()), t, null, null)
+                        : List.of(chunk(new ChatCompletionChunk.Delta(null, t.text()), t, null, null, null)));
                 case GenerationEvent.Done d -> {
                     ends[index] = d;
                     String text = d.text();
+                    if (calls != null) {
+                        List<ToolCallParser.Delta> last = calls.feed(text);
+                        yield withRole(started, callChunk(last, d.lastToken(), finishReason(d, !calls.calls().isEmpty()), d));
+                    }
                     yield withRole(started, List.of(chunk(new ChatCompletionChunk.Delta(null, text.isEmpty() ? null : text),
                             d.lastToken(), OpenAiMapping.finishReason(d.finish()), d, null)));
                 }
             });
+        }
+
+        /**
+         * What a piece of a tool call list adds, as OpenAI streams calls; a piece that completes
+         * nothing sends no chunk, unless it carries logprobs or the finish.
+         */
+        private List<String> callChunk(List<ToolCallParser.Delta> deltas, GenerationEvent.Token t, String finish,
+                                       GenerationEvent.Done done) {
+            if (deltas.isEmpty() && finish == null && !(r.logprobs() && t != null)) {
+                return List.of();
+            }
+            List<ChatCompletionChunk.ToolCallDelta> out = new ArrayList<>(deltas.size());
+            for (ToolCallParser.Delta d : deltas) {
+                out.add(new ChatCompletionChunk.ToolCallDelta(d.index(), d.id(), d.id() == null ? null : "function",
+                        new ChatCompletionChunk.FunctionDelta(d.name(), d.arguments())));
+            }
+            return List.of(chunk(new ChatCompletionChunk.Delta(null, null, out.isEmpty() ? null : out), t, finish, done, null));
+        }
+
+        /** {@code tool_calls} when calls were read and the output ended as the format does. */
+        private static String finishReason(GenerationEvent.Done d, boolean anyCall) {
+            String reason = OpenAiMapping.finishReason(d.finish());
+            return anyCall && reason.equals("stop") ? "tool_calls" : reason;
         }
 
         private List<String> withRole(boolean[] started, List<String> frames) {
@@ -122,7 +162,8 @@ public class ChatCompletionsResource {
             }
             started[0] = true;
             List<String> out = new ArrayList<>(frames.size() + 1);
-            out.add(chunk(new ChatCompletionChunk.Delta(ROLE, ""), null, null, null, r.tokenIds() ? gen.promptTokens() : null));
+            out.add(chunk(new ChatCompletionChunk.Delta(ROLE, r.toolCalls() ? null : ""), null, null, null,
+                    r.tokenIds() ? gen.promptTokens() : null));
             out.addAll(frames);
             return out;
         }
@@ -170,9 +211,23 @@ public class ChatCompletionsResource {
                 }
             }
             text.append(done.tailText());
-            return new ChatCompletionResponse.Choice(index, new ChatCompletionResponse.Message(ROLE, text.toString(), null),
-                    r.logprobs() ? new ChatCompletionResponse.ChatLogprobs(lps, null) : null,
-                    OpenAiMapping.finishReason(done.finish()),
+            ChatCompletionResponse.Message message = new ChatCompletionResponse.Message(ROLE, text.toString(), null);
+            String finish = OpenAiMapping.finishReason(done.finish());
+            if (r.toolCalls()) {
+                ToolCallParser parser = new ToolCallParser();
+                parser.feed(text.toString());
+                List<ChatCompletionResponse.ToolCall> calls = new ArrayList<>();
+                for (ToolCall c : parser.calls()) {
+                    calls.add(new ChatCompletionResponse.ToolCall(c.id(), "function",
+                            new ChatCompletionResponse.Function(c.name(), c.arguments())));
+                }
+                if (!calls.isEmpty()) {
+                    message = new ChatCompletionResponse.Message(ROLE, null, null, calls);
+                    finish = finishReason(done, true);
+                }
+            }
+            return new ChatCompletionResponse.Choice(index, message,
+                    r.logprobs() ? new ChatCompletionResponse.ChatLogprobs(lps, null) : null, finish,
                     r.tokenIds() ? ids.stream().mapToInt(Integer::intValue).toArray() : null);
         }
     }

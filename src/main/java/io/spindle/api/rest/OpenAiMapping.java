@@ -56,7 +56,8 @@ public final class OpenAiMapping {
                 r.truncatePromptTokens() != null ? r.truncatePromptTokens() : r.truncate(),
                 logprobs ? topLogprobs(r.logprobs(), "logprobs") : 0, echoScores)
                 .withSamples(samples, samples > n)
-                .withConstraint(Constraints.openAi(r.responseFormat(), r.guidedJson(), r.guidedRegex(), r.guidedChoice()));
+                .withConstraint(Constraints.openAi(r.responseFormat(), r.guidedJson(), r.guidedRegex(), r.guidedChoice(),
+                        r.structuredOutputs(), r.grammar()));
         // TGI's do_sample: false (from Hugging Face's client) means greedy where no temperature says otherwise.
         Double temperature = r.temperature() == null && Boolean.FALSE.equals(r.doSample()) ? Double.valueOf(0) : r.temperature();
         List<GenerationRequest> out = new ArrayList<>();
@@ -133,6 +134,15 @@ public final class OpenAiMapping {
     }
 
     public static GenerationRequest chat(ChatCompletionRequest r) {
+        return chat(r, tools(r));
+    }
+
+    static Tools tools(ChatCompletionRequest r) {
+        return Tools.read(r.tools(), r.toolChoice(), r.parallelToolCalls());
+    }
+
+    /** A chat request with the tools it offers already read. */
+    static GenerationRequest chat(ChatCompletionRequest r, Tools tools) {
         Integer max = r.maxCompletionTokens() != null ? r.maxCompletionTokens() : r.maxTokens();
         String maxParam = r.maxCompletionTokens() != null ? "max_completion_tokens" : "max_tokens";
         checkCommon(r.n(), max, maxParam);
@@ -142,11 +152,25 @@ public final class OpenAiMapping {
         GenerationOptions options = new GenerationOptions(orZero(r.minP()), 1, r.minTokens() == null ? 0 : r.minTokens(),
                 r.truncatePromptTokens(), topLogprobs(r.topLogprobs(), "top_logprobs"), false)
                 .withSamples(r.n() == null ? 1 : r.n(), false)
-                .withConstraint(Constraints.openAi(r.responseFormat(), r.guidedJson(), r.guidedRegex(), r.guidedChoice()));
-        return new GenerationRequest(r.model(), messages(r.messages()), max, r.temperature(), r.topK(), r.topP(),
+                .withConstraint(constraint(r, tools));
+        return new GenerationRequest(r.model(), messages(r.messages(), tools.templateTools()), max, r.temperature(), r.topK(), r.topP(),
                 r.repetitionPenalty(), r.presencePenalty(), r.frequencyPenalty(), r.seed(), stops(r.stop()),
                 r.stopTokenIds(), Boolean.TRUE.equals(r.ignoreEos()), Boolean.TRUE.equals(r.logprobs()),
                 logitBias(r.logitBias()), options);
+    }
+
+    /** A forced tool call, or the structured-output fields; both at once is a 400. */
+    private static io.spindle.generation.OutputConstraint constraint(ChatCompletionRequest r, Tools tools) {
+        io.spindle.generation.OutputConstraint format = Constraints.openAi(r.responseFormat(), r.guidedJson(),
+                r.guidedRegex(), r.guidedChoice(), r.structuredOutputs(), r.grammar());
+        if (!tools.forced()) {
+            return format;
+        }
+        if (format != null) {
+            throw SpindleException.invalid("tool_choice", "tool_choice forces a tool call, which fixes the output's "
+                    + "format; " + format.field() + " cannot hold it too: send one of them");
+        }
+        return tools.constraint();
     }
 
     /** A {@code generate} frame of the WebSocket protocol: {@code messages} for chat, else {@code prompt}. */
@@ -164,6 +188,11 @@ public final class OpenAiMapping {
             java.util.Set.of("system", "developer", "user", "assistant", "tool", "function"));
 
     public static Prompt messages(List<ChatCompletionRequest.Message> list) {
+        return messages(list, List.of());
+    }
+
+    /** The conversation, with the offered tools ({@link Tools#templateTools}) for the chat template. */
+    static Prompt messages(List<ChatCompletionRequest.Message> list, List<Object> tools) {
         if (list == null || list.isEmpty()) {
             throw SpindleException.invalid("messages", "'messages' must hold at least one message");
         }
@@ -178,9 +207,10 @@ public final class OpenAiMapping {
                         + (m.role().length() > 40 ? m.role().substring(0, 40) + "…" : m.role())
                         + "' is not one of " + CHAT_ROLES);
             }
-            messages.add(new ChatMessage(m.role(), content(m.content(), i)));
+            messages.add(new ChatMessage(m.role(), content(m.content(), i), m.name(), m.toolCallId(),
+                    toolCalls(m.toolCalls(), i)));
         }
-        return new Prompt.Chat(messages);
+        return new Prompt.Chat(messages, tools);
     }
 
     /** The most samples of one prompt a request may ask for (the engine also bounds them by its batch). */
@@ -253,6 +283,49 @@ public final class OpenAiMapping {
             return out;
         }
         throw SpindleException.invalid("stop", "'stop' must be a string or a list of strings");
+    }
+
+    /**
+     * An assistant message's {@code tool_calls}, with each call's {@code arguments} (a JSON text in
+     * OpenAI's API) parsed for the template as transformers' templates expect; arguments that do not
+     * parse are passed as the text.
+     */
+    private static List<ChatMessage.ToolCallMessage> toolCalls(JsonNode calls, int index) {
+        if (calls == null || calls.isNull()) {
+            return List.of();
+        }
+        String at = "messages[" + index + "].tool_calls";
+        if (!calls.isArray()) {
+            throw SpindleException.invalid("messages", at + " must be a list of calls");
+        }
+        List<ChatMessage.ToolCallMessage> out = new ArrayList<>(calls.size());
+        for (int k = 0; k < calls.size(); k++) {
+            JsonNode f = calls.get(k).path("function");
+            if (!f.path("name").isTextual()) {
+                throw SpindleException.invalid("messages", at + "[" + k + "].function.name is required");
+            }
+            JsonNode args = f.get("arguments");
+            Object arguments;
+            if (args == null || args.isNull()) {
+                arguments = java.util.Map.of();
+            } else if (args.isTextual()) {
+                arguments = parsedOrText(args.asText());
+            } else {
+                arguments = Json.MAPPER.convertValue(args, Object.class);
+            }
+            JsonNode id = calls.get(k).get("id");
+            out.add(new ChatMessage.ToolCallMessage(id != null && id.isTextual() ? id.asText() : null,
+                    f.get("name").asText(), arguments));
+        }
+        return out;
+    }
+
+    private static Object parsedOrText(String json) {
+        try {
+            return Json.MAPPER.readValue(json, Object.class);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return json;
+        }
     }
 
     private static String content(JsonNode c, int index) {

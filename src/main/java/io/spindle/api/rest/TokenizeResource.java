@@ -46,7 +46,9 @@ public class TokenizeResource {
             throw SpindleException.invalid(Boolean.FALSE.equals(req.addSpecialTokens()) ? "add_special_tokens"
                     : "add_generation_prompt", "only the tokenization generation uses is offered (true)");
         }
-        Prompt prompt = req.messages() != null ? OpenAiMapping.messages(req.messages()) : OpenAiMapping.prompt(req.prompt());
+        Prompt prompt = req.messages() != null
+                ? OpenAiMapping.messages(req.messages(), Tools.read(req.tools(), null, null).templateTools())
+                : OpenAiMapping.prompt(req.prompt());
         int[] ids = service.tokenize(model, prompt).ids();
         List<String> strs = null;
         if (Boolean.TRUE.equals(req.returnTokenStrs())) {

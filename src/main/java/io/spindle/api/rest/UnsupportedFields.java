@@ -16,12 +16,9 @@ final class UnsupportedFields {
 
     /** OpenAI completions and chat, with vLLM's extensions. */
     static final Map<String, Predicate<JsonNode>> OPENAI = Map.ofEntries(
-            Map.entry("tools", ABSENT.or(n -> n.isArray() && n.isEmpty())),
-            Map.entry("tool_choice", ABSENT.or(n -> "none".equals(n.asText()) || "auto".equals(n.asText()))),
             Map.entry("functions", ABSENT.or(n -> n.isArray() && n.isEmpty())),
             Map.entry("function_call", ABSENT.or(n -> "none".equals(n.asText()) || "auto".equals(n.asText()))),
             Map.entry("guided_grammar", ABSENT),
-            Map.entry("structured_outputs", ABSENT),
             Map.entry("prompt_logprobs", ABSENT),
             Map.entry("logits_processors", ABSENT),
             Map.entry("bad_words", ABSENT.or(n -> n.isArray() && n.isEmpty())),
@@ -31,8 +28,7 @@ final class UnsupportedFields {
             Map.entry("include_stop_str_in_output", ABSENT.or(n -> n.isBoolean() && !n.asBoolean())),
             Map.entry("skip_special_tokens", ABSENT.or(n -> n.isBoolean() && n.asBoolean())),
             Map.entry("spaces_between_special_tokens", ABSENT.or(n -> n.isBoolean() && n.asBoolean())),
-            // TGI parameters that Hugging Face's client carries into OpenAI bodies.
-            Map.entry("grammar", ABSENT),
+            // A TGI parameter that Hugging Face's client carries into OpenAI bodies.
             Map.entry("watermark", ABSENT.or(n -> n.isBoolean() && !n.asBoolean())));
 
     /** TGI's {@code parameters}. */

@@ -22,12 +22,20 @@ import java.util.stream.Stream;
  */
 public final class DemoModelWriter {
     /** Bump when the graph or files change, so cached copies from older builds are not reused. */
-    public static final int BUILDER_VERSION = 2;
+    public static final int BUILDER_VERSION = 3;
     public static final long DEFAULT_SEED = 1234;
 
     /** A chat template in Hugging Face's Jinja dialect, so the demo exercises the template engine. */
-    static final String CHAT_TEMPLATE = "{% for message in messages %}"
-            + "{{ '<|' + message['role'] + '|>\\n' + message['content'] + '\\n' }}"
+    /**
+     * A small template in the style of Hermes/Qwen tool calling: the offered tools as JSON lines,
+     * an assistant's calls as {@code <tool_call>{"name": …, "arguments": …}</tool_call>}, tool
+     * results as their own turns.
+     */
+    static final String CHAT_TEMPLATE = "{% if tools %}{{ '<|tools|>\\n' }}{% for tool in tools %}{{ (tool | tojson) + '\\n' }}"
+            + "{% endfor %}{% endif %}{% for message in messages %}"
+            + "{{ '<|' + message['role'] + '|>\\n' + message['content'] }}"
+            + "{% if message['tool_calls'] %}{% for call in message['tool_calls'] %}"
+            + "{{ '<tool_call>' + (call['function'] | tojson) + '</tool_call>' }}{% endfor %}{% endif %}{{ '\\n' }}"
             + "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
 
     private final ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);

@@ -197,15 +197,10 @@ final class JsonSchemaRegex {
         if (name != null && automata.containsKey(name)) {
             return "<" + name + ">";
         }
-        JsonNode target = null;
-        for (String prefix : new String[] {"#/$defs/", "#/definitions/"}) {
-            if (ref.startsWith(prefix) && root != null) {
-                target = root.path(prefix.substring(2, prefix.length() - 1)).get(ref.substring(prefix.length()));
-            }
-        }
-        if (target == null) {
+        JsonNode target = pointer(ref);
+        if (target == null || !(target.isObject() || target.isBoolean())) {
             throw new ConstraintException("json_schema: $ref \"" + ref + "\" at " + path
-                    + " does not name a schema under #/$defs or #/definitions");
+                    + " does not point to a schema in this document (e.g. #/$defs/name)");
         }
         if (!resolving.add(ref)) {
             throw new ConstraintException("json_schema: recursive $ref \"" + ref + "\" is not supported (at " + path + ")");
@@ -215,6 +210,22 @@ final class JsonSchemaRegex {
         automata.put(name, compile(value(target, ref)));
         resolving.remove(ref);
         return "<" + name + ">";
+    }
+
+    /** The node a local reference ({@code #/a/b}, JSON Pointer with {@code ~0}/{@code ~1} escapes) points to, or null. */
+    private JsonNode pointer(String ref) {
+        if (root == null || !ref.startsWith("#/")) {
+            return null;
+        }
+        JsonNode node = root;
+        for (String token : ref.substring(2).split("/", -1)) {
+            String key = token.replace("~1", "/").replace("~0", "~");
+            node = node.isArray() && key.matches("0|[1-9][0-9]{0,8}") ? node.get(Integer.parseInt(key)) : node.get(key);
+            if (node == null) {
+                return null;
+            }
+        }
+        return node;
     }
 
     private String enumeration(JsonNode values, String path) {

@@ -20,17 +20,17 @@ import static org.junit.jupiter.api.Assertions.fail;
  * checks the state's contracts on the way: something is always allowed, EOS only when it accepts,
  * only EOS once complete.
  */
-final class ConstraintWalker {
+public final class ConstraintWalker {
     private final CompiledConstraint compiled;
     private final SplittableRandom random;
 
-    ConstraintWalker(CompiledConstraint compiled, long seed) {
+    public ConstraintWalker(CompiledConstraint compiled, long seed) {
         this.compiled = compiled;
         this.random = new SplittableRandom(seed);
     }
 
     /** One generation; returns the text (asserted to be valid UTF-8) that ended with EOS. */
-    String walk(int maxTokens) {
+    public String walk(int maxTokens) {
         ConstraintState st = compiled.start();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         TokenVocabulary v = compiled.vocabulary();
