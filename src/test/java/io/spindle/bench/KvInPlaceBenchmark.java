@@ -8,7 +8,7 @@ import io.spindle.runtime.demo.DemoModelWriter;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.demo.Gpt2Shape;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
-import io.spindle.runtime.family.gpt2.Gpt2Runner;
+import io.spindle.runtime.family.gpt2.Gpt2Decoder;
 import io.spindle.runtime.family.gpt2.InPlaceKvPrototype;
 import io.spindle.runtime.onnx.OrtRuntime;
 
@@ -79,13 +79,13 @@ public final class KvInPlaceBenchmark {
     }
 
     private static final class Current implements Variant {
-        final Gpt2Runner runner;
+        final Gpt2Decoder runner;
         final int[][] tokens;
         final int[] at;
         final long[] ids;
         final float[] logits;
 
-        Current(Gpt2Runner runner, int[][] prompts, int capacity) throws Exception {
+        Current(Gpt2Decoder runner, int[][] prompts, int capacity) throws Exception {
             this.runner = runner;
             int rows = prompts.length;
             tokens = new int[rows][capacity];
@@ -171,7 +171,7 @@ public final class KvInPlaceBenchmark {
         int[] lengths = Arrays.stream(new int[] {16, 100, 960, 33, 7, 500, 250, 64})
                 .map(n -> Math.min(n, maxLen - decodeSteps - 1)).toArray();
         int[][] prompts = prompts(lengths, 7);
-        try (Gpt2Runner runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
+        try (Gpt2Decoder runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
              InPlaceKvPrototype kv = new InPlaceKvPrototype(ort.env(), session, shape, lengths.length, maxLen)) {
             Current cur = new Current(runner, prompts, maxLen + 1);
             InPlace gqa = new InPlace(kv, prompts, maxLen + 1);
@@ -198,7 +198,7 @@ public final class KvInPlaceBenchmark {
 
     private static void batch(OrtRuntime ort, Path dir, OrtSession session, Gpt2Shape shape, int rows, int[] contexts,
                               int steps, int rounds, int maxLen) throws Exception {
-        List<Gpt2Runner> runners = new ArrayList<>();
+        List<Gpt2Decoder> runners = new ArrayList<>();
         List<InPlaceKvPrototype> drivers = new ArrayList<>();
         List<String> names = new ArrayList<>();
         List<Variant> variants = new ArrayList<>();
@@ -207,7 +207,7 @@ public final class KvInPlaceBenchmark {
                 int[] lengths = new int[rows];
                 Arrays.fill(lengths, c);
                 int[][] prompts = prompts(lengths, c);
-                Gpt2Runner runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
+                Gpt2Decoder runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
                 runners.add(runner);
                 long t0 = System.nanoTime();
                 variants.add(new Current(runner, prompts, maxLen + 1));
@@ -250,7 +250,7 @@ public final class KvInPlaceBenchmark {
                 }
             }
         } finally {
-            runners.forEach(Gpt2Runner::close);
+            runners.forEach(Gpt2Decoder::close);
             drivers.forEach(InPlaceKvPrototype::close);
         }
     }
@@ -258,7 +258,7 @@ public final class KvInPlaceBenchmark {
     private static void single(OrtRuntime ort, Path dir, OrtSession session, Gpt2Shape shape, int steps, int rounds,
                                int maxLen) throws Exception {
         int[][] prompts = prompts(new int[] {16}, 3);
-        try (Gpt2Runner runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
+        try (Gpt2Decoder runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
              InPlaceKvPrototype kv = new InPlaceKvPrototype(ort.env(), session, shape, 1, maxLen)) {
             Current cur = new Current(runner, prompts, maxLen + 1);
             InPlace gqa = new InPlace(kv, prompts, maxLen + 1);

@@ -72,7 +72,8 @@ public final class Gpt2GraphBuilder {
     }
 
     /**
-     * Prototype (issue 17) of a serving graph whose KV cache stays in place: each block's attention
+     * Spindle's in-place KV serving form (issue 17; {@link DemoLayout#IN_PLACE_KV}, served by
+     * {@code InPlaceKvRunner}): a graph whose KV cache stays in place: each block's attention
      * is ONNX Runtime's {@code com.microsoft.GroupQueryAttention} (packed QKV, kv_num_heads =
      * num_heads, no rotary), whose CPU kernel writes only the new positions into its present outputs
      * when they are the very buffers of its past inputs. Inputs: {@code input_ids}, {@code position_ids}

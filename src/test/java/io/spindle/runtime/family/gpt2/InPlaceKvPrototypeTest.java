@@ -32,7 +32,7 @@ class InPlaceKvPrototypeTest {
     private static final float TOLERANCE = 1e-4f;
     private static final OrtRuntime ORT = new OrtRuntime("cpu", 2);
     private static final AtomicLong IDS = new AtomicLong(1);
-    private static Gpt2Runner reference;
+    private static Gpt2Decoder reference;
     private static OrtSession inPlace;
 
     @BeforeAll
