@@ -12,7 +12,7 @@ import io.spindle.engine.exec.EncoderRunner;
 import io.spindle.runtime.family.bert.BertLoader;
 import io.spindle.runtime.family.bert.MaskedLmEncoder;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
-import io.spindle.runtime.family.gpt2.Gpt2Runner;
+import io.spindle.runtime.family.gpt2.Gpt2Decoder;
 import io.spindle.runtime.family.t5.T5Loader;
 import io.spindle.runtime.family.t5.T5Runner;
 import io.spindle.runtime.onnx.ModelLoadException;
@@ -64,7 +64,7 @@ final class ModelLoader {
                     + "' is not served yet (supported: " + DECODER_TYPES + ", " + SEQ2SEQ_TYPES + ", " + ENCODER_TYPES + ")");
         }
         TextTokenizer tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
-        Gpt2Runner runner;
+        Gpt2Decoder runner;
         try {
             runner = Gpt2Loader.load(ort, dir, config, rewriteCache);
         } catch (ModelLoadException | RuntimeException e) {

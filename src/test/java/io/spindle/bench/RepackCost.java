@@ -4,7 +4,7 @@ import io.spindle.engine.exec.StepInput;
 import io.spindle.model.ModelConfig;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
-import io.spindle.runtime.family.gpt2.Gpt2Runner;
+import io.spindle.runtime.family.gpt2.Gpt2Decoder;
 import io.spindle.runtime.onnx.OrtRuntime;
 
 import java.nio.file.Path;
@@ -25,7 +25,7 @@ public final class RepackCost {
         int len = Integer.parseInt(opt.getOrDefault("len", "96"));
         DemoPreset preset = DemoPreset.parse(opt.getOrDefault("preset", "gpt2-124m"));
         Path dir = BenchServer.demoModel(preset);
-        try (Gpt2Runner runner = Gpt2Loader.load(new OrtRuntime("cpu", 0), dir, ModelConfig.read(dir))) {
+        try (Gpt2Decoder runner = Gpt2Loader.load(new OrtRuntime("cpu", 0), dir, ModelConfig.read(dir))) {
             int[][] tokens = new int[rows][len + 64];
             List<StepInput> batch = new ArrayList<>();
             for (int r = 0; r < rows; r++) {
@@ -68,7 +68,7 @@ public final class RepackCost {
         }
     }
 
-    private static void step(Gpt2Runner runner, List<Long> ids, int[][] tokens, int[] at) throws Exception {
+    private static void step(Gpt2Decoder runner, List<Long> ids, int[][] tokens, int[] at) throws Exception {
         List<StepInput> batch = new ArrayList<>();
         for (long id : ids) {
             int r = (int) id;

@@ -4,7 +4,7 @@ import io.spindle.engine.exec.StepInput;
 import io.spindle.model.ModelConfig;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
-import io.spindle.runtime.family.gpt2.Gpt2Runner;
+import io.spindle.runtime.family.gpt2.Gpt2Decoder;
 import io.spindle.runtime.onnx.OrtRuntime;
 
 import java.nio.file.Path;
@@ -30,7 +30,7 @@ public final class StepCost {
         int steps = Integer.parseInt(opt.getOrDefault("steps", "12"));
         DemoPreset preset = DemoPreset.parse(opt.getOrDefault("preset", "gpt2-124m"));
         Path dir = BenchServer.demoModel(preset);
-        try (Gpt2Runner runner = Gpt2Loader.load(new OrtRuntime("cpu", 0), dir, ModelConfig.read(dir))) {
+        try (Gpt2Decoder runner = Gpt2Loader.load(new OrtRuntime("cpu", 0), dir, ModelConfig.read(dir))) {
             int[] prompt = new int[1024];
             for (int i = 0; i < prompt.length; i++) {
                 prompt[i] = 200 + (i * 13) % 5000;
@@ -71,7 +71,7 @@ public final class StepCost {
     }
 
     /** Median of {@code steps} steps; with a chunk, a fresh prompt is prefilled that many tokens per step. */
-    private static double median(Gpt2Runner runner, int rows, int[][] tokens, int[] at, int[] prompt, int chunk,
+    private static double median(Gpt2Decoder runner, int rows, int[][] tokens, int[] at, int[] prompt, int chunk,
                                  int steps) throws Exception {
         double[] ms = new double[steps];
         for (int i = 0; i < steps; i++) {
@@ -84,7 +84,7 @@ public final class StepCost {
         return ms[steps / 2];
     }
 
-    private static void step(Gpt2Runner runner, int rows, int[][] tokens, int[] at, int[] prompt, int chunk, int from)
+    private static void step(Gpt2Decoder runner, int rows, int[][] tokens, int[] at, int[] prompt, int chunk, int from)
             throws Exception {
         List<StepInput> batch = new ArrayList<>();
         for (int r = 0; r < rows; r++) {

@@ -38,13 +38,14 @@ class BatchedGenerationModelTest {
 
     /** A model under test: how to open its runner and how a prompt reads in its vocabulary. */
     enum Subject {
-        GPT2_OPTIMUM, GPT2_ORT, GPT2_ORT_FUSED, T5_SPLIT, T5_MERGED;
+        GPT2_OPTIMUM, GPT2_ORT, GPT2_ORT_FUSED, GPT2_IN_PLACE_KV, T5_SPLIT, T5_MERGED;
 
         ModelRunner open() throws Exception {
             Path dir = switch (this) {
                 case GPT2_OPTIMUM -> TestModels.tiny(DemoLayout.OPTIMUM);
                 case GPT2_ORT -> TestModels.tiny(DemoLayout.ORT_GPT2);
                 case GPT2_ORT_FUSED -> TestModels.tiny(DemoLayout.ORT_FUSED);
+                case GPT2_IN_PLACE_KV -> TestModels.tiny(DemoLayout.IN_PLACE_KV);
                 case T5_SPLIT -> TestModels.tinyT5(T5DemoWriter.Variant.SPLIT);
                 case T5_MERGED -> TestModels.tinyT5(T5DemoWriter.Variant.MERGED);
             };
@@ -54,7 +55,7 @@ class BatchedGenerationModelTest {
 
         /** T5's vocabulary is smaller and a source ends with {@code </s>} (id 1). */
         int[] prompt(int i) {
-            if (this == GPT2_OPTIMUM || this == GPT2_ORT || this == GPT2_ORT_FUSED) {
+            if (this == GPT2_OPTIMUM || this == GPT2_ORT || this == GPT2_ORT_FUSED || this == GPT2_IN_PLACE_KV) {
                 return PROMPTS[i];
             }
             int[] p = new int[PROMPTS[i].length + 1];
@@ -115,6 +116,19 @@ class BatchedGenerationModelTest {
         List<int[]> batched = together(layout, SamplingParams.greedy());
         for (int i = 0; i < PROMPTS.length; i++) {
             assertArrayEquals(alone(layout, i, SamplingParams.greedy()), batched.get(i), "request " + i);
+        }
+    }
+
+    /**
+     * The in-place KV form (same weights, GroupQueryAttention over slot-resident caches) generates
+     * exactly the plain layout's greedy tokens, batched as requests arrive.
+     */
+    @org.junit.jupiter.api.Test
+    void inPlaceKvLayoutGeneratesThePlainLayoutsGreedyTokens() throws Exception {
+        List<int[]> plain = together(Subject.GPT2_OPTIMUM, SamplingParams.greedy());
+        List<int[]> inPlace = together(Subject.GPT2_IN_PLACE_KV, SamplingParams.greedy());
+        for (int i = 0; i < PROMPTS.length; i++) {
+            assertArrayEquals(plain.get(i), inPlace.get(i), "request " + i);
         }
     }
 

@@ -15,7 +15,8 @@ import io.spindle.sampling.constraint.TokenVocabulary;
 import io.spindle.testing.RecordingListener;
 import io.spindle.testing.TestModels;
 import io.spindle.text.TokenBytes;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -37,27 +38,28 @@ class ConstrainedEngineModelTest {
     private static final int[] PROMPT = {464, 2068, 7586, 21831, 18045};
     private static final SamplingParams SEEDED = new SamplingParams(1.0, 0, 1, 1, 0, 0, 11);
 
-    private static Engine engine() throws Exception {
-        Path dir = TestModels.tiny(DemoLayout.OPTIMUM);
+    private static Engine engine(DemoLayout layout) throws Exception {
+        Path dir = TestModels.tiny(layout);
         return new Engine("constrained", Gpt2Loader.load(ORT, dir, ModelConfig.read(dir)),
                 new EngineConfig(4, 64, 10_000_000, 16)).start();
     }
 
-    @Test
-    void constrainedRowsMatchTheirRegexAndLeaveTheOthersAlone() throws Exception {
+    @ParameterizedTest
+    @EnumSource(value = DemoLayout.class, names = {"OPTIMUM", "IN_PLACE_KV"})
+    void constrainedRowsMatchTheirRegexAndLeaveTheOthersAlone(DemoLayout layout) throws Exception {
         Path dir = TestModels.tiny(DemoLayout.OPTIMUM);
         ModelConfig config = ModelConfig.read(dir);
         TokenVocabulary vocab = TokenBytes.read(dir.resolve("tokenizer.json"), 50257, config.eosTokenIds());
         String regex = "(ab|cd){2,4}-[0-9]{2}";
         CompiledConstraint compiled = new ConstraintCompiler().compile(new ConstraintSpec.Regex(regex), vocab);
         int[] alone;
-        try (Engine e = engine()) {
+        try (Engine e = engine(layout)) {
             RecordingListener l = new RecordingListener();
             e.submit(new EngineRequest("free", PROMPT, SEEDED, 16, config.eosTokenIds(), -1, false, 0), l);
             assertInstanceOf(TokenEvent.Finished.class, l.awaitEnd());
             alone = l.tokens();
         }
-        try (Engine e = engine()) {
+        try (Engine e = engine(layout)) {
             RecordingListener free = new RecordingListener();
             RecordingListener[] held = {new RecordingListener(), new RecordingListener()};
             e.submit(new EngineRequest("free", PROMPT, SEEDED, 16, config.eosTokenIds(), -1, false, 0), free);

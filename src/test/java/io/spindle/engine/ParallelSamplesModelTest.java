@@ -92,7 +92,7 @@ class ParallelSamplesModelTest {
 
     /** The parent ends with its first token (and its batch, with the logits the forks read, goes). */
     @ParameterizedTest
-    @EnumSource(value = DemoLayout.class, names = {"OPTIMUM", "ORT_GPT2"})
+    @EnumSource(value = DemoLayout.class, names = {"OPTIMUM", "ORT_GPT2", "IN_PLACE_KV"})
     void samplesOfOneTokenEachEqualTheirSeedsAlone(DemoLayout layout) throws Exception {
         int n = 4;
         int[] alone = new int[n];
@@ -121,7 +121,7 @@ class ParallelSamplesModelTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = DemoLayout.class, names = "OPTIMUM")
+    @EnumSource(value = DemoLayout.class, names = {"OPTIMUM", "IN_PLACE_KV"})
     void greedySamplesAreIdentical(DemoLayout layout) throws Exception {
         try (Engine e = engine(layout, new AtomicLong())) {
             List<RecordingListener> ls = List.of(new RecordingListener(), new RecordingListener(), new RecordingListener());

@@ -12,7 +12,6 @@ import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.sampling.SamplingParams;
 import io.spindle.testing.RecordingListener;
 import io.spindle.testing.TestModels;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -163,9 +162,9 @@ class PrefixCacheModelTest {
         }
     }
 
-    @Test
-    void concurrentRequestsSharingOnePrefixAgreeWithColdRuns() throws Exception {
-        DemoLayout layout = DemoLayout.OPTIMUM;
+    @ParameterizedTest
+    @EnumSource(value = DemoLayout.class, names = {"OPTIMUM", "IN_PLACE_KV"})
+    void concurrentRequestsSharingOnePrefixAgreeWithColdRuns(DemoLayout layout) throws Exception {
         int[] shared = tokens(48, 5);
         List<int[]> prompts = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
@@ -191,9 +190,9 @@ class PrefixCacheModelTest {
         }
     }
 
-    @Test
-    void evictionUnderASmallBudgetLosesNoRequestAndStaysWithinIt() throws Exception {
-        DemoLayout layout = DemoLayout.ORT_GPT2;
+    @ParameterizedTest
+    @EnumSource(value = DemoLayout.class, names = {"ORT_GPT2", "IN_PLACE_KV"})
+    void evictionUnderASmallBudgetLosesNoRequestAndStaysWithinIt(DemoLayout layout) throws Exception {
         long perToken;
         try (Engine probe = engine(layout, 1, 512, 10_000_000, PrefixCacheSettings.OFF)) {
             perToken = probe.kvBytesPerToken();
@@ -233,9 +232,9 @@ class PrefixCacheModelTest {
         }
     }
 
-    @Test
-    void aRequestCancelledMidPrefillLeavesWholeComputedBlocks() throws Exception {
-        DemoLayout layout = DemoLayout.OPTIMUM_SPLIT;
+    @ParameterizedTest
+    @EnumSource(value = DemoLayout.class, names = {"OPTIMUM_SPLIT", "IN_PLACE_KV"})
+    void aRequestCancelledMidPrefillLeavesWholeComputedBlocks(DemoLayout layout) throws Exception {
         int[] prompt = tokens(200, 9);
         // 8 prompt tokens per step: the cancel lands while the prompt is still being fed.
         try (Engine e = engine(layout, 2, 8, 10_000_000, PrefixCacheSettings.DEFAULT)) {

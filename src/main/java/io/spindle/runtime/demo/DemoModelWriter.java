@@ -111,6 +111,9 @@ public final class DemoModelWriter {
         if (layout == DemoLayout.OPTIMUM_SPLIT) {
             writeGraph(dir.resolve("decoder_model.onnx"), new Gpt2GraphBuilder(s, layout, false, seed, gatherLogits));
             writeGraph(dir.resolve("decoder_with_past_model.onnx"), new Gpt2GraphBuilder(s, layout, true, seed, gatherLogits));
+        } else if (layout == DemoLayout.IN_PLACE_KV) {
+            // A serving form of Spindle's own, not an exporter's: always gathered.
+            writeGraph(dir.resolve("model.onnx"), Gpt2GraphBuilder.inPlaceKv(s, seed));
         } else {
             writeGraph(dir.resolve("model.onnx"), new Gpt2GraphBuilder(s, layout, true, seed, gatherLogits));
         }
@@ -133,7 +136,7 @@ public final class DemoModelWriter {
         demo.put("layout", layout.id());
         demo.put("seed", seed);
         demo.put("builder_version", BUILDER_VERSION);
-        demo.put("logits", gatherLogits ? "gathered" : "every-position");
+        demo.put("logits", gatherLogits || layout == DemoLayout.IN_PLACE_KV ? "gathered" : "every-position");
         json.writeValue(dir.resolve("config.json").toFile(), config);
 
         ObjectNode gen = json.createObjectNode();

@@ -33,6 +33,8 @@ public final class Gpt2GraphBuilder {
     private final boolean withPast;
     private final boolean gatherLogits;
     private final SplittableRandom random;
+    private final boolean inPlaceKv;
+    private boolean qkOutput;
     private OnnxGraphWriter g;
     private boolean headsShapeDeclared;
 
@@ -57,6 +59,44 @@ public final class Gpt2GraphBuilder {
         this.withPast = withPast;
         this.gatherLogits = gatherLogits;
         this.random = new SplittableRandom(seed);
+        this.inPlaceKv = false;
+    }
+
+    private Gpt2GraphBuilder(Gpt2Shape shape, long seed) {
+        this.shape = shape;
+        this.layout = DemoLayout.OPTIMUM;
+        this.withPast = true;
+        this.gatherLogits = true;
+        this.random = new SplittableRandom(seed);
+        this.inPlaceKv = true;
+    }
+
+    /**
+     * Spindle's in-place KV serving form (issue 17; {@link DemoLayout#IN_PLACE_KV}, served by
+     * {@code InPlaceKvRunner}): a graph whose KV cache stays in place: each block's attention
+     * is ONNX Runtime's {@code com.microsoft.GroupQueryAttention} (packed QKV, kv_num_heads =
+     * num_heads, no rotary), whose CPU kernel writes only the new positions into its present outputs
+     * when they are the very buffers of its past inputs. Inputs: {@code input_ids}, {@code position_ids}
+     * (int64 [batch, seq]), {@code seqlens_k} (int32 [batch]: each row's valid length after this call
+     * minus one), {@code total_sequence_length} (int32 scalar: the largest valid length),
+     * {@code past_key_values.{i}.key|value} [batch, heads, max_len, head_dim] and
+     * {@value GatherRewrite#INPUT}; outputs {@code logits} [1, n, vocab] and
+     * {@code present.{i}.key|value}, the same shape as the past (bind them to the past's buffers). No
+     * attention mask: a row attends to its first seqlens_k + 1 positions, causally. The same weights
+     * as the other layouts for a seed.
+     */
+    public static Gpt2GraphBuilder inPlaceKv(Gpt2Shape shape, long seed) {
+        return new Gpt2GraphBuilder(shape, seed);
+    }
+
+    /**
+     * The same with each attention's {@code output_qk} requested (nobody reads it): in ONNX Runtime
+     * 1.29 that moves the CPU kernel off its flash-attention path onto the one that materialises the
+     * scores with MLAS GEMMs, which the issue 17 benchmark compares.
+     */
+    public Gpt2GraphBuilder withScoresOutput() {
+        this.qkOutput = true;
+        return this;
     }
 
     public void write(OutputStream out) throws IOException {
@@ -68,7 +108,12 @@ public final class Gpt2GraphBuilder {
             return;
         }
         String x = embeddings();
-        String maskBias = attentionBias();
+        String maskBias = null;
+        if (inPlaceKv) {
+            g.scalar("one", 1f);
+        } else {
+            maskBias = attentionBias();
+        }
         for (int i = 0; i < shape.numLayers(); i++) {
             x = block(i, x, maskBias);
         }
@@ -164,7 +209,11 @@ public final class Gpt2GraphBuilder {
         int heads = shape.numHeads();
         int hd = shape.headDim();
         g.input("input_ids", ids, "batch_size", "sequence_length");
-        if (optimum()) {
+        if (inPlaceKv) {
+            g.input("position_ids", ids, "batch_size", "sequence_length");
+            g.input("seqlens_k", DataType.INT32, "batch_size");
+            g.input("total_sequence_length", DataType.INT32);
+        } else if (optimum()) {
             g.input("attention_mask", ids, "batch_size", "total_length");
             g.input("position_ids", ids, "batch_size", "sequence_length");
         } else {
@@ -173,8 +222,9 @@ public final class Gpt2GraphBuilder {
         }
         for (int i = 0; i < shape.numLayers() && withPast; i++) {
             if (optimum()) {
-                g.input("past_key_values." + i + ".key", DataType.FLOAT, "batch_size", heads, "past_length", hd);
-                g.input("past_key_values." + i + ".value", DataType.FLOAT, "batch_size", heads, "past_length", hd);
+                String len = inPlaceKv ? "max_length" : "past_length";
+                g.input("past_key_values." + i + ".key", DataType.FLOAT, "batch_size", heads, len, hd);
+                g.input("past_key_values." + i + ".value", DataType.FLOAT, "batch_size", heads, len, hd);
             } else {
                 g.input("past_" + i, DataType.FLOAT, 2, "batch_size", heads, "past_length", hd);
             }
@@ -187,8 +237,9 @@ public final class Gpt2GraphBuilder {
         }
         for (int i = 0; i < shape.numLayers(); i++) {
             if (optimum()) {
-                g.output("present." + i + ".key", DataType.FLOAT, "batch_size", heads, "total_length", hd);
-                g.output("present." + i + ".value", DataType.FLOAT, "batch_size", heads, "total_length", hd);
+                String len = inPlaceKv ? "max_length" : "total_length";
+                g.output("present." + i + ".key", DataType.FLOAT, "batch_size", heads, len, hd);
+                g.output("present." + i + ".value", DataType.FLOAT, "batch_size", heads, len, hd);
             } else {
                 g.output("present_" + i, DataType.FLOAT, 2, "batch_size", heads, "total_length", hd);
             }
@@ -230,6 +281,9 @@ public final class Gpt2GraphBuilder {
         String p = "h." + i + ".";
         String ln1 = layerNorm(p + "ln_1", x);
         String qkv = linear(p + "attn.c_attn", ln1, hidden, 3 * hidden);
+        if (inPlaceKv) {
+            return blockTail(i, p, x, inPlaceAttention(i, p, qkv));
+        }
         g.longInit(p + "split", new long[] {hidden, hidden, hidden}, 3);
         String q = p + "q";
         String k = p + "k";
@@ -248,6 +302,29 @@ public final class Gpt2GraphBuilder {
         String ctxT = g.op("Transpose", List.of(ctx), intsAttr("perm", 0, 2, 1, 3));
         g.longInit(p + "merge_shape", new long[] {0, 0, hidden}, 3);
         String merged = g.op("Reshape", List.of(ctxT, p + "merge_shape"));
+        return blockTail(i, p, x, merged);
+    }
+
+    /**
+     * GroupQueryAttention over the packed QKV ([batch, seq, 3 × hidden]: GPT-2's c_attn output is
+     * already Q, K, V heads in order) with the cache tensors as both past and present; [batch, seq, hidden].
+     */
+    private String inPlaceAttention(int i, String p, String qkv) {
+        String ctx = p + "attn_ctx";
+        List<String> outputs = qkOutput
+                ? List.of(ctx, "present." + i + ".key", "present." + i + ".value", p + "attn_qk")
+                : List.of(ctx, "present." + i + ".key", "present." + i + ".value");
+        AttributeProto[] attributes = {intAttr("num_heads", shape.numHeads()), intAttr("kv_num_heads", shape.numHeads()),
+                floatAttr("scale", (float) (1.0 / Math.sqrt(shape.headDim()))), intAttr("qk_output", 1)};
+        g.contribInto("GroupQueryAttention", List.of(qkv, "", "", "past_key_values." + i + ".key",
+                        "past_key_values." + i + ".value", "seqlens_k", "total_sequence_length"),
+                outputs, qkOutput ? attributes : java.util.Arrays.copyOf(attributes, 3));
+        return ctx;
+    }
+
+    /** The attention's output projection, the residuals and the feed-forward. */
+    private String blockTail(int i, String p, String x, String merged) {
+        int hidden = shape.hiddenSize();
         String attn = linear(p + "attn.c_proj", merged, hidden, hidden);
         String x1 = g.op("Add", List.of(x, attn));
         if (i == shape.numLayers() - 1) {

@@ -22,14 +22,22 @@ import java.util.Set;
  * @param gathersLogits the graph takes {@value GatherRewrite#INPUT} (flat positions [1, n]) and computes
  *                      {@code logits} [1, n, vocab] at those positions only (Spindle's serving form:
  *                      the demo builder writes it, {@link HeadGather} rewrites exports to it)
+ * @param inPlaceKv the graph takes {@code seqlens_k} (int32 [batch]) and {@code total_sequence_length}
+ *                  (int32 scalar) instead of {@code attention_mask}, its cache tensors are
+ *                  [batch, heads, max_len, head_dim] and each present may be bound to its past's very
+ *                  buffer, into which only the new positions are written (GroupQueryAttention; served
+ *                  by {@link InPlaceKvRunner}); {@code maskType} is then null
  */
 public record Gpt2Graph(String layoutName, int numLayers, int numHeads, int headDim, int cacheOuter,
                         OnnxJavaType idsType, OnnxJavaType maskType, OnnxJavaType kvType, OnnxJavaType logitsType,
                         boolean hasPositionIds, boolean hasUseCacheBranch, int vocabSize,
-                        List<String> pastNames, List<String> presentNames, boolean gathersLogits) {
+                        List<String> pastNames, List<String> presentNames, boolean gathersLogits,
+                        boolean inPlaceKv) {
 
     public static final String OPTIMUM = "optimum";
     public static final String ORT_GPT2 = "ort-gpt2";
+    /** Spindle's in-place KV serving form ({@link #inPlaceKv}). */
+    public static final String IN_PLACE_KV = "in-place-kv";
     private static final Set<OnnxJavaType> ID_TYPES = Set.of(OnnxJavaType.INT64, OnnxJavaType.INT32);
     private static final Set<OnnxJavaType> MASK_TYPES = Set.of(OnnxJavaType.INT64, OnnxJavaType.INT32, OnnxJavaType.FLOAT);
     private static final Set<OnnxJavaType> FLOAT_TYPES = Set.of(OnnxJavaType.FLOAT, OnnxJavaType.FLOAT16);
@@ -45,7 +53,18 @@ public record Gpt2Graph(String layoutName, int numLayers, int numHeads, int head
      */
     public static Gpt2Graph recognise(GraphSignature sig, int configHeads) throws ModelLoadException {
         OnnxJavaType ids = sig.inputType("input_ids", ID_TYPES);
-        OnnxJavaType mask = sig.inputType("attention_mask", MASK_TYPES);
+        boolean inPlace = sig.hasInput("seqlens_k") && sig.hasInput("total_sequence_length");
+        OnnxJavaType mask = null;
+        if (inPlace) {
+            sig.inputType("seqlens_k", Set.of(OnnxJavaType.INT32));
+            sig.inputType("total_sequence_length", Set.of(OnnxJavaType.INT32));
+            if (!sig.hasInput("position_ids") || !sig.hasInput(GatherRewrite.INPUT)) {
+                throw new ModelLoadException(sig.file(), "an in-place KV graph (seqlens_k, total_sequence_length) "
+                        + "needs inputs 'position_ids' and '" + GatherRewrite.INPUT + "'; inputs are " + sig.inputs().keySet());
+            }
+        } else {
+            mask = sig.inputType("attention_mask", MASK_TYPES);
+        }
         boolean positions = sig.hasInput("position_ids");
         if (positions) {
             sig.inputType("position_ids", ID_TYPES);
@@ -62,7 +81,7 @@ public record Gpt2Graph(String layoutName, int numLayers, int numHeads, int head
         String layout;
         int outer;
         if (sig.hasInput("past_key_values.0.key")) {
-            layout = OPTIMUM;
+            layout = inPlace ? IN_PLACE_KV : OPTIMUM;
             outer = 1;
             for (int i = 0; sig.hasInput("past_key_values." + i + ".key"); i++) {
                 past.add("past_key_values." + i + ".key");
@@ -70,7 +89,7 @@ public record Gpt2Graph(String layoutName, int numLayers, int numHeads, int head
                 present.add("present." + i + ".key");
                 present.add("present." + i + ".value");
             }
-        } else if (sig.hasInput("past_0")) {
+        } else if (!inPlace && sig.hasInput("past_0")) {
             layout = ORT_GPT2;
             outer = 2;
             for (int i = 0; sig.hasInput("past_" + i); i++) {
@@ -103,6 +122,6 @@ public record Gpt2Graph(String layoutName, int numLayers, int numHeads, int head
         int layers = outer == 1 ? past.size() / 2 : past.size();
         return new Gpt2Graph(layout, layers, heads, headDim, outer, ids, mask, kv, logits.type, positions,
                 sig.hasInput("use_cache_branch"), vocab, List.copyOf(past), List.copyOf(present),
-                sig.hasInput(GatherRewrite.INPUT));
+                sig.hasInput(GatherRewrite.INPUT), inPlace);
     }
 }

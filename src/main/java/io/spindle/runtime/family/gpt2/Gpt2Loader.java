@@ -20,6 +20,8 @@ import java.util.logging.Logger;
  * {@code model.onnx} (Optimum with past, or ONNX Runtime's GPT-2), {@code decoder_model_merged.onnx}
  * (with {@code use_cache_branch}), or {@code decoder_model.onnx} + {@code decoder_with_past_model.onnx};
  * or the file an onnxruntime-genai folder names ({@link ModelConfig#graphFile()}, e.g. {@code past.onnx}).
+ * A {@code model.onnx} in Spindle's in-place KV form ({@link Gpt2Graph#inPlaceKv()}) gets an
+ * {@link InPlaceKvRunner}; every other graph a {@link Gpt2Runner}.
  */
 public final class Gpt2Loader {
     private static final Logger LOG = Logger.getLogger(Gpt2Loader.class.getName());
@@ -33,7 +35,7 @@ public final class Gpt2Loader {
                 .anyMatch(f -> Files.isRegularFile(dir.resolve(f)));
     }
 
-    public static Gpt2Runner load(OrtRuntime ort, Path dir, ModelConfig config) throws ModelLoadException {
+    public static Gpt2Decoder load(OrtRuntime ort, Path dir, ModelConfig config) throws ModelLoadException {
         return load(ort, dir, config, null);
     }
 
@@ -42,7 +44,7 @@ public final class Gpt2Loader {
      *                     compute them only where the engine samples ({@link HeadGather}); null serves
      *                     every graph as exported
      */
-    public static Gpt2Runner load(OrtRuntime ort, Path dir, ModelConfig config, Path rewriteCache)
+    public static Gpt2Decoder load(OrtRuntime ort, Path dir, ModelConfig config, Path rewriteCache)
             throws ModelLoadException {
         Loading loading = new Loading(ort, config, rewriteCache);
         if (config.graphFile() != null) {
@@ -75,7 +77,7 @@ public final class Gpt2Loader {
 
     /** One model's loading: the runtime, its config and where rewritten graphs are cached. */
     private record Loading(OrtRuntime ort, ModelConfig config, Path rewriteCache) {
-        Gpt2Runner open(Path withPastFile, Path noPastFile) throws ModelLoadException {
+        Gpt2Decoder open(Path withPastFile, Path noPastFile) throws ModelLoadException {
             OrtSession withPast = null;
             OrtSession noPast = null;
             try {
@@ -106,6 +108,13 @@ public final class Gpt2Loader {
                 if (config.vocabSize() > 0 && config.vocabSize() != graph.vocabSize() && graph.vocabSize() > 0) {
                     throw new ModelLoadException(withPastFile, "logits have " + graph.vocabSize()
                             + " entries but config.json says vocab_size " + config.vocabSize());
+                }
+                if (graph.inPlaceKv()) {
+                    if (noPast != null) {
+                        throw new ModelLoadException(noPastFile, "an in-place KV graph is served alone; "
+                                + "it takes prompts itself, no separate graph without past");
+                    }
+                    return new InPlaceKvRunner(ort.env(), withPast, graph, config.contextLength());
                 }
                 return new Gpt2Runner(ort.env(), withPast, noPast, graph, config.contextLength());
             } catch (ModelLoadException | RuntimeException e) {

@@ -4,10 +4,7 @@ import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import io.spindle.engine.exec.CacheForking;
 import io.spindle.engine.exec.ModelExecutionException;
-import io.spindle.engine.exec.ModelRunner;
-import io.spindle.engine.exec.PrefixCaching;
 import io.spindle.engine.exec.StepInput;
 import io.spindle.engine.exec.StepOutput;
 import io.spindle.kvcache.PrefixCache;
@@ -42,7 +39,7 @@ import java.util.Map;
  * starts decoding. Steps of only one kind run in the decode batch alone.
  * Confined to the engine thread.
  */
-public final class Gpt2Runner implements ModelRunner, CacheForking, PrefixCaching {
+public final class Gpt2Runner implements Gpt2Decoder {
     /** What both batches share: the sessions, the graph's facts and the host-side input buffers. */
     record Shared(OrtEnvironment env, OrtSession withPast, OrtSession noPast, Gpt2Graph graph, KvLayout kvLayout,
                   HostBuffer ids, HostBuffer positions, HostBuffer maskInput) {
@@ -78,6 +75,7 @@ public final class Gpt2Runner implements ModelRunner, CacheForking, PrefixCachin
         this.prefill = new BatchCache(shared, new Elsewhere(true));
     }
 
+    @Override
     public Gpt2Graph graph() {
         return shared.graph();
     }

@@ -55,7 +55,7 @@ class ExternalExportTest {
         assertEquals(512, config.contextLength());
         assertEquals("past.onnx", config.graphFile());
         assertArrayEquals(new int[] {98}, config.eosTokenIds());
-        try (Gpt2Runner runner = Gpt2Loader.load(ORT, GENAI_GPT2, config)) {
+        try (Gpt2Decoder runner = Gpt2Loader.load(ORT, GENAI_GPT2, config)) {
             Gpt2Graph g = runner.graph();
             assertEquals(Gpt2Graph.ORT_GPT2, g.layoutName());
             assertEquals(5, g.numLayers());
@@ -105,7 +105,7 @@ class ExternalExportTest {
     }
 
     private static Engine engine(int maxBatch) throws Exception {
-        Gpt2Runner runner = Gpt2Loader.load(ORT, GENAI_GPT2, ModelConfig.read(GENAI_GPT2));
+        Gpt2Decoder runner = Gpt2Loader.load(ORT, GENAI_GPT2, ModelConfig.read(GENAI_GPT2));
         return new Engine("genai-gpt2", runner, new EngineConfig(maxBatch, 4 * maxBatch + 4, 50_000_000, 64, 4));
     }
 

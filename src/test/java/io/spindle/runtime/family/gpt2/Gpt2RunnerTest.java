@@ -20,11 +20,14 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Model tests on real ONNX Runtime sessions over the project-built tiny GPT-2, in both layouts. */
+/**
+ * Model tests on real ONNX Runtime sessions over the project-built tiny GPT-2, in every layout (the
+ * in-place KV form through its own runner).
+ */
 class Gpt2RunnerTest {
     private static final float TOLERANCE = 1e-4f;
     private static final OrtRuntime ORT = new OrtRuntime("cpu", 2);
-    private static final Map<DemoLayout, Gpt2Runner> RUNNERS = new EnumMap<>(DemoLayout.class);
+    private static final Map<DemoLayout, Gpt2Decoder> RUNNERS = new EnumMap<>(DemoLayout.class);
     private static final java.util.concurrent.atomic.AtomicLong IDS = new java.util.concurrent.atomic.AtomicLong(1000);
 
     @BeforeAll
@@ -37,7 +40,7 @@ class Gpt2RunnerTest {
 
     @AfterAll
     static void close() {
-        RUNNERS.values().forEach(Gpt2Runner::close);
+        RUNNERS.values().forEach(Gpt2Decoder::close);
     }
 
     @ParameterizedTest
@@ -45,7 +48,10 @@ class Gpt2RunnerTest {
     void recognisesTheLayoutFromTheGraph(DemoLayout layout) {
         Gpt2Graph g = RUNNERS.get(layout).graph();
         boolean ort = layout == DemoLayout.ORT_GPT2 || layout == DemoLayout.ORT_FUSED || layout == DemoLayout.ORT_FUSED_INT64;
-        assertEquals(ort ? Gpt2Graph.ORT_GPT2 : Gpt2Graph.OPTIMUM, g.layoutName());
+        assertEquals(ort ? Gpt2Graph.ORT_GPT2 : layout == DemoLayout.IN_PLACE_KV ? Gpt2Graph.IN_PLACE_KV : Gpt2Graph.OPTIMUM,
+                g.layoutName());
+        assertEquals(layout == DemoLayout.IN_PLACE_KV, g.inPlaceKv());
+        assertEquals(layout == DemoLayout.IN_PLACE_KV, RUNNERS.get(layout) instanceof InPlaceKvRunner);
         assertEquals(2, g.numLayers());
         assertEquals(4, g.numHeads());
         assertEquals(16, g.headDim());
@@ -55,11 +61,11 @@ class Gpt2RunnerTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = DemoLayout.class, names = {"ORT_GPT2", "OPTIMUM_SPLIT", "ORT_FUSED", "ORT_FUSED_INT64"})
+    @EnumSource(value = DemoLayout.class, names = {"ORT_GPT2", "OPTIMUM_SPLIT", "ORT_FUSED", "ORT_FUSED_INT64", "IN_PLACE_KV"})
     void everyLayoutOfTheSameWeightsComputesTheSameLogits(DemoLayout layout) throws Exception {
         int[] tokens = {15496, 995, 11, 318, 257, 0};
-        Gpt2Runner reference = RUNNERS.get(DemoLayout.OPTIMUM);
-        Gpt2Runner other = RUNNERS.get(layout);
+        Gpt2Decoder reference = RUNNERS.get(DemoLayout.OPTIMUM);
+        Gpt2Decoder other = RUNNERS.get(layout);
         long a = IDS.getAndIncrement();
         long b = IDS.getAndIncrement();
         float[] ref = logits(reference.execute(List.of(new StepInput(a, tokens, 0, 5))), 0);
@@ -74,7 +80,7 @@ class Gpt2RunnerTest {
     @ParameterizedTest
     @EnumSource(DemoLayout.class)
     void cachedDecodeEqualsFullRecomputeAtEveryStep(DemoLayout layout) throws Exception {
-        Gpt2Runner runner = RUNNERS.get(layout);
+        Gpt2Decoder runner = RUNNERS.get(layout);
         int[] tokens = new int[40];
         int[] prompt = {15496, 995, 11, 318, 257, 1332, 13};
         System.arraycopy(prompt, 0, tokens, 0, prompt.length);
@@ -96,7 +102,7 @@ class Gpt2RunnerTest {
     @ParameterizedTest
     @EnumSource(DemoLayout.class)
     void batchedRowsOfDifferentLengthsEqualEachSequenceAlone(DemoLayout layout) throws Exception {
-        Gpt2Runner runner = RUNNERS.get(layout);
+        Gpt2Decoder runner = RUNNERS.get(layout);
         int[][] prompts = {{464, 2068, 7586, 21831}, {40, 1101}, {1212, 318, 257, 1332, 286, 262, 6152, 1080, 13}};
         int steps = 6;
         List<List<float[]>> alone = new ArrayList<>();
@@ -119,15 +125,15 @@ class Gpt2RunnerTest {
     @ParameterizedTest
     @EnumSource(DemoLayout.class)
     void aFinishedRowLeavesAHoleThatANewSequenceTakesWithoutARepack(DemoLayout layout) throws Exception {
-        Gpt2Runner runner = RUNNERS.get(layout);
+        Gpt2Decoder runner = RUNNERS.get(layout);
         Path dir = TestModels.tiny(layout);
         // Recomputing on the runner under test would change its batch; a second runner does it.
-        try (Gpt2Runner reference = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir))) {
+        try (Gpt2Decoder reference = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir))) {
             holeReuse(runner, reference);
         }
     }
 
-    private void holeReuse(Gpt2Runner runner, Gpt2Runner reference) throws Exception {
+    private void holeReuse(Gpt2Decoder runner, Gpt2Decoder reference) throws Exception {
         int[][] prompts = {{464, 2068, 7586}, {40, 1101, 257, 1332, 286}, {1212, 318}, {15496, 995, 11, 318},
                 {2061, 318, 257}};
         int[][] tokens = new int[prompts.length][40];
@@ -145,7 +151,7 @@ class Gpt2RunnerTest {
         }
         checkAndAdvance(runner, reference, first, tokens, len, "prefill");
         decodeStep(runner, reference, List.of(0, 1, 2, 3), ids, tokens, len, "steady");
-        long repacks = runner.decodeRepacks();
+        long repacks = moves(runner);
         runner.release(ids[2]);
         decodeStep(runner, reference, List.of(0, 1, 3), ids, tokens, len, "a hole");
         // Sequence 4's prompt runs beside the decoding rows, then it takes the hole.
@@ -157,7 +163,7 @@ class Gpt2RunnerTest {
         checkAndAdvance(runner, reference, mixed, tokens, len, "prompt beside the hole");
         decodeStep(runner, reference, List.of(4, 0, 1, 3), ids, tokens, len, "the hole taken");
         decodeStep(runner, reference, List.of(0, 4, 3, 1), ids, tokens, len, "steady again, another order");
-        assertEquals(repacks, runner.decodeRepacks(), "no repack for a leave or a join into a hole");
+        assertEquals(repacks, moves(runner), "no repack (in place: no cache reallocation) for a leave or a join into a hole");
         for (int i : List.of(0, 1, 3, 4)) {
             runner.release(ids[i]);
         }
@@ -165,7 +171,15 @@ class Gpt2RunnerTest {
         assertEquals(0, runner.allocatedBytes());
     }
 
-    private void decodeStep(Gpt2Runner runner, Gpt2Runner reference, List<Integer> who, long[] ids, int[][] tokens,
+    /** Copies of live caches so far: the decode batch's repacks, or the in-place cache's reallocations. */
+    private static long moves(Gpt2Decoder runner) {
+        return switch (runner) {
+            case Gpt2Runner r -> r.decodeRepacks();
+            case InPlaceKvRunner r -> r.cacheMoves();
+        };
+    }
+
+    private void decodeStep(Gpt2Decoder runner, Gpt2Decoder reference, List<Integer> who, long[] ids, int[][] tokens,
                             int[] len, String what) throws Exception {
         List<StepInput> batch = new ArrayList<>();
         for (int i : who) {
@@ -175,7 +189,7 @@ class Gpt2RunnerTest {
     }
 
     /** Runs one step, checks each row against a full recompute, and appends each row's argmax. */
-    private void checkAndAdvance(Gpt2Runner runner, Gpt2Runner reference, List<StepInput> batch, int[][] tokens,
+    private void checkAndAdvance(Gpt2Decoder runner, Gpt2Decoder reference, List<StepInput> batch, int[][] tokens,
                                  int[] len, String what) throws Exception {
         StepOutput out = runner.execute(batch);
         List<float[]> rows = new ArrayList<>();
@@ -202,7 +216,7 @@ class Gpt2RunnerTest {
     @ParameterizedTest
     @EnumSource(DemoLayout.class)
     void aSequenceJoiningMidDecodeDoesNotDisturbTheOthers(DemoLayout layout) throws Exception {
-        Gpt2Runner runner = RUNNERS.get(layout);
+        Gpt2Decoder runner = RUNNERS.get(layout);
         int[] a = new int[32];
         int[] b = new int[32];
         System.arraycopy(new int[] {464, 2068, 7586}, 0, a, 0, 3);
@@ -234,7 +248,7 @@ class Gpt2RunnerTest {
     @ParameterizedTest
     @EnumSource(DemoLayout.class)
     void aPromptChunkedBesideDecodingRowsJoinsThemExactly(DemoLayout layout) throws Exception {
-        Gpt2Runner runner = RUNNERS.get(layout);
+        Gpt2Decoder runner = RUNNERS.get(layout);
         int[] a = new int[32];
         int[] c = new int[32];
         int[] b = new int[32];
@@ -294,7 +308,7 @@ class Gpt2RunnerTest {
     }
 
     /** Greedy-generates the prompts together; returns, per sequence, the logits of every step. */
-    private List<List<float[]>> generate(Gpt2Runner runner, List<int[]> prompts, int steps) throws Exception {
+    private List<List<float[]>> generate(Gpt2Decoder runner, List<int[]> prompts, int steps) throws Exception {
         int n = prompts.size();
         int[][] tokens = new int[n][];
         int[] len = new int[n];
@@ -324,7 +338,7 @@ class Gpt2RunnerTest {
         return out;
     }
 
-    private float[] recompute(Gpt2Runner runner, int[] tokens, int len) throws Exception {
+    private float[] recompute(Gpt2Decoder runner, int[] tokens, int len) throws Exception {
         long id = IDS.getAndIncrement();
         float[] l = logits(runner.execute(List.of(new StepInput(id, tokens, 0, len))), 0);
         runner.release(id);

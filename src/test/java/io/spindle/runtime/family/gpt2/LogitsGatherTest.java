@@ -38,12 +38,13 @@ class LogitsGatherTest {
     @TempDir
     static Path cache;
 
+    /** The in-place KV form is Spindle's own, always gathered: no export of it to rewrite. */
     @ParameterizedTest
-    @EnumSource(DemoLayout.class)
+    @EnumSource(value = DemoLayout.class, names = "IN_PLACE_KV", mode = EnumSource.Mode.EXCLUDE)
     void rewrittenExportGivesTheExportsLogitsWhereRead(DemoLayout layout) throws Exception {
         Path dir = TestModels.tinyExported(layout);
-        try (Gpt2Runner exported = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir));
-             Gpt2Runner rewritten = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir), cache)) {
+        try (Gpt2Decoder exported = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir));
+             Gpt2Decoder rewritten = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir), cache)) {
             assertFalse(exported.graph().gathersLogits(), "the export computes every position");
             assertTrue(rewritten.graph().gathersLogits(), "rewritten at load");
             assertSameLogitsWhereRead(exported, rewritten);
@@ -53,7 +54,7 @@ class LogitsGatherTest {
         assertTrue(Files.isRegularFile(file) && Files.isRegularFile(RewriteCache.checksum(file)), "cached at " + file);
         // A second load serves the cached rewrite (same file, same logits).
         long modified = Files.getLastModifiedTime(file).toMillis();
-        try (Gpt2Runner again = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir), cache)) {
+        try (Gpt2Decoder again = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir), cache)) {
             assertTrue(again.graph().gathersLogits());
         }
         assertEquals(modified, Files.getLastModifiedTime(file).toMillis(), "not rewritten again");
@@ -62,10 +63,11 @@ class LogitsGatherTest {
     @ParameterizedTest
     @EnumSource(DemoLayout.class)
     void builderWritesTheGatheredFormDirectly(DemoLayout layout) throws Exception {
-        Path exportedDir = TestModels.tinyExported(layout);
+        // The in-place KV form has no export of its own: the plain export of the same weights is its reference.
+        Path exportedDir = TestModels.tinyExported(layout == DemoLayout.IN_PLACE_KV ? DemoLayout.OPTIMUM : layout);
         Path servingDir = TestModels.tiny(layout);
-        try (Gpt2Runner exported = Gpt2Loader.load(ORT, exportedDir, ModelConfig.read(exportedDir));
-             Gpt2Runner serving = Gpt2Loader.load(ORT, servingDir, ModelConfig.read(servingDir), cache)) {
+        try (Gpt2Decoder exported = Gpt2Loader.load(ORT, exportedDir, ModelConfig.read(exportedDir));
+             Gpt2Decoder serving = Gpt2Loader.load(ORT, servingDir, ModelConfig.read(servingDir), cache)) {
             assertTrue(serving.graph().gathersLogits());
             assertSameLogitsWhereRead(exported, serving);
         }
@@ -80,8 +82,8 @@ class LogitsGatherTest {
     @Test
     void externalOnnxRuntimeGenaiExportIsRewrittenToo(@TempDir Path tmp) throws Exception {
         Path dir = ModelFolders.copyGenaiGpt2(tmp.resolve("genai"));
-        try (Gpt2Runner exported = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir));
-             Gpt2Runner rewritten = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir), tmp.resolve("rewritten"))) {
+        try (Gpt2Decoder exported = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir));
+             Gpt2Decoder rewritten = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir), tmp.resolve("rewritten"))) {
             assertFalse(exported.graph().gathersLogits());
             assertTrue(rewritten.graph().gathersLogits(), "the fused-op export's LM head is recognised");
             assertSameLogitsWhereRead(exported, rewritten);
@@ -91,7 +93,7 @@ class LogitsGatherTest {
     @Test
     void positionsNotAskedForAreNotComputed() throws Exception {
         Path dir = TestModels.tiny(DemoLayout.OPTIMUM);
-        try (Gpt2Runner runner = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir))) {
+        try (Gpt2Decoder runner = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir))) {
             int[] tokens = {15496, 995, 11, 318, 257, 1332};
             StepOutput out = runner.execute(List.of(new StepInput(1, tokens, 0, 4, 0, Logits.NONE),
                     new StepInput(2, tokens, 0, 3, 0, Logits.LAST)));
@@ -106,7 +108,7 @@ class LogitsGatherTest {
      * Three sequences through both runners: prompt chunks that need no logits, that need the last,
      * and that need every position, in one batch; then decode steps, one of them joining late.
      */
-    private static void assertSameLogitsWhereRead(Gpt2Runner reference, Gpt2Runner candidate) throws Exception {
+    private static void assertSameLogitsWhereRead(Gpt2Decoder reference, Gpt2Decoder candidate) throws Exception {
         int[] a = {15496, 995, 11, 318, 257, 1332, 13, 40, 41, 42, 0, 0, 0};
         int[] b = {464, 2068, 7586, 21831, 0, 0, 0, 0};
         int[] c = {50256, 100, 200, 300, 400, 500, 600, 0, 0, 0};

@@ -1,0 +1,480 @@
+package io.spindle.runtime.family.gpt2;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import io.spindle.engine.exec.ModelExecutionException;
+import io.spindle.engine.exec.StepInput;
+import io.spindle.engine.exec.StepOutput;
+import io.spindle.kvcache.PrefixCache;
+import io.spindle.runtime.onnx.GatherRewrite;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs a GPT-2 graph in Spindle's in-place KV form ({@link Gpt2Graph#inPlaceKv()}: GroupQueryAttention
+ * per block, past and present bound to the same buffer) so that a step writes only its new positions
+ * into a cache that never moves (issue 17).
+ *
+ * <p>Cache ({@link SlotCache}): one native buffer per cache tensor, [slots, heads, maxLen, head_dim];
+ * a sequence owns one slot for its life, its positions left-aligned from 0. ONNX Runtime's CPU kernel
+ * (1.29) writes a row's new tokens at [seqlens_k + 1 − S, seqlens_k + 1) and attends causally over
+ * [0, seqlens_k + 1): no mask, no padding, nothing copied from one step to the next.
+ *
+ * <p>A step runs as graph calls the kernel accepts:
+ * <ul>
+ *   <li><b>One decode call</b> for every row that feeds one token (decode rows, and 1-token prompt
+ *   chunks), over slots [0, highest such slot]. Each row computes in its own slot; a slot in that
+ *   range that no row of this call uses (a hole: a free slot, or a live sequence that is not
+ *   decoding this step) computes a dummy token that nobody reads, written at that slot's first
+ *   invalid position (its length), so no valid position is touched.</li>
+ *   <li><b>One call per prompt chunk</b> of more than one token, at batch 1 over its own slot: the
+ *   kernel refuses a chunk after a past at batch &gt; 1.</li>
+ * </ul>
+ * The decode call runs first, so that a hole's dummy at a chunk row's first position is overwritten
+ * by that chunk. maxLen is the longest of the rows' {@code tokens} arrays (the engine sizes them to
+ * the prompt plus up to 256 new tokens: a reservation hint) and their lengths, grown with one copy of
+ * every live slot when a longer row arrives, at most the context plus one spare position (so that a
+ * hole's dummy never lands on a valid position of a full sequence).
+ *
+ * <p>Forks copy the parent's valid positions into the child's slot; the prefix cache copies cached
+ * blocks into [0, n) of a new slot and saves blocks read from a slot. Logits are gathered where the
+ * engine reads them ({@link StepInput.Logits}), every position of a chunk included.
+ * Confined to the engine thread.
+ */
+public final class InPlaceKvRunner implements Gpt2Decoder {
+    private final OrtEnvironment env;
+    private final OrtSession session;
+    private final Gpt2Graph graph;
+    private final int contextLength;
+    private final SlotCache cache;
+    private final KvLayout kvLayout;
+    private final HostBuffer ids;
+    private final HostBuffer positions;
+    private final HostBuffer seqlens = new HostBuffer(OnnxJavaType.INT32);
+    private final HostBuffer totalLength = new HostBuffer(OnnxJavaType.INT32);
+    private final HostBuffer gather = new HostBuffer(OnnxJavaType.INT64);
+    private final int logitsWidth;
+    private final Map<String, OnnxTensor> inputs = new HashMap<>();
+    private final Map<String, OnnxTensor> outputs = new HashMap<>();
+    private NativeBuffer logitsOwner;
+    private ByteBuffer logits = ByteBuffer.allocate(0);
+    // Per row of the last step: its slot, the first gathered logits entry it owns, tokens fed, logits asked for.
+    private int[] slotOfRow = new int[0];
+    private int[] entryOfRow = new int[0];
+    private int[] fedOfRow = new int[0];
+    private StepInput.Logits[] wantsOfRow = new StepInput.Logits[0];
+    /** Row of the decode call that slot s computes for, or -1 (a hole); indexed by slot. */
+    private int[] rowOfSlot = new int[0];
+    private final List<Integer> decodeRows = new ArrayList<>();
+    private PrefixCache<NativeBuffer> prefixes;
+    private int blockBytes;
+
+    public InPlaceKvRunner(OrtEnvironment env, OrtSession session, Gpt2Graph graph, int contextLength) {
+        if (!graph.inPlaceKv() || graph.cacheOuter() != 1 || !graph.gathersLogits() || !graph.hasPositionIds()) {
+            throw new IllegalArgumentException("not a graph in the in-place KV form: " + graph);
+        }
+        this.env = env;
+        this.session = session;
+        this.graph = graph;
+        this.contextLength = contextLength;
+        int width = graph.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4;
+        this.cache = new SlotCache(graph.pastNames().size(), graph.numHeads(), graph.headDim(), width);
+        this.kvLayout = new KvLayout(1, graph.numHeads(), graph.headDim(), width);
+        this.ids = new HostBuffer(graph.idsType());
+        this.positions = new HostBuffer(graph.idsType());
+        this.logitsWidth = graph.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
+    }
+
+    @Override
+    public Gpt2Graph graph() {
+        return graph;
+    }
+
+    @Override
+    public int vocabSize() {
+        return graph.vocabSize();
+    }
+
+    @Override
+    public int contextLength() {
+        return contextLength;
+    }
+
+    @Override
+    public long kvBytesPerToken() {
+        return graph.kvBytesPerToken();
+    }
+
+    @Override
+    public StepOutput execute(List<StepInput> batch) throws ModelExecutionException {
+        try {
+            place(batch);
+            int entries = planLogits(batch);
+            ensureLogits(entries);
+            if (!decodeRows.isEmpty()) {
+                runDecode(batch);
+            }
+            for (int r = 0; r < batch.size(); r++) {
+                if (batch.get(r).length() > 1) {
+                    runChunk(batch.get(r), r);
+                }
+            }
+        } catch (OrtException | RuntimeException e) {
+            // Slots keep what earlier calls wrote; rows of this step are failed and released by the engine,
+            // and no call writes below a live slot's length.
+            throw new ModelExecutionException("forward pass of " + batch.size() + " row(s) failed: " + e.getMessage(), e);
+        }
+        return new StepOutput.EveryPosition() {
+            @Override
+            public void copyLogits(int row, float[] dst) {
+                copyRowLogits(row, fedOfRow[row] - 1, dst);
+            }
+
+            @Override
+            public void copyLogits(int row, int position, float[] dst) {
+                copyRowLogits(row, position, dst);
+            }
+        };
+    }
+
+    /** Checks each row against its slot's length, gives new sequences a slot, and makes room. */
+    private void place(List<StepInput> batch) {
+        int rows = batch.size();
+        if (slotOfRow.length < rows) {
+            slotOfRow = new int[rows];
+            entryOfRow = new int[rows];
+            fedOfRow = new int[rows];
+            wantsOfRow = new StepInput.Logits[rows];
+        }
+        int fresh = 0;
+        int wantLen = 0;
+        for (StepInput in : batch) {
+            int slot = cache.slotOf(in.sequenceId());
+            int have = slot < 0 ? 0 : cache.length(slot);
+            if (have != in.from()) {
+                throw new IllegalStateException("sequence " + in.sequenceId() + " has " + have
+                        + " cached tokens but the step starts at " + in.from());
+            }
+            if (in.to() > contextLength) {
+                throw new IllegalStateException("sequence " + in.sequenceId() + " would reach " + in.to()
+                        + " positions; the context holds " + contextLength);
+            }
+            fresh += slot < 0 ? 1 : 0;
+            wantLen = Math.max(wantLen, Math.max(in.to(), Math.min(in.tokens().length, contextLength)));
+        }
+        // A hole's dummy goes at its slot's length: every live slot keeps one position to spare.
+        wantLen = Math.max(wantLen, cache.maxLength() + 1);
+        cache.ensure(fresh, Math.min(wantLen, contextLength + 1), contextLength + 1);
+        for (int r = 0; r < rows; r++) {
+            StepInput in = batch.get(r);
+            int slot = cache.slotOf(in.sequenceId());
+            slotOfRow[r] = slot >= 0 ? slot : cache.acquire(in.sequenceId());
+            fedOfRow[r] = in.length();
+            wantsOfRow[r] = in.logits();
+        }
+    }
+
+    /** Assigns each row its gathered logits entries: decode rows first (in row order), then each chunk; returns how many. */
+    private int planLogits(List<StepInput> batch) {
+        decodeRows.clear();
+        int at = 0;
+        for (int r = 0; r < batch.size(); r++) {
+            if (batch.get(r).length() == 1) {
+                decodeRows.add(r);
+                entryOfRow[r] = at++;
+            }
+        }
+        for (int r = 0; r < batch.size(); r++) {
+            StepInput in = batch.get(r);
+            if (in.length() > 1) {
+                entryOfRow[r] = at;
+                // A chunk that needs none still computes one position, so that no tensor of the head is empty.
+                at += in.logits() == StepInput.Logits.EVERY ? in.length() : 1;
+            }
+        }
+        return at;
+    }
+
+    private void runDecode(List<StepInput> batch) throws OrtException {
+        int span = 0;
+        for (int r : decodeRows) {
+            span = Math.max(span, slotOfRow[r] + 1);
+        }
+        if (rowOfSlot.length < span) {
+            rowOfSlot = new int[cache.numSlots()];
+        }
+        Arrays.fill(rowOfSlot, 0, span, -1);
+        for (int r : decodeRows) {
+            rowOfSlot[slotOfRow[r]] = r;
+        }
+        ids.reset(span);
+        positions.reset(span);
+        seqlens.reset(span);
+        gather.reset(decodeRows.size());
+        int total = 0;
+        for (int slot = 0; slot < span; slot++) {
+            int r = rowOfSlot[slot];
+            int valid;
+            if (r >= 0) {
+                StepInput in = batch.get(r);
+                ids.put(slot, in.tokens()[in.from()]);
+                positions.put(slot, in.from());
+                valid = in.from();
+            } else {
+                // A hole: token 0 written at the slot's first invalid position, attending to what is there.
+                ids.put(slot, 0);
+                positions.put(slot, 0);
+                valid = cache.length(slot);
+            }
+            seqlens.put(slot, valid);
+            total = Math.max(total, valid + 1);
+        }
+        for (int k = 0; k < decodeRows.size(); k++) {
+            gather.put(k, slotOfRow[decodeRows.get(k)]);
+        }
+        run(0, span, 1, total, 0, decodeRows.size());
+        for (int r : decodeRows) {
+            cache.setLength(slotOfRow[r], batch.get(r).to());
+        }
+    }
+
+    private void runChunk(StepInput in, int row) throws OrtException {
+        int n = in.length();
+        ids.reset(n);
+        positions.reset(n);
+        seqlens.reset(1);
+        for (int j = 0; j < n; j++) {
+            ids.put(j, in.tokens()[in.from() + j]);
+            positions.put(j, in.from() + j);
+        }
+        seqlens.put(0, in.to() - 1);
+        int entries;
+        if (in.logits() == StepInput.Logits.EVERY) {
+            gather.reset(n);
+            for (int j = 0; j < n; j++) {
+                gather.put(j, j);
+            }
+            entries = n;
+        } else {
+            gather.reset(1);
+            gather.put(0, n - 1);
+            entries = 1;
+        }
+        run(slotOfRow[row], 1, n, in.to(), entryOfRow[row], entries);
+        cache.setLength(slotOfRow[row], in.to());
+    }
+
+    /**
+     * One graph call over slots [first, first + rows), {@code seq} tokens per row (ids, positions,
+     * seqlens and gather indices already in their buffers), writing {@code entries} gathered logits
+     * from entry {@code entry} on.
+     */
+    private void run(int first, int rows, int seq, int total, int entry, int entries) throws OrtException {
+        List<OnnxTensor> owned = new ArrayList<>();
+        try {
+            inputs.clear();
+            outputs.clear();
+            inputs.put("input_ids", own(owned, ids.tensor(env, rows, seq)));
+            inputs.put("position_ids", own(owned, positions.tensor(env, rows, seq)));
+            inputs.put("seqlens_k", own(owned, seqlens.tensor(env, rows)));
+            totalLength.reset(1);
+            totalLength.put(0, total);
+            inputs.put("total_sequence_length", own(owned, totalLength.tensor(env)));
+            inputs.put(GatherRewrite.INPUT, own(owned, gather.tensor(env, 1, entries)));
+            OnnxTensor[] views = cache.views(env, graph.kvType(), first, rows);
+            owned.addAll(Arrays.asList(views));
+            for (int c = 0; c < views.length; c++) {
+                inputs.put(graph.pastNames().get(c), views[c]);
+                outputs.put(graph.presentNames().get(c), views[c]);
+            }
+            int v = graph.vocabSize();
+            ByteBuffer view = logits.duplicate().position(entry * v * logitsWidth)
+                    .limit((entry + entries) * v * logitsWidth).slice().order(ByteOrder.nativeOrder());
+            outputs.put("logits", own(owned, OnnxTensor.createTensor(env, view, new long[] {1, entries, v}, graph.logitsType())));
+            session.run(inputs, outputs).close();
+        } finally {
+            for (OnnxTensor t : owned) {
+                t.close();
+            }
+        }
+    }
+
+    private static OnnxTensor own(List<OnnxTensor> owned, OnnxTensor t) {
+        owned.add(t);
+        return t;
+    }
+
+    private void ensureLogits(int entries) {
+        long bytes = (long) entries * graph.vocabSize() * logitsWidth;
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalStateException("logits of " + entries + " positions exceed what one buffer holds");
+        }
+        if (logits.capacity() < bytes) {
+            if (logitsOwner != null) {
+                logitsOwner.close();
+            }
+            logitsOwner = NativeBuffer.allocate(bytes);
+            logits = logitsOwner.buffer();
+        }
+    }
+
+    private void copyRowLogits(int row, int position, float[] dst) {
+        StepInput.Logits wants = wantsOfRow[row];
+        boolean computed = wants == StepInput.Logits.EVERY
+                || (wants == StepInput.Logits.LAST && position == fedOfRow[row] - 1);
+        if (!computed || position < 0 || position >= fedOfRow[row]) {
+            throw new IllegalStateException("row " + row + " asked for " + wants + " logits, not position " + position);
+        }
+        int v = graph.vocabSize();
+        int offset = (entryOfRow[row] + (wants == StepInput.Logits.EVERY ? position : 0)) * v;
+        if (logitsWidth == 2) {
+            for (int i = 0; i < v; i++) {
+                dst[i] = Float.float16ToFloat(logits.getShort((offset + i) * 2));
+            }
+        } else {
+            logits.asFloatBuffer().get(offset, dst, 0, v);
+        }
+    }
+
+    /** The child gets a slot of its own holding a copy of the parent's valid positions. */
+    @Override
+    public void fork(long parentId, long childId) {
+        int parent = cache.slotOf(parentId);
+        if (parent < 0) {
+            throw new IllegalStateException("sequence " + parentId + " has no cache to fork");
+        }
+        if (cache.slotOf(childId) >= 0) {
+            throw new IllegalStateException("sequence " + childId + " already has a cache");
+        }
+        int n = cache.length(parent);
+        cache.ensure(1, n + 1, contextLength + 1);
+        int child = cache.acquire(childId);
+        cache.copyPrefix(parent, child, n);
+        cache.setLength(child, n);
+    }
+
+    @Override
+    public void enablePrefixCache(int blockSize) {
+        prefixes = new PrefixCache<>(blockSize, NativeBuffer::close);
+        blockBytes = kvLayout.compactBytes(blockSize);
+    }
+
+    @Override
+    public int restorePrefix(long sequenceId, int[] tokens, int maxTokens) {
+        if (prefixes == null || cache.slotOf(sequenceId) >= 0) {
+            return 0;
+        }
+        PrefixCache.Hit<NativeBuffer> hit = prefixes.lookup(tokens, maxTokens);
+        if (hit.tokens() == 0) {
+            return 0;
+        }
+        cache.ensure(1, Math.max(hit.tokens() + 1, Math.min(tokens.length, contextLength)), contextLength + 1);
+        int slot = cache.acquire(sequenceId);
+        int block = prefixes.blockSize();
+        for (int i = 0; i < hit.blocks().size(); i++) {
+            ByteBuffer part = hit.blocks().get(i).buffer();
+            for (int c = 0; c < graph.pastNames().size(); c++) {
+                cache.write(slot, c, i * block, part, c * blockBytes, block);
+            }
+        }
+        cache.setLength(slot, hit.tokens());
+        return hit.tokens();
+    }
+
+    @Override
+    public void offerPrefix(long sequenceId, int[] tokens, int n) {
+        if (prefixes == null) {
+            return;
+        }
+        if (n - prefixes.cachedTokens(tokens, n) < prefixes.blockSize()) {
+            // No whole block to add: only refresh what is cached.
+            prefixes.lookup(tokens, n);
+            return;
+        }
+        int slot = cache.slotOf(sequenceId);
+        if (slot < 0) {
+            return;
+        }
+        int upTo = Math.min(n, cache.length(slot));
+        int numTensors = graph.pastNames().size();
+        prefixes.insert(tokens, upTo, (from, to) -> {
+            NativeBuffer block = NativeBuffer.allocate((long) numTensors * blockBytes);
+            for (int c = 0; c < numTensors; c++) {
+                cache.read(slot, c, from, to, block.buffer(), c * blockBytes);
+            }
+            return block;
+        });
+    }
+
+    @Override
+    public int prefixCacheTokens() {
+        return prefixes == null ? 0 : prefixes.numTokens();
+    }
+
+    @Override
+    public void evictPrefixesTo(int tokens) {
+        if (prefixes != null) {
+            prefixes.shrinkTo(tokens / prefixes.blockSize());
+        }
+    }
+
+    @Override
+    public long prefixCacheBytes() {
+        return prefixes == null ? 0 : (long) prefixes.numBlocks() * graph.pastNames().size() * blockBytes;
+    }
+
+    /** Times the cache was reallocated (each copies every live slot once); for tests and benchmarks. */
+    long cacheMoves() {
+        return cache.numMoves();
+    }
+
+    @Override
+    public void release(long sequenceId) {
+        cache.release(sequenceId);
+        if (cache.numLive() == 0) {
+            dropLogits();
+        }
+    }
+
+    private void dropLogits() {
+        // A long prompt's gathered logits can be tens of megabytes: not kept idle.
+        if (logitsOwner != null) {
+            logitsOwner.close();
+            logitsOwner = null;
+        }
+        logits = ByteBuffer.allocate(0);
+    }
+
+    @Override
+    public int numCachedSequences() {
+        return cache.numLive();
+    }
+
+    @Override
+    public long allocatedBytes() {
+        return cache.allocatedBytes() + (logitsOwner == null ? 0 : logits.capacity());
+    }
+
+    @Override
+    public void close() {
+        cache.drop();
+        dropLogits();
+        if (prefixes != null) {
+            prefixes.clear();
+        }
+        try {
+            session.close();
+        } catch (OrtException e) {
+            throw new IllegalStateException("closing the ONNX Runtime session failed", e);
+        }
+    }
+}

@@ -1,0 +1,368 @@
+package io.spindle.bench;
+
+import ai.onnxruntime.OrtSession;
+import io.spindle.engine.exec.StepInput;
+import io.spindle.engine.exec.StepOutput;
+import io.spindle.model.ModelConfig;
+import io.spindle.runtime.demo.DemoModelWriter;
+import io.spindle.runtime.demo.DemoPreset;
+import io.spindle.runtime.demo.Gpt2Shape;
+import io.spindle.runtime.family.gpt2.Gpt2Loader;
+import io.spindle.runtime.family.gpt2.Gpt2Decoder;
+import io.spindle.runtime.family.gpt2.InPlaceKvPrototype;
+import io.spindle.runtime.onnx.OrtRuntime;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Issue 17: the serving graph through {@link Gpt2Runner} (past and present in alternating buffers,
+ * the export's Concat copying the whole cache every step) against the prototype graph with
+ * GroupQueryAttention over a cache kept in place ({@link InPlaceKvPrototype}), same weights.
+ *
+ * <ol>
+ *   <li>check: rows of different lengths prefilled, then greedy decode of all of them together in
+ *   both; prints the largest logit difference and whether every greedy token agreed;</li>
+ *   <li>batch: {@code --rows} rows at each context of {@code --contexts}, all four (variant,
+ *   context) pairs held at once and measured in interleaved blocks of {@code --steps} decode steps,
+ *   {@code --rounds} times; prints median step ms and the long/short ratio;</li>
+ *   <li>single: one row at context 16, interleaved blocks, median tokens/s of the blocks.</li>
+ * </ol>
+ * Run: {@code bash load-tests/lib/run-bench.sh io.spindle.bench.KvInPlaceBenchmark [--preset gpt2-124m]
+ * [--rows 8] [--contexts 16,960] [--steps 10] [--rounds 5]}.
+ */
+public final class KvInPlaceBenchmark {
+    private static long nextId = 1;
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> opt = BenchServer.options(args);
+        DemoPreset preset = DemoPreset.parse(opt.getOrDefault("preset", "gpt2-124m"));
+        int rows = Integer.parseInt(opt.getOrDefault("rows", "8"));
+        int[] contexts = Arrays.stream(opt.getOrDefault("contexts", "16,960").split(",")).mapToInt(Integer::parseInt).toArray();
+        int steps = Integer.parseInt(opt.getOrDefault("steps", "10"));
+        int rounds = Integer.parseInt(opt.getOrDefault("rounds", "5"));
+        int singleSteps = Integer.parseInt(opt.getOrDefault("single-steps", "16"));
+        boolean check = !"false".equals(opt.get("check"));
+        Gpt2Shape shape = preset.shape();
+        Path dir = BenchServer.demoModel(preset);
+        OrtRuntime ort = new OrtRuntime("cpu", 0);
+        Path graph = InPlaceKvPrototype.ensureGraph(dir, shape, DemoModelWriter.DEFAULT_SEED,
+                "true".equals(opt.get("scores-output")));
+        int maxLen = shape.contextLength();
+        if ("true".equals(opt.get("profile"))) {
+            for (int c : contexts) {
+                profile(ort, graph, shape, rows, c, maxLen);
+            }
+            return;
+        }
+        int longest = Arrays.stream(contexts).max().orElse(0);
+        if (longest + 2 + rounds * steps >= maxLen) {
+            throw new IllegalArgumentException("context " + longest + " + " + (2 + rounds * steps) + " decode steps exceeds "
+                    + maxLen + " positions");
+        }
+        try (OrtSession session = ort.open(graph)) {
+            if (check) {
+                check(ort, dir, session, shape, maxLen);
+            }
+            batch(ort, dir, session, shape, rows, contexts, steps, rounds, maxLen);
+            single(ort, dir, session, shape, singleSteps, rounds, maxLen);
+        }
+    }
+
+    /** One variant holding {@code rows} sequences at one context. */
+    private interface Variant {
+        /** One greedy decode step of every row; ms. */
+        double step() throws Exception;
+    }
+
+    private static final class Current implements Variant {
+        final Gpt2Decoder runner;
+        final int[][] tokens;
+        final int[] at;
+        final long[] ids;
+        final float[] logits;
+
+        Current(Gpt2Decoder runner, int[][] prompts, int capacity) throws Exception {
+            this.runner = runner;
+            int rows = prompts.length;
+            tokens = new int[rows][capacity];
+            at = new int[rows];
+            ids = new long[rows];
+            logits = new float[runner.graph().vocabSize()];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(prompts[r], 0, tokens[r], 0, prompts[r].length);
+                ids[r] = nextId++;
+                StepOutput out = runner.execute(List.of(new StepInput(ids[r], tokens[r], 0, prompts[r].length)));
+                out.copyLogits(0, logits);
+                at[r] = prompts[r].length;
+                tokens[r][at[r]] = argmax(logits);
+            }
+        }
+
+        StepOutput last;
+
+        @Override
+        public double step() throws Exception {
+            long t0 = System.nanoTime();
+            List<StepInput> batch = new ArrayList<>(tokens.length);
+            for (int r = 0; r < tokens.length; r++) {
+                batch.add(new StepInput(ids[r], tokens[r], at[r], at[r] + 1));
+            }
+            last = runner.execute(batch);
+            for (int r = 0; r < tokens.length; r++) {
+                last.copyLogits(r, logits);
+                at[r]++;
+                tokens[r][at[r]] = argmax(logits);
+            }
+            return (System.nanoTime() - t0) / 1e6;
+        }
+
+        void release() {
+            for (long id : ids) {
+                runner.release(id);
+            }
+        }
+    }
+
+    private static final class InPlace implements Variant {
+        final InPlaceKvPrototype kv;
+        final int[][] tokens;
+        final int[] at;
+        final int[][] fed;
+        final int[] past;
+        float[][] last;
+
+        InPlace(InPlaceKvPrototype kv, int[][] prompts, int capacity) throws Exception {
+            this.kv = kv;
+            int rows = prompts.length;
+            tokens = new int[rows][capacity];
+            at = new int[rows];
+            fed = new int[rows][1];
+            past = new int[rows];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(prompts[r], 0, tokens[r], 0, prompts[r].length);
+                float[] l = kv.step(r, new int[][] {prompts[r]}, new int[] {0})[0];
+                at[r] = prompts[r].length;
+                tokens[r][at[r]] = argmax(l);
+            }
+        }
+
+        @Override
+        public double step() throws Exception {
+            long t0 = System.nanoTime();
+            for (int r = 0; r < tokens.length; r++) {
+                fed[r][0] = tokens[r][at[r]];
+                past[r] = at[r];
+            }
+            last = kv.step(0, fed, past);
+            for (int r = 0; r < tokens.length; r++) {
+                at[r]++;
+                tokens[r][at[r]] = argmax(last[r]);
+            }
+            return (System.nanoTime() - t0) / 1e6;
+        }
+    }
+
+    private static void check(OrtRuntime ort, Path dir, OrtSession session, Gpt2Shape shape, int maxLen) throws Exception {
+        int decodeSteps = 16;
+        int[] lengths = Arrays.stream(new int[] {16, 100, 960, 33, 7, 500, 250, 64})
+                .map(n -> Math.min(n, maxLen - decodeSteps - 1)).toArray();
+        int[][] prompts = prompts(lengths, 7);
+        try (Gpt2Decoder runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
+             InPlaceKvPrototype kv = new InPlaceKvPrototype(ort.env(), session, shape, lengths.length, maxLen)) {
+            Current cur = new Current(runner, prompts, maxLen + 1);
+            InPlace gqa = new InPlace(kv, prompts, maxLen + 1);
+            float worst = 0;
+            boolean same = Arrays.deepEquals(cur.tokens, gqa.tokens);
+            for (int s = 0; s < decodeSteps; s++) {
+                cur.step();
+                gqa.step();
+                float[] l = new float[shape.vocabSize()];
+                for (int r = 0; r < lengths.length; r++) {
+                    cur.last.copyLogits(r, l);
+                    for (int v = 0; v < l.length; v++) {
+                        worst = Math.max(worst, Math.abs(l[v] - gqa.last[r][v]));
+                    }
+                }
+                same &= Arrays.deepEquals(cur.tokens, gqa.tokens);
+            }
+            System.out.printf("check: %d rows of lengths %s, %d greedy decode steps together: max |dlogit| %.3g over every"
+                            + " row and step, greedy tokens %s%n", lengths.length, Arrays.toString(lengths), decodeSteps,
+                    worst, same ? "all equal" : "DIFFER");
+            cur.release();
+        }
+    }
+
+    private static void batch(OrtRuntime ort, Path dir, OrtSession session, Gpt2Shape shape, int rows, int[] contexts,
+                              int steps, int rounds, int maxLen) throws Exception {
+        List<Gpt2Decoder> runners = new ArrayList<>();
+        List<InPlaceKvPrototype> drivers = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        List<Variant> variants = new ArrayList<>();
+        try {
+            for (int c : contexts) {
+                int[] lengths = new int[rows];
+                Arrays.fill(lengths, c);
+                int[][] prompts = prompts(lengths, c);
+                Gpt2Decoder runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
+                runners.add(runner);
+                long t0 = System.nanoTime();
+                variants.add(new Current(runner, prompts, maxLen + 1));
+                names.add("current  ctx " + c);
+                long t1 = System.nanoTime();
+                InPlaceKvPrototype kv = new InPlaceKvPrototype(ort.env(), session, shape, rows, maxLen);
+                drivers.add(kv);
+                variants.add(new InPlace(kv, prompts, maxLen + 1));
+                names.add("in-place ctx " + c);
+                long t2 = System.nanoTime();
+                System.out.printf("prefill %d rows x %d tokens, one row per call: current %.0f ms, in-place %.0f ms%n",
+                        rows, c, (t1 - t0) / 1e6, (t2 - t1) / 1e6);
+            }
+            for (Variant v : variants) {
+                for (int w = 0; w < 2; w++) {
+                    v.step();
+                }
+            }
+            double[][] ms = new double[variants.size()][rounds * steps];
+            for (int round = 0; round < rounds; round++) {
+                for (int v = 0; v < variants.size(); v++) {
+                    for (int s = 0; s < steps; s++) {
+                        ms[v][round * steps + s] = variants.get(v).step();
+                    }
+                }
+            }
+            System.out.printf("batch %d, median decode step ms (%d steps each, %d interleaved rounds):%n", rows, steps, rounds);
+            double[] med = new double[variants.size()];
+            for (int v = 0; v < variants.size(); v++) {
+                med[v] = median(ms[v]);
+                System.out.printf("  %-18s %8.1f  (p10 %.1f, p90 %.1f)%n", names.get(v), med[v], pct(ms[v], 0.1), pct(ms[v], 0.9));
+            }
+            int last = contexts.length - 1;
+            System.out.printf("  ratio ctx %d / ctx %d: current %.2fx, in-place %.2fx; in-place / current at ctx %d: %.2f, at ctx %d: %.2f%n",
+                    contexts[last], contexts[0], med[2 * last] / med[0], med[2 * last + 1] / med[1],
+                    contexts[0], med[1] / med[0], contexts[last], med[2 * last + 1] / med[2 * last]);
+            for (Variant v : variants) {
+                if (v instanceof Current c) {
+                    c.release();
+                }
+            }
+        } finally {
+            runners.forEach(Gpt2Decoder::close);
+            drivers.forEach(InPlaceKvPrototype::close);
+        }
+    }
+
+    private static void single(OrtRuntime ort, Path dir, OrtSession session, Gpt2Shape shape, int steps, int rounds,
+                               int maxLen) throws Exception {
+        int[][] prompts = prompts(new int[] {16}, 3);
+        try (Gpt2Decoder runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
+             InPlaceKvPrototype kv = new InPlaceKvPrototype(ort.env(), session, shape, 1, maxLen)) {
+            Current cur = new Current(runner, prompts, maxLen + 1);
+            InPlace gqa = new InPlace(kv, prompts, maxLen + 1);
+            for (int w = 0; w < 3; w++) {
+                cur.step();
+                gqa.step();
+            }
+            double[] curTps = new double[rounds];
+            double[] gqaTps = new double[rounds];
+            double[] curMs = new double[rounds * steps];
+            double[] gqaMs = new double[rounds * steps];
+            for (int round = 0; round < rounds; round++) {
+                curTps[round] = block(cur, steps, curMs, round * steps);
+                gqaTps[round] = block(gqa, steps, gqaMs, round * steps);
+            }
+            System.out.printf("batch 1 from context 16, %d blocks of %d greedy tokens: current %.1f tokens/s (step %.1f ms),"
+                            + " in-place %.1f tokens/s (step %.1f ms); in-place / current %.2f%n", rounds, steps,
+                    median(curTps), median(curMs), median(gqaTps), median(gqaMs), median(gqaTps) / median(curTps));
+            cur.release();
+        }
+    }
+
+    /**
+     * ONNX Runtime's profile of in-place decode steps at {@code rows} rows whose caches hold {@code past}
+     * positions (zeros: the kernel's work depends on the lengths, not the values).
+     */
+    private static void profile(OrtRuntime ort, Path graph, Gpt2Shape shape, int rows, int past, int maxLen)
+            throws Exception {
+        Path prefix = java.nio.file.Files.createTempDirectory("spindle-kv-profile").resolve("decode");
+        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+            o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            o.enableProfiling(prefix.toString());
+            try (OrtSession s = ort.env().createSession(graph.toString(), o);
+                 InPlaceKvPrototype kv = new InPlaceKvPrototype(ort.env(), s, shape, rows, maxLen)) {
+                int[][] fed = new int[rows][];
+                int[] pasts = new int[rows];
+                for (int r = 0; r < rows; r++) {
+                    fed[r] = new int[] {500 + r};
+                    pasts[r] = past;
+                }
+                double[] ms = new double[12];
+                for (int i = 0; i < ms.length; i++) {
+                    long t0 = System.nanoTime();
+                    kv.step(0, fed, pasts);
+                    ms[i] = (System.nanoTime() - t0) / 1e6;
+                }
+                System.out.printf("profile: in-place decode, %d rows at past %d: median step %.1f ms%n", rows, past, median(ms));
+                com.fasterxml.jackson.databind.JsonNode events = new com.fasterxml.jackson.databind.ObjectMapper()
+                        .readTree(Path.of(s.endProfiling()).toFile());
+                Map<String, Long> byOp = new java.util.TreeMap<>();
+                long total = 0;
+                for (var e : events) {
+                    if (e.path("cat").asText().equals("Session") && e.path("name").asText().equals("model_run")) {
+                        total += e.path("dur").asLong();
+                    } else if (e.path("cat").asText().equals("Node") && e.path("name").asText().endsWith("_kernel_time")) {
+                        byOp.merge(e.path("args").path("op_name").asText(), e.path("dur").asLong(), Long::sum);
+                    }
+                }
+                final long whole = total;
+                byOp.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).limit(6)
+                        .forEach(en -> System.out.printf("  %-22s %5.1f%%%n", en.getKey(), 100.0 * en.getValue() / whole));
+            }
+        }
+    }
+
+    private static double block(Variant v, int steps, double[] ms, int at) throws Exception {
+        long t0 = System.nanoTime();
+        for (int s = 0; s < steps; s++) {
+            ms[at + s] = v.step();
+        }
+        return steps / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    private static int[][] prompts(int[] lengths, int salt) {
+        int[][] p = new int[lengths.length][];
+        for (int r = 0; r < lengths.length; r++) {
+            p[r] = new int[lengths[r]];
+            for (int i = 0; i < lengths[r]; i++) {
+                p[r][i] = 100 + (r * 7919 + i * 13 + salt * 31) % 40000;
+            }
+        }
+        return p;
+    }
+
+    private static int argmax(float[] l) {
+        int best = 0;
+        for (int i = 1; i < l.length; i++) {
+            if (l[i] > l[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static double median(double[] xs) {
+        return pct(xs, 0.5);
+    }
+
+    private static double pct(double[] xs, double p) {
+        double[] s = xs.clone();
+        Arrays.sort(s);
+        return s[(int) Math.min(s.length - 1, Math.round(p * (s.length - 1)))];
+    }
+
+    private KvInPlaceBenchmark() {
+    }
+}
