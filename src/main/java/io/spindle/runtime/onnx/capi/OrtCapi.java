@@ -34,9 +34,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * {@code OrtApi}, entry 0 = {@code CreateStatus}; the same order as the C# binding's
  * {@code NativeMethods.shared.cs}) and cross-checked against the 1.29 jar's own
  * {@code libonnxruntime4j_jni.so}, whose calls read the struct at byte offset 8 × index
- * ({@code objdump -d}: GetErrorCode 1, GetErrorMessage 2, Run 9, CreateTensorWithDataAsOrtValue 49,
+ * ({@code objdump -d}; of the entries used here: GetErrorCode 1, GetErrorMessage 2, CreateRunOptions 39,
+ * RunOptionsSetTerminate 46, RunOptionsUnsetTerminate 47, CreateTensorWithDataAsOrtValue 49,
  * GetTensorMutableData 51, GetTensorElementType 60, GetDimensionsCount 61, GetDimensions 62,
- * GetTensorTypeAndShape 65, AllocatorFree 76, ReleaseStatus 93, ReleaseValue 96,
+ * GetTensorTypeAndShape 65, AllocatorAlloc 75, AllocatorFree 76, ReleaseStatus 93, ReleaseValue 96,
  * ReleaseTensorTypeAndShapeInfo 99). At load, {@link #load()} also checks the library's version
  * string, that {@code GetApi} returns the very struct the jar uses, and that CreateCpuMemoryInfo,
  * MemoryInfoGetName and MemoryInfoGetId (68–72, not used by the jar) answer "Cpu" and 0.

@@ -123,6 +123,7 @@ class FfmBindingRunnerTest {
             assertEquals(in, early.hostToDevice());
             assertEquals(out, early.deviceToHost());
             assertEquals(early.moved(), late.moved(), "bytes moved per decode step do not grow with the context");
+            assertEquals(201_060, late.moved(), "the tiny demo: int64 ids, 50,257 logits (docs/architecture.md)");
             assertTrue(late.resident() > early.resident(), "the cache, bound in place, did grow: "
                     + early.resident() + " -> " + late.resident());
             runner.release(7);
