@@ -121,7 +121,7 @@ public class ModelBootstrap {
         try {
             MallocArenas.limit(config.runtime().mallocArenaMax());
             ort = new OrtRuntime(config.runtime().executionProvider(), config.runtime().intraOpThreads(),
-                    config.runtime().allowSpinning());
+                    config.runtime().allowSpinning(), OrtRuntime.Binding.of(config.runtime().ioBinding()));
             SpindleConfig.EngineLimits e = config.engine();
             SpindleConfig.Embeddings enc = config.embeddings();
             ModelLoader loader = new ModelLoader(ort, new EngineConfig(e.maxBatchSize(), e.maxTokensPerStep(),

@@ -159,6 +159,13 @@ public interface SpindleConfig {
         boolean allowSpinning();
 
         /**
+         * java-api (OrtSession.run with pinned outputs) or ffm (IoBinding through ONNX Runtime's C API,
+         * runtime.onnx.capi); only the in-place KV runner has the ffm path.
+         */
+        @WithDefault("java-api")
+        String ioBinding();
+
+        /**
          * glibc malloc arenas for the whole process, set at start ({@code MALLOC_ARENA_MAX}); 0 leaves glibc's
          * default of 8 per core, which kept ~250 MiB of ONNX Runtime's freed activations resident.
          */

@@ -22,10 +22,28 @@ public final class OrtRuntime {
     /** Where the graphs run; the only values {@code spindle.runtime.execution-provider} takes. */
     public enum Provider { CPU, CUDA }
 
+    /**
+     * How runners that support it hand their buffers to ONNX Runtime ({@code spindle.runtime.io-binding}):
+     * the official Java API ({@code OrtSession.run} with pinned outputs), or IoBinding through the C API
+     * ({@code runtime.onnx.capi}). Today only the in-place KV runner has the second.
+     */
+    public enum Binding {
+        JAVA_API, FFM;
+
+        public static Binding of(String value) {
+            return switch (value.trim().toLowerCase(Locale.ROOT)) {
+                case "java-api" -> JAVA_API;
+                case "ffm" -> FFM;
+                default -> throw new IllegalArgumentException("spindle.runtime.io-binding is java-api or ffm, not " + value);
+            };
+        }
+    }
+
     private final OrtEnvironment env;
     private final Provider requested;
     private final int intraOpThreads;
     private final boolean allowSpinning;
+    private final Binding binding;
     private volatile Provider effective;
     private volatile boolean fallbackLogged;
 
@@ -38,7 +56,13 @@ public final class OrtRuntime {
      * @param allowSpinning whether ONNX Runtime's intra-op threads busy-wait between operators
      */
     public OrtRuntime(String provider, int intraOpThreads, boolean allowSpinning) {
+        this(provider, intraOpThreads, allowSpinning, Binding.JAVA_API);
+    }
+
+    /** @param binding how runners that can bind their buffers through the C API do it */
+    public OrtRuntime(String provider, int intraOpThreads, boolean allowSpinning, Binding binding) {
         NoTelemetry.ensureDisabled();
+        this.binding = binding;
         this.intraOpThreads = intraOpThreads;
         this.allowSpinning = allowSpinning;
         this.env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, "spindle");
@@ -56,6 +80,10 @@ public final class OrtRuntime {
 
     public OrtEnvironment env() {
         return env;
+    }
+
+    public Binding binding() {
+        return binding;
     }
 
     /** The provider sessions actually run on (CPU after a CUDA fallback). */

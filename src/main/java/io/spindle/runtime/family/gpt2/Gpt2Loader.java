@@ -114,7 +114,11 @@ public final class Gpt2Loader {
                         throw new ModelLoadException(noPastFile, "an in-place KV graph is served alone; "
                                 + "it takes prompts itself, no separate graph without past");
                     }
-                    return new InPlaceKvRunner(ort.env(), withPast, graph, config.contextLength());
+                    InPlaceKvRunner.Binding binding = ort.binding() == OrtRuntime.Binding.JAVA_API
+                            ? InPlaceKvRunner.Binding.JAVA_API
+                            : ort.provider() == OrtRuntime.Provider.CUDA ? InPlaceKvRunner.Binding.FFM_CUDA
+                            : InPlaceKvRunner.Binding.FFM;
+                    return new InPlaceKvRunner(ort.env(), withPast, graph, config.contextLength(), binding);
                 }
                 return new Gpt2Runner(ort.env(), withPast, noPast, graph, config.contextLength());
             } catch (ModelLoadException | RuntimeException e) {

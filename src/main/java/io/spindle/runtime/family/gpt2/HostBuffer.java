@@ -42,6 +42,15 @@ final class HostBuffer {
         }
     }
 
+    /** The first {@code n} elements as native memory, for a tensor bound through the C API. */
+    java.lang.foreign.MemorySegment segment(long n) {
+        return java.lang.foreign.MemorySegment.ofBuffer(buffer).asSlice(0, n * width);
+    }
+
+    OnnxJavaType type() {
+        return type;
+    }
+
     OnnxTensor tensor(OrtEnvironment env, long... shape) throws OrtException {
         long n = 1;
         for (long d : shape) {

@@ -51,6 +51,7 @@ import java.util.Map;
  * Confined to the engine thread.
  */
 public final class InPlaceKvRunner implements Gpt2Decoder {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(InPlaceKvRunner.class.getName());
     private final OrtEnvironment env;
     private final OrtSession session;
     private final Gpt2Graph graph;
@@ -76,9 +77,25 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
     private int[] rowOfSlot = new int[0];
     private final List<Integer> decodeRows = new ArrayList<>();
     private PrefixCache<NativeBuffer> prefixes;
+    /** Non-null when calls go through the C API's IoBinding. */
+    private final BoundStep bound;
     private int blockBytes;
 
     public InPlaceKvRunner(OrtEnvironment env, OrtSession session, Gpt2Graph graph, int contextLength) {
+        this(env, session, graph, contextLength, Binding.JAVA_API);
+    }
+
+    /** How the runner hands its buffers to ONNX Runtime (spindle.runtime.io-binding). */
+    public enum Binding {
+        /** {@code OrtSession.run} with pinned outputs (the official Java API). */
+        JAVA_API,
+        /** IoBinding through the C API ({@link BoundStep}), the cache bound as CPU device memory. */
+        FFM,
+        /** IoBinding through the C API on a CUDA session (the cache still in host memory; see {@link BoundStep}). */
+        FFM_CUDA
+    }
+
+    public InPlaceKvRunner(OrtEnvironment env, OrtSession session, Gpt2Graph graph, int contextLength, Binding binding) {
         if (!graph.inPlaceKv() || graph.cacheOuter() != 1 || !graph.gathersLogits() || !graph.hasPositionIds()) {
             throw new IllegalArgumentException("not a graph in the in-place KV form: " + graph);
         }
@@ -92,6 +109,7 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         this.ids = new HostBuffer(graph.idsType());
         this.positions = new HostBuffer(graph.idsType());
         this.logitsWidth = graph.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
+        this.bound = binding == Binding.JAVA_API ? null : new BoundStep(session, binding == Binding.FFM_CUDA);
     }
 
     @Override
@@ -117,6 +135,9 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
     @Override
     public StepOutput execute(List<StepInput> batch) throws ModelExecutionException {
         try {
+            if (bound != null) {
+                bound.beginStep();
+            }
             place(batch);
             int entries = planLogits(batch);
             ensureLogits(entries);
@@ -279,6 +300,12 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
      * from entry {@code entry} on.
      */
     private void run(int first, int rows, int seq, int total, int entry, int entries) throws OrtException {
+        totalLength.reset(1);
+        totalLength.put(0, total);
+        if (bound != null) {
+            runBound(first, rows, seq, entry, entries);
+            return;
+        }
         List<OnnxTensor> owned = new ArrayList<>();
         try {
             inputs.clear();
@@ -286,8 +313,6 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
             inputs.put("input_ids", own(owned, ids.tensor(env, rows, seq)));
             inputs.put("position_ids", own(owned, positions.tensor(env, rows, seq)));
             inputs.put("seqlens_k", own(owned, seqlens.tensor(env, rows)));
-            totalLength.reset(1);
-            totalLength.put(0, total);
             inputs.put("total_sequence_length", own(owned, totalLength.tensor(env)));
             inputs.put(GatherRewrite.INPUT, own(owned, gather.tensor(env, 1, entries)));
             OnnxTensor[] views = cache.views(env, graph.kvType(), first, rows);
@@ -306,6 +331,43 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
                 t.close();
             }
         }
+    }
+
+    /** {@link #run} through the C API: the same buffers, bound instead of wrapped. */
+    private void runBound(int first, int rows, int seq, int entry, int entries) {
+        try {
+            bound.input("input_ids", ids.segment((long) rows * seq), ids.type(), rows, seq);
+            bound.input("position_ids", positions.segment((long) rows * seq), positions.type(), rows, seq);
+            bound.input("seqlens_k", seqlens.segment(rows), OnnxJavaType.INT32, rows);
+            bound.input("total_sequence_length", totalLength.segment(1), OnnxJavaType.INT32);
+            bound.input(GatherRewrite.INPUT, gather.segment(entries), OnnxJavaType.INT64, 1, entries);
+            long[] shape = cache.viewShape(graph.kvType(), rows);
+            for (int c = 0; c < graph.pastNames().size(); c++) {
+                bound.cache(graph.pastNames().get(c), graph.presentNames().get(c), cache.view(c, first, rows),
+                        graph.kvType(), shape);
+            }
+            int v = graph.vocabSize();
+            ByteBuffer view = logits.duplicate().position(entry * v * logitsWidth)
+                    .limit((entry + entries) * v * logitsWidth).slice().order(ByteOrder.nativeOrder());
+            bound.output("logits", view, graph.logitsType(), 1, entries, v);
+        } catch (RuntimeException e) {
+            bound.unbind();
+            throw e;
+        }
+        bound.run();
+    }
+
+    /**
+     * What the last step moved between host and device by the binding's own count (all of its graph
+     * calls); null when calls go through the official Java API, which counts nothing.
+     */
+    public io.spindle.runtime.onnx.capi.Transfers lastStepTransfers() {
+        return bound == null ? null : bound.lastStep();
+    }
+
+    /** Live native objects of the C API path (null on the Java API path); for tests. */
+    io.spindle.runtime.onnx.capi.NativeLedger nativeLedger() {
+        return bound == null ? null : bound.ledger();
     }
 
     private static OnnxTensor own(List<OnnxTensor> owned, OnnxTensor t) {
@@ -442,6 +504,12 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         cache.release(sequenceId);
         if (cache.numLive() == 0) {
             dropLogits();
+            if (bound != null) {
+                io.spindle.runtime.onnx.capi.Transfers t = bound.lastStep();
+                LOG.info("io binding (ffm) idle after " + t.runs() + " steps: last step moved " + t.moved()
+                        + " bytes (host to device " + t.hostToDevice() + ", device to host " + t.deviceToHost()
+                        + "), " + t.resident() + " bytes bound in place; " + t.totalMoved() + " bytes moved in all");
+            }
         }
     }
 
@@ -470,6 +538,9 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         dropLogits();
         if (prefixes != null) {
             prefixes.clear();
+        }
+        if (bound != null) {
+            bound.close();
         }
         try {
             session.close();

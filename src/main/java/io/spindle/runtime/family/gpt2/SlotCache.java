@@ -196,6 +196,17 @@ final class SlotCache {
         }
     }
 
+    /** Cache tensor {@code c} over slots [first, first + n), as {@link #views} shapes it, for a binding. */
+    ByteBuffer view(int c, int first, int n) {
+        long slotBytes = (long) heads * maxLen * rowBytes;
+        return buffers[c].buffer().duplicate().position((int) (first * slotBytes))
+                .limit((int) ((first + n) * slotBytes)).slice().order(ByteOrder.nativeOrder());
+    }
+
+    long[] viewShape(OnnxJavaType type, int n) {
+        return new long[] {n, heads, maxLen, rowBytes / width(type)};
+    }
+
     private static int width(OnnxJavaType type) {
         return type == OnnxJavaType.FLOAT16 ? 2 : 4;
     }

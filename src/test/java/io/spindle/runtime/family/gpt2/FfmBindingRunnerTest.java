@@ -1,0 +1,182 @@
+package io.spindle.runtime.family.gpt2;
+
+import ai.onnxruntime.OrtSession;
+import io.spindle.engine.exec.ModelExecutionException;
+import io.spindle.engine.exec.StepInput;
+import io.spindle.engine.exec.StepOutput;
+import io.spindle.model.ModelConfig;
+import io.spindle.runtime.demo.DemoLayout;
+import io.spindle.runtime.onnx.GraphSignature;
+import io.spindle.runtime.onnx.OrtRuntime;
+import io.spindle.runtime.onnx.capi.NativeLedger;
+import io.spindle.runtime.onnx.capi.Transfers;
+import io.spindle.testing.TestModels;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The in-place KV runner with its graph calls bound through the C API ({@link BoundStep}) against the
+ * same runner on the official Java API, on the tiny demo: the same logits at every step (prompt chunks,
+ * decode rows, a growing cache), what the binding's counters say a decode step moves, and the native
+ * ledger back at zero after failures, cancellation and shutdown. {@code FFM_CUDA} is the code a CUDA
+ * session runs (a CUDA memory info as the binding's device, the cache bound as host memory), run here
+ * on a CPU session: the whole -Pgpu path on CPU.
+ */
+class FfmBindingRunnerTest {
+    private static final OrtRuntime ORT = new OrtRuntime("cpu", 2);
+    private static final Path DIR = TestModels.tiny(DemoLayout.IN_PLACE_KV);
+
+    private static InPlaceKvRunner open(InPlaceKvRunner.Binding binding) throws Exception {
+        OrtSession session = ORT.open(DIR.resolve("model.onnx"));
+        ModelConfig config = ModelConfig.read(DIR);
+        Gpt2Graph graph = Gpt2Graph.recognise(GraphSignature.of(DIR.resolve("model.onnx"), session), config.numHeads());
+        return new InPlaceKvRunner(ORT.env(), session, graph, config.contextLength(), binding);
+    }
+
+    @Test
+    void theLoaderPicksTheBindingFromTheRuntime() throws Exception {
+        OrtRuntime ffm = new OrtRuntime("cpu", 2, true, OrtRuntime.Binding.FFM);
+        try (Gpt2Decoder d = Gpt2Loader.load(ffm, DIR, ModelConfig.read(DIR))) {
+            assertNotNull(((InPlaceKvRunner) d).nativeLedger(), "the ffm binding");
+        }
+        try (Gpt2Decoder d = Gpt2Loader.load(ORT, DIR, ModelConfig.read(DIR))) {
+            assertNull(((InPlaceKvRunner) d).nativeLedger(), "the default is the Java API");
+        }
+        assertEquals(OrtRuntime.Binding.FFM, OrtRuntime.Binding.of("ffm"));
+        assertThrows(IllegalArgumentException.class, () -> OrtRuntime.Binding.of("jni"));
+    }
+
+    @Test
+    void boundCallsGiveTheJavaApisLogitsAtEveryStep() throws Exception {
+        for (InPlaceKvRunner.Binding b : List.of(InPlaceKvRunner.Binding.FFM, InPlaceKvRunner.Binding.FFM_CUDA)) {
+            try (InPlaceKvRunner reference = open(InPlaceKvRunner.Binding.JAVA_API); InPlaceKvRunner bound = open(b)) {
+                int[][] tokens = {{464, 2068, 7586, 21831}, {40, 1101, 257}, {1212, 318, 257, 1332, 286, 262}};
+                int[] len = {4, 3, 6};
+                long[] ids = {1, 2, 3};
+                List<StepInput> step = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    step.add(new StepInput(ids[i], tokens[i], 0, len[i]));
+                }
+                for (int k = 0; k < 80; k++) {
+                    StepOutput want = reference.execute(step);
+                    StepOutput got = bound.execute(step);
+                    for (int r = 0; r < step.size(); r++) {
+                        float[] expected = logits(want, r, reference.vocabSize());
+                        float[] actual = logits(got, r, bound.vocabSize());
+                        assertArrayEquals(expected, actual, 1e-5f, b + ", step " + k + ", row " + r);
+                        if (len[r] == tokens[r].length) {
+                            tokens[r] = Arrays.copyOf(tokens[r], tokens[r].length * 2);
+                        }
+                        tokens[r][len[r]++] = argmax(actual);
+                    }
+                    step = new ArrayList<>();
+                    for (int i = 0; i < 3; i++) {
+                        step.add(new StepInput(ids[i], tokens[i], len[i] - 1, len[i]));
+                    }
+                }
+                assertTrue(bound.cacheMoves() > 0, "the cache grew while bound");
+                for (int i = 0; i < 3; i++) {
+                    reference.release(ids[i]);
+                    bound.release(ids[i]);
+                }
+                assertEquals(0, bound.nativeLedger().live(NativeLedger.Kind.VALUE), "no tensor outlives its call");
+            }
+        }
+    }
+
+    @Test
+    void aDecodeStepMovesTheSameBytesAtAnyContextLength() throws Exception {
+        try (InPlaceKvRunner runner = open(InPlaceKvRunner.Binding.FFM)) {
+            Gpt2Graph g = runner.graph();
+            // A token array as short as the prompt, grown as the engine grows it: the cache grows with it.
+            int[] tokens = new int[8];
+            Arrays.fill(tokens, 464);
+            runner.execute(List.of(new StepInput(7, tokens, 0, 8)));
+            Transfers early = null;
+            Transfers late = null;
+            for (int n = 8; n < 300; n++) {
+                if (n == tokens.length) {
+                    tokens = Arrays.copyOf(tokens, tokens.length * 2);
+                }
+                tokens[n] = 318;
+                runner.execute(List.of(new StepInput(7, tokens, n, n + 1)));
+                if (n == 10) {
+                    early = runner.lastStepTransfers();
+                }
+                late = runner.lastStepTransfers();
+            }
+            int idWidth = g.idsType() == ai.onnxruntime.OnnxJavaType.INT64 ? 8 : 4;
+            // ids + positions + seqlens_k + total_sequence_length + gather index in; one row of logits out.
+            long in = 2L * idWidth + 4 + 4 + 8;
+            long out = (long) g.vocabSize() * 4;
+            assertEquals(in, early.hostToDevice());
+            assertEquals(out, early.deviceToHost());
+            assertEquals(early.moved(), late.moved(), "bytes moved per decode step do not grow with the context");
+            assertEquals(201_060, late.moved(), "the tiny demo: int64 ids, 50,257 logits (docs/architecture.md)");
+            assertTrue(late.resident() > early.resident(), "the cache, bound in place, did grow: "
+                    + early.resident() + " -> " + late.resident());
+            runner.release(7);
+        }
+    }
+
+    @Test
+    void onACudaSessionTheHostCacheWouldCrossEveryStep() throws Exception {
+        // What FFM_CUDA counts (run on CPU): the slots are Spindle's host memory, so each call moves them both ways.
+        try (InPlaceKvRunner runner = open(InPlaceKvRunner.Binding.FFM_CUDA)) {
+            int[] tokens = new int[200];
+            Arrays.fill(tokens, 464);
+            runner.execute(List.of(new StepInput(9, tokens, 0, 8)));
+            runner.execute(List.of(new StepInput(9, tokens, 8, 9)));
+            Transfers t = runner.lastStepTransfers();
+            assertEquals(0, t.resident());
+            assertTrue(t.moved() > 2L * runner.graph().vocabSize() * 4, "the cache counts as moved: " + t);
+            runner.release(9);
+        }
+    }
+
+    @Test
+    void aFailedCallLeavesNoValueAndCloseLeavesNothing() throws Exception {
+        InPlaceKvRunner runner = open(InPlaceKvRunner.Binding.FFM);
+        NativeLedger ledger = runner.nativeLedger();
+        int[] good = {464, 2068, 7586, 21831, 0, 0};
+        runner.execute(List.of(new StepInput(1, good, 0, 4)));
+        // A token past the vocabulary: ONNX Runtime's Gather fails inside the run; its message surfaces.
+        int[] bad = {464, 99_999_999, 0, 0};
+        ModelExecutionException e = assertThrows(ModelExecutionException.class,
+                () -> runner.execute(List.of(new StepInput(2, bad, 0, 2))));
+        assertTrue(e.getMessage().contains("RunWithBinding"), e.getMessage());
+        assertEquals(0, ledger.live(NativeLedger.Kind.VALUE), "the failed call's tensors are released");
+        runner.release(2);
+        // Cancelled midway: sequence 1 is left live (as at shutdown during a stream), and the runner closes.
+        runner.execute(List.of(new StepInput(1, good, 4, 5)));
+        runner.close();
+        assertTrue(ledger.isClean(), ledger.toString());
+    }
+
+    private static float[] logits(StepOutput out, int row, int vocab) {
+        float[] l = new float[vocab];
+        out.copyLogits(row, l);
+        return l;
+    }
+
+    private static int argmax(float[] l) {
+        int best = 0;
+        for (int i = 1; i < l.length; i++) {
+            if (l[i] > l[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}
