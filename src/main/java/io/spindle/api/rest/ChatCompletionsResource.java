@@ -74,7 +74,6 @@ public class ChatCompletionsResource {
             };
         }
 
-
         Multi<String> stream(List<Generation> gens, boolean includeUsage) {
             GenerationEvent.Done[] ends = new GenerationEvent.Done[gens.size()];
             List<Multi<String>> choices = new ArrayList<>(gens.size());
