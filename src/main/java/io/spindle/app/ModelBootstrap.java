@@ -13,6 +13,7 @@ import io.spindle.generation.ModelRegistry;
 import io.spindle.metrics.SpindleMetrics;
 import io.spindle.runtime.demo.DemoLayout;
 import io.spindle.runtime.family.bert.BundledMiniLm;
+import io.spindle.runtime.family.gpt2.Gpt2Loader;
 import io.spindle.runtime.demo.DemoModelWriter;
 import io.spindle.runtime.demo.BertDemoWriter;
 import io.spindle.runtime.demo.BertGraphBuilder;
@@ -129,7 +130,7 @@ public class ModelBootstrap {
                     new EngineConfig.PrefixCacheSettings(e.prefixCache().enabled(), e.prefixCache().blockSize(),
                             e.prefixCache().maxShare())),
                     new EncoderConfig(enc.maxBatchSize(), enc.maxQueuedInputs(), enc.maxTokensPerPass()),
-                    cacheRoot().resolve("rewritten"));
+                    cacheRoot().resolve("rewritten"), Gpt2Loader.KvForm.of(config.models().kvLayout()));
             if (config.demo().enabled()) {
                 loadDemos(loader);
                 loadT5Demos(loader);

@@ -43,7 +43,16 @@ final class ModelLoader {
     /** Where rewritten graphs are cached (masked-LM heads at the masks only). */
     private final Path rewriteCache;
 
+    /** The KV form GPT-2 exports are served in (spindle.models.kv-layout). */
+    private final Gpt2Loader.KvForm kvForm;
+
     ModelLoader(OrtRuntime ort, EngineConfig engineConfig, EncoderConfig encoderConfig, Path rewriteCache) {
+        this(ort, engineConfig, encoderConfig, rewriteCache, Gpt2Loader.KvForm.AS_EXPORTED);
+    }
+
+    ModelLoader(OrtRuntime ort, EngineConfig engineConfig, EncoderConfig encoderConfig, Path rewriteCache,
+                Gpt2Loader.KvForm kvForm) {
+        this.kvForm = kvForm;
         this.ort = ort;
         this.engineConfig = engineConfig;
         this.encoderConfig = encoderConfig;
@@ -66,7 +75,7 @@ final class ModelLoader {
         TextTokenizer tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
         Gpt2Decoder runner;
         try {
-            runner = Gpt2Loader.load(ort, dir, config, rewriteCache);
+            runner = Gpt2Loader.load(ort, dir, config, rewriteCache, kvForm);
         } catch (ModelLoadException | RuntimeException e) {
             tokenizer.close();
             throw e;

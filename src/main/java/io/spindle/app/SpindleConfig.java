@@ -65,6 +65,15 @@ public interface SpindleConfig {
          * model must. Other models that fail are reported and the rest keep serving.
          */
         Optional<List<String>> required();
+
+        /**
+         * The KV form GPT-2 exports are served in: as-exported (each step returns the whole cache as
+         * presents), or in-place (compiled at load into Spindle's in-place KV form, cached by the
+         * source's SHA-256 under the demo cache's rewritten/; an export that does not compile or whose
+         * compiled form disagrees with it is served as exported, with a warning saying why).
+         */
+        @WithDefault("as-exported")
+        String kvLayout();
     }
 
     interface Demo {

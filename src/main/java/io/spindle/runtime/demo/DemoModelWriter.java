@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  */
 public final class DemoModelWriter {
     /** Bump when the graph or files change, so cached copies from older builds are not reused. */
-    public static final int BUILDER_VERSION = 3;
+    public static final int BUILDER_VERSION = 4;
     public static final long DEFAULT_SEED = 1234;
 
     /** A chat template in Hugging Face's Jinja dialect, so the demo exercises the template engine. */

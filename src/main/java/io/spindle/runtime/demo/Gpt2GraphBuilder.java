@@ -11,7 +11,6 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
-import java.util.SplittableRandom;
 
 import static io.spindle.runtime.demo.OnnxGraphWriter.floatAttr;
 import static io.spindle.runtime.demo.OnnxGraphWriter.intAttr;
@@ -19,20 +18,26 @@ import static io.spindle.runtime.demo.OnnxGraphWriter.intsAttr;
 import static io.spindle.runtime.demo.OnnxGraphWriter.tensorAttr;
 
 /**
- * Emits a GPT-2-architecture decoder (pre-LayerNorm blocks, fused QKV, tanh-GELU MLP, tied LM head)
- * with seeded N(0, 0.02) weights, in the I/O signature of one of the real exporters. The attention
+ * Emits a GPT-2-architecture decoder (pre-LayerNorm blocks, fused QKV, GELU MLP, tied or separate LM
+ * head) from given weights ({@link Gpt2Weights}: the demo's seeded N(0, 0.02) ones, or an export's
+ * read at load to compile it into the in-place KV form), in the I/O signature of one of the real
+ * exporters or in Spindle's own serving forms. The attention
  * honours {@code attention_mask} over past + new positions and a causal mask offset by the past
  * length, so padded batches and cached decode behave exactly as in a real export.
  */
 public final class Gpt2GraphBuilder {
-    private static final float INIT_STD = 0.02f;
+    /**
+     * Changes whenever what the builder emits for given weights changes: part of the key under which
+     * compiled exports are cached.
+     */
+    public static final String VERSION = "1";
     private static final float MASK_NEG = -1e9f;
 
     private final Gpt2Shape shape;
     private final DemoLayout layout;
     private final boolean withPast;
     private final boolean gatherLogits;
-    private final SplittableRandom random;
+    private final Gpt2Weights weights;
     private final boolean inPlaceKv;
     private boolean qkOutput;
     private OnnxGraphWriter g;
@@ -58,16 +63,16 @@ public final class Gpt2GraphBuilder {
         this.layout = layout;
         this.withPast = withPast;
         this.gatherLogits = gatherLogits;
-        this.random = new SplittableRandom(seed);
+        this.weights = Gpt2Weights.random(shape, seed);
         this.inPlaceKv = false;
     }
 
-    private Gpt2GraphBuilder(Gpt2Shape shape, long seed) {
-        this.shape = shape;
+    private Gpt2GraphBuilder(Gpt2Weights weights) {
+        this.shape = weights.shape();
         this.layout = DemoLayout.OPTIMUM;
         this.withPast = true;
         this.gatherLogits = true;
-        this.random = new SplittableRandom(seed);
+        this.weights = weights;
         this.inPlaceKv = true;
     }
 
@@ -86,7 +91,12 @@ public final class Gpt2GraphBuilder {
      * as the other layouts for a seed.
      */
     public static Gpt2GraphBuilder inPlaceKv(Gpt2Shape shape, long seed) {
-        return new Gpt2GraphBuilder(shape, seed);
+        return inPlaceKv(Gpt2Weights.random(shape, seed));
+    }
+
+    /** The in-place KV form ({@link #inPlaceKv(Gpt2Shape, long)}) of given weights, e.g. an export's. */
+    public static Gpt2GraphBuilder inPlaceKv(Gpt2Weights weights) {
+        return new Gpt2GraphBuilder(weights);
     }
 
     /**
@@ -117,11 +127,16 @@ public final class Gpt2GraphBuilder {
         for (int i = 0; i < shape.numLayers(); i++) {
             x = block(i, x, maskBias);
         }
-        String h = layerNorm("ln_f", x);
-        // Tied LM head: logits = h · wteᵀ.
-        String wteT = g.op("Transpose", List.of("wte"), intsAttr("perm", 1, 0));
-        g.opInto("MatMul", List.of(h, wteT), List.of("logits"));
+        String h = layerNorm("ln_f", x, weights.lnFGamma(), weights.lnFBeta());
+        lmHead(h);
         g.writeModel(out, "spindle-demo-builder");
+    }
+
+    /** logits = h · wteᵀ (tied), or h · lm_head. */
+    private void lmHead(String h) {
+        String head = weights.lmHead() == null ? g.op("Transpose", List.of("wte"), intsAttr("perm", 1, 0))
+                : g.init("lm_head.weight", weights.lmHead());
+        g.opInto("MatMul", List.of(h, head), List.of("logits"));
     }
 
     private boolean fused() {
@@ -149,50 +164,52 @@ public final class Gpt2GraphBuilder {
      */
     private void writeFused() {
         int hidden = shape.hiddenSize();
-        g.floatInit("wte", gaussian(shape.vocabSize() * hidden), shape.vocabSize(), hidden);
-        g.floatInit("wpe", gaussian(shape.contextLength() * hidden), shape.contextLength(), hidden);
-        float[] ones = new float[hidden];
-        java.util.Arrays.fill(ones, 1f);
-        g.floatInit("ln.gamma", ones, hidden);
-        g.floatInit("ln.beta", new float[hidden], hidden);
-        AttributeProto eps = floatAttr("epsilon", 1e-5f);
+        g.init("wte", weights.wte());
+        g.init("wpe", weights.wpe());
+        AttributeProto eps = floatAttr("epsilon", weights.epsilon());
         String ids = int32("input_ids");
         String positions = int32("position_ids");
         String mask = int32("attention_mask");
         String ln = "emb_ln";
         String residual = "emb_sum";
-        g.contribInto("EmbedLayerNormalization", List.of(ids, "", "wte", "wpe", "", "ln.gamma", "ln.beta", "",
-                positions), List.of(ln, "emb_mask_index", residual), eps);
+        Gpt2Weights.Layer first = weights.layers().getFirst();
+        g.contribInto("EmbedLayerNormalization", List.of(ids, "", "wte", "wpe", "", g.init("h.0.ln_1.weight", first.ln1Gamma()),
+                g.init("h.0.ln_1.bias", first.ln1Beta()), "", positions), List.of(ln, "emb_mask_index", residual), eps);
         for (int i = 0; i < shape.numLayers(); i++) {
             String p = "h." + i + ".";
-            String qkvW = g.floatInit(p + "attn.c_attn.weight", gaussian(hidden * 3 * hidden), hidden, 3 * hidden);
-            String qkvB = g.floatInit(p + "attn.c_attn.bias", gaussian(3 * hidden), 3 * hidden);
-            String projW = g.floatInit(p + "attn.c_proj.weight", gaussian(hidden * hidden), hidden, hidden);
-            String projB = g.floatInit(p + "attn.c_proj.bias", gaussian(hidden), hidden);
-            String fcW = g.floatInit(p + "mlp.c_fc.weight", gaussian(hidden * 4 * hidden), hidden, 4 * hidden);
-            String fcB = g.floatInit(p + "mlp.c_fc.bias", gaussian(4 * hidden), 4 * hidden);
-            String outW = g.floatInit(p + "mlp.c_proj.weight", gaussian(4 * hidden * hidden), 4 * hidden, hidden);
-            String outB = g.floatInit(p + "mlp.c_proj.bias", gaussian(hidden), hidden);
+            Gpt2Weights.Layer l = weights.layers().get(i);
+            String qkvW = g.init(p + "attn.c_attn.weight", l.cAttnW());
+            String qkvB = g.init(p + "attn.c_attn.bias", l.cAttnB());
+            String projW = g.init(p + "attn.c_proj.weight", l.cProjW());
+            String projB = g.init(p + "attn.c_proj.bias", l.cProjB());
+            String fcW = g.init(p + "mlp.c_fc.weight", l.fcW());
+            String fcB = g.init(p + "mlp.c_fc.bias", l.fcB());
+            String outW = g.init(p + "mlp.c_proj.weight", l.projW());
+            String outB = g.init(p + "mlp.c_proj.bias", l.projB());
             String ctx = p + "attn_out";
             g.contribInto("Attention", List.of(ln, qkvW, qkvB, mask, "past_" + i),
                     List.of(ctx, "present_" + i), intAttr("num_heads", shape.numHeads()), intAttr("unidirectional", 1));
             String proj = g.op("MatMul", List.of(ctx, projW));
             String ln2 = p + "ln_2_out";
             String afterAttn = p + "residual_attn";
-            g.contribInto("SkipLayerNormalization", List.of(proj, residual, "ln.gamma", "ln.beta", projB),
-                    List.of(ln2, "", "", afterAttn), eps);
+            g.contribInto("SkipLayerNormalization", List.of(proj, residual, g.init(p + "ln_2.weight", l.ln2Gamma()),
+                    g.init(p + "ln_2.bias", l.ln2Beta()), projB), List.of(ln2, "", "", afterAttn), eps);
             String fc = g.op("MatMul", List.of(ln2, fcW));
             String act = p + "gelu";
-            g.contribInto("FastGelu", List.of(fc, fcB), List.of(act));
+            g.contribInto(weights.activation() == Gpt2Weights.Activation.GELU_TANH ? "FastGelu" : "BiasGelu",
+                    List.of(fc, fcB), List.of(act));
             String out = g.op("MatMul", List.of(act, outW));
             // The next block's ln_1, or ln_f after the last block.
+            boolean last = i == shape.numLayers() - 1;
+            String next = last ? "ln_f." : "h." + (i + 1) + ".ln_1.";
+            Gpt2Weights.Tensor gamma = last ? weights.lnFGamma() : weights.layers().get(i + 1).ln1Gamma();
+            Gpt2Weights.Tensor beta = last ? weights.lnFBeta() : weights.layers().get(i + 1).ln1Beta();
             ln = p + "ln_next";
             residual = p + "residual_mlp";
-            g.contribInto("SkipLayerNormalization", List.of(out, afterAttn, "ln.gamma", "ln.beta", outB),
-                    List.of(ln, "", "", residual), eps);
+            g.contribInto("SkipLayerNormalization", List.of(out, afterAttn, g.init(next + "weight", gamma),
+                    g.init(next + "bias", beta), outB), List.of(ln, "", "", residual), eps);
         }
-        String wteT = g.op("Transpose", List.of("wte"), intsAttr("perm", 1, 0));
-        g.opInto("MatMul", List.of(gathered(ln), wteT), List.of("logits"));
+        lmHead(gathered(ln));
     }
 
     /** {@code x} [batch, seq, hidden] at the requested flat positions, [1, n, hidden]; {@code x} itself when not gathering. */
@@ -247,8 +264,8 @@ public final class Gpt2GraphBuilder {
     }
 
     private String embeddings() {
-        g.floatInit("wte", gaussian(shape.vocabSize() * shape.hiddenSize()), shape.vocabSize(), shape.hiddenSize());
-        g.floatInit("wpe", gaussian(shape.contextLength() * shape.hiddenSize()), shape.contextLength(), shape.hiddenSize());
+        g.init("wte", weights.wte());
+        g.init("wpe", weights.wpe());
         String tok = g.op("Gather", List.of("wte", "input_ids"));
         String pos = g.op("Gather", List.of("wpe", "position_ids"));
         return g.op("Add", List.of(tok, pos));
@@ -279,8 +296,9 @@ public final class Gpt2GraphBuilder {
     private String block(int i, String x, String maskBias) {
         int hidden = shape.hiddenSize();
         String p = "h." + i + ".";
-        String ln1 = layerNorm(p + "ln_1", x);
-        String qkv = linear(p + "attn.c_attn", ln1, hidden, 3 * hidden);
+        Gpt2Weights.Layer l = weights.layers().get(i);
+        String ln1 = layerNorm(p + "ln_1", x, l.ln1Gamma(), l.ln1Beta());
+        String qkv = linear(p + "attn.c_attn", ln1, l.cAttnW(), l.cAttnB());
         if (inPlaceKv) {
             return blockTail(i, p, x, inPlaceAttention(i, p, qkv));
         }
@@ -324,17 +342,17 @@ public final class Gpt2GraphBuilder {
 
     /** The attention's output projection, the residuals and the feed-forward. */
     private String blockTail(int i, String p, String x, String merged) {
-        int hidden = shape.hiddenSize();
-        String attn = linear(p + "attn.c_proj", merged, hidden, hidden);
+        Gpt2Weights.Layer l = weights.layers().get(i);
+        String attn = linear(p + "attn.c_proj", merged, l.cProjW(), l.cProjB());
         String x1 = g.op("Add", List.of(x, attn));
         if (i == shape.numLayers() - 1) {
             // What follows is per position: the last feed-forward, ln_f and the LM head run where sampled.
             x1 = gathered(x1);
         }
-        String ln2 = layerNorm(p + "ln_2", x1);
-        String fc = linear(p + "mlp.c_fc", ln2, hidden, 4 * hidden);
-        String act = geluTanh(p, fc);
-        String proj = linear(p + "mlp.c_proj", act, 4 * hidden, hidden);
+        String ln2 = layerNorm(p + "ln_2", x1, l.ln2Gamma(), l.ln2Beta());
+        String fc = linear(p + "mlp.c_fc", ln2, l.fcW(), l.fcB());
+        String act = weights.activation() == Gpt2Weights.Activation.GELU_TANH ? geluTanh(p, fc) : geluErf(p, fc);
+        String proj = linear(p + "mlp.c_proj", act, l.projW(), l.projB());
         return g.op("Add", List.of(x1, proj));
     }
 
@@ -378,19 +396,17 @@ public final class Gpt2GraphBuilder {
         return g.op("Transpose", List.of(r), intsAttr("perm", 0, 2, 1, 3));
     }
 
-    private String linear(String name, String x, int in, int out) {
-        String w = g.floatInit(name + ".weight", gaussian(in * out), in, out);
-        String b = g.floatInit(name + ".bias", gaussian(out), out);
+    private String linear(String name, String x, Gpt2Weights.Tensor weight, Gpt2Weights.Tensor bias) {
+        String w = g.init(name + ".weight", weight);
+        String b = g.init(name + ".bias", bias);
         String mm = g.op("MatMul", List.of(x, w));
         return g.op("Add", List.of(mm, b));
     }
 
-    private String layerNorm(String name, String x) {
-        float[] gamma = new float[shape.hiddenSize()];
-        java.util.Arrays.fill(gamma, 1f);
-        String w = g.floatInit(name + ".weight", gamma, shape.hiddenSize());
-        String b = g.floatInit(name + ".bias", new float[shape.hiddenSize()], shape.hiddenSize());
-        return g.op("LayerNormalization", List.of(x, w, b), intAttr("axis", -1), floatAttr("epsilon", 1e-5f));
+    private String layerNorm(String name, String x, Gpt2Weights.Tensor gamma, Gpt2Weights.Tensor beta) {
+        String w = g.init(name + ".weight", gamma);
+        String b = g.init(name + ".bias", beta);
+        return g.op("LayerNormalization", List.of(x, w, b), intAttr("axis", -1), floatAttr("epsilon", weights.epsilon()));
     }
 
     /** GPT-2's gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
@@ -402,12 +418,11 @@ public final class Gpt2GraphBuilder {
         return g.op("Mul", List.of(g.op("Mul", List.of(x, onePlus)), g.scalar(p + "gelu_half", 0.5f)));
     }
 
-    private float[] gaussian(int n) {
-        float[] w = new float[n];
-        for (int i = 0; i < n; i++) {
-            w[i] = (float) (random.nextGaussian() * INIT_STD);
-        }
-        return w;
+    /** The erf GELU: 0.5·x·(1 + erf(x/√2)). */
+    private String geluErf(String p, String x) {
+        String e = g.op("Erf", List.of(g.op("Mul", List.of(x, g.scalar(p + "gelu_rsqrt2", (float) (1 / Math.sqrt(2)))))));
+        String onePlus = g.op("Add", List.of(e, "one"));
+        return g.op("Mul", List.of(g.op("Mul", List.of(x, onePlus)), g.scalar(p + "gelu_half", 0.5f)));
     }
 
     private static byte[] le(float f) {

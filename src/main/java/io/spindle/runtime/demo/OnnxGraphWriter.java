@@ -84,6 +84,13 @@ final class OnnxGraphWriter {
         return name;
     }
 
+    /** A float initializer over a tensor's raw data (shared, not copied). */
+    String init(String name, Gpt2Weights.Tensor t) {
+        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.FLOAT.getNumber())
+                .addAllDims(box(t.dims())).setRawData(t.raw()));
+        return name;
+    }
+
     /** The values of a float initializer added earlier. */
     float[] floats(String name) {
         for (TensorProto t : graph.getInitializerList()) {

@@ -21,12 +21,32 @@ import java.util.logging.Logger;
  * (with {@code use_cache_branch}), or {@code decoder_model.onnx} + {@code decoder_with_past_model.onnx};
  * or the file an onnxruntime-genai folder names ({@link ModelConfig#graphFile()}, e.g. {@code past.onnx}).
  * A {@code model.onnx} in Spindle's in-place KV form ({@link Gpt2Graph#inPlaceKv()}) gets an
- * {@link InPlaceKvRunner}; every other graph a {@link Gpt2Runner}.
+ * {@link InPlaceKvRunner}; every other graph a {@link Gpt2Runner}, unless {@link KvForm#IN_PLACE} asks
+ * for exports to be compiled into the in-place form ({@link InPlaceCompile}).
  */
 public final class Gpt2Loader {
     private static final Logger LOG = Logger.getLogger(Gpt2Loader.class.getName());
 
     private Gpt2Loader() {
+    }
+
+    /** Which KV form exports are served in ({@code spindle.models.kv-layout}). */
+    public enum KvForm {
+        /** The graph as exported, its cache copied as presents each step ({@link Gpt2Runner}). */
+        AS_EXPORTED,
+        /**
+         * Compiled at load into Spindle's in-place KV form (served by {@link InPlaceKvRunner}), cached
+         * by the source's SHA-256; the export as it is, with a warning saying why, when that fails.
+         */
+        IN_PLACE;
+
+        public static KvForm of(String value) {
+            return switch (value.strip().toLowerCase(java.util.Locale.ROOT)) {
+                case "as-exported" -> AS_EXPORTED;
+                case "in-place" -> IN_PLACE;
+                default -> throw new IllegalArgumentException("spindle.models.kv-layout is as-exported or in-place, not " + value);
+            };
+        }
     }
 
     /** True when the directory holds any decoder graph this loader recognises by file name. */
@@ -46,7 +66,16 @@ public final class Gpt2Loader {
      */
     public static Gpt2Decoder load(OrtRuntime ort, Path dir, ModelConfig config, Path rewriteCache)
             throws ModelLoadException {
-        Loading loading = new Loading(ort, config, rewriteCache);
+        return load(ort, dir, config, rewriteCache, KvForm.AS_EXPORTED);
+    }
+
+    /**
+     * @param kvForm {@link KvForm#IN_PLACE} compiles an export into the in-place KV form, cached in
+     *               {@code rewriteCache} (which it then needs)
+     */
+    public static Gpt2Decoder load(OrtRuntime ort, Path dir, ModelConfig config, Path rewriteCache, KvForm kvForm)
+            throws ModelLoadException {
+        Loading loading = new Loading(ort, config, rewriteCache, kvForm);
         if (config.graphFile() != null) {
             // The folder names its graph (onnxruntime-genai's genai_config.json): that file, or nothing.
             Path named = dir.resolve(config.graphFile());
@@ -76,8 +105,108 @@ public final class Gpt2Loader {
     }
 
     /** One model's loading: the runtime, its config and where rewritten graphs are cached. */
-    private record Loading(OrtRuntime ort, ModelConfig config, Path rewriteCache) {
+    private record Loading(OrtRuntime ort, ModelConfig config, Path rewriteCache, KvForm kvForm) {
         Gpt2Decoder open(Path withPastFile, Path noPastFile) throws ModelLoadException {
+            if (kvForm == KvForm.IN_PLACE && rewriteCache == null) {
+                LOG.warning("decoder graph " + withPastFile + " is served as exported: the in-place KV form was asked for "
+                        + "but no cache directory for compiled graphs was given");
+            }
+            if (kvForm != KvForm.IN_PLACE || rewriteCache == null) {
+                return openAsIs(withPastFile, noPastFile);
+            }
+            InPlaceCompile compile;
+            try {
+                compile = new InPlaceCompile(withPastFile, rewriteCache);
+                Path cached = compile.cached();
+                if (cached != null) {
+                    try {
+                        InPlaceKvRunner runner = inPlaceRunner(cached);
+                        LOG.info("decoder graph " + withPastFile + ": served in the in-place KV form, compiled graph "
+                                + cached + " (cached)");
+                        return runner;
+                    } catch (ModelLoadException | RuntimeException e) {
+                        LOG.warning("compiled graph " + cached + " cannot be served (" + e.getMessage() + "); compiling again");
+                        compile.discard();
+                    }
+                }
+            } catch (IOException e) {
+                throw new ModelLoadException(withPastFile, "cannot read the graph or its compile cache: " + e.getMessage(), e);
+            }
+            Gpt2Decoder original = openAsIs(withPastFile, noPastFile);
+            if (original instanceof InPlaceKvRunner) {
+                return original;
+            }
+            String why;
+            Path compiled = null;
+            try {
+                compiled = compile.compile(original.graph());
+                InPlaceKvRunner runner;
+                try {
+                    runner = inPlaceRunner(compiled);
+                } catch (ModelLoadException | RuntimeException e) {
+                    throw new Refused(e);
+                }
+                String mismatch = InPlaceCompile.mismatch(original, runner);
+                if (mismatch == null) {
+                    compile.keep(compiled);
+                    LOG.info("decoder graph " + withPastFile + ": compiled into the in-place KV form (GroupQueryAttention "
+                            + "over a cache that stays in place, logits only where sampled), equal to the export on the "
+                            + "probe; compiled graph " + compile.file());
+                    original.close();
+                    return runner;
+                }
+                runner.close();
+                why = "the compiled graph does not compute what the export does: " + mismatch;
+            } catch (Gpt2WeightsReader.NotMappable e) {
+                why = "its weights do not map onto GPT-2's parameters: " + e.getMessage();
+            } catch (Refused e) {
+                why = "ONNX Runtime refuses the compiled graph: " + e.getCause().getMessage();
+            } catch (IOException | RuntimeException e) {
+                why = "compiling it failed: " + e;
+            } catch (OutOfMemoryError e) {
+                why = "the heap cannot hold the graph while compiling it (about its file size is needed)";
+            } finally {
+                if (compiled != null) {
+                    try {
+                        Files.deleteIfExists(compiled);
+                    } catch (IOException ignored) {
+                        // A temporary file; the next compile overwrites it.
+                    }
+                }
+            }
+            LOG.warning("decoder graph " + withPastFile + " is served as exported, not in the in-place KV form "
+                    + "(spindle.models.kv-layout=in-place), because " + why);
+            return original;
+        }
+
+        /** A session on a compiled graph that ONNX Runtime would not open or serve. */
+        private static final class Refused extends Exception {
+            Refused(Exception cause) {
+                super(cause);
+            }
+        }
+
+        private InPlaceKvRunner inPlaceRunner(Path file) throws ModelLoadException {
+            OrtSession session = ort.open(file);
+            try {
+                Gpt2Graph graph = Gpt2Graph.recognise(GraphSignature.of(file, session), config.numHeads());
+                if (!graph.inPlaceKv()) {
+                    throw new ModelLoadException(file, "the compiled graph is not in the in-place KV form");
+                }
+                return new InPlaceKvRunner(ort.env(), session, graph, config.contextLength(), binding());
+            } catch (ModelLoadException | RuntimeException e) {
+                closeQuietly(session);
+                throw e;
+            }
+        }
+
+        private InPlaceKvRunner.Binding binding() {
+            return ort.binding() == OrtRuntime.Binding.JAVA_API ? InPlaceKvRunner.Binding.JAVA_API
+                    : ort.provider() == OrtRuntime.Provider.CUDA ? InPlaceKvRunner.Binding.FFM_CUDA
+                    : InPlaceKvRunner.Binding.FFM;
+        }
+
+        Gpt2Decoder openAsIs(Path withPastFile, Path noPastFile) throws ModelLoadException {
             OrtSession withPast = null;
             OrtSession noPast = null;
             try {
@@ -114,11 +243,7 @@ public final class Gpt2Loader {
                         throw new ModelLoadException(noPastFile, "an in-place KV graph is served alone; "
                                 + "it takes prompts itself, no separate graph without past");
                     }
-                    InPlaceKvRunner.Binding binding = ort.binding() == OrtRuntime.Binding.JAVA_API
-                            ? InPlaceKvRunner.Binding.JAVA_API
-                            : ort.provider() == OrtRuntime.Provider.CUDA ? InPlaceKvRunner.Binding.FFM_CUDA
-                            : InPlaceKvRunner.Binding.FFM;
-                    return new InPlaceKvRunner(ort.env(), withPast, graph, config.contextLength(), binding);
+                    return new InPlaceKvRunner(ort.env(), withPast, graph, config.contextLength(), binding());
                 }
                 return new Gpt2Runner(ort.env(), withPast, noPast, graph, config.contextLength());
             } catch (ModelLoadException | RuntimeException e) {
