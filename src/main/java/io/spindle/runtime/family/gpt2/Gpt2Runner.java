@@ -57,13 +57,8 @@ public final class Gpt2Runner implements Gpt2Decoder {
     private int[] rowIndex = new int[0];
     private final List<StepInput> decodeRows = new ArrayList<>();
     private final List<StepInput> prefillRows = new ArrayList<>();
-    /**
-     * Cached prefixes, null when off: per block one native buffer holding, for each cache tensor c at
-     * {@code c × blockBytes}, its compact [outer, heads, block, head_dim] slice. Native like the batch
-     * caches, so that the KV budget, not the Java heap, bounds it.
-     */
-    private PrefixCache<NativeBuffer> prefixes;
-    private int blockBytes;
+    /** Cached prefixes, null when off. */
+    private KvPrefixBlocks prefixes;
 
     public Gpt2Runner(OrtEnvironment env, OrtSession withPast, OrtSession noPast, Gpt2Graph graph, int contextLength) {
         int width = graph.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4;
@@ -225,8 +220,7 @@ public final class Gpt2Runner implements Gpt2Decoder {
 
     @Override
     public void enablePrefixCache(int blockSize) {
-        prefixes = new PrefixCache<>(blockSize, NativeBuffer::close);
-        blockBytes = shared.kvLayout().compactBytes(blockSize);
+        prefixes = new KvPrefixBlocks(blockSize, shared.kvLayout(), shared.graph().pastNames().size());
     }
 
     @Override
@@ -245,7 +239,7 @@ public final class Gpt2Runner implements Gpt2Decoder {
             parts.add(block.buffer());
         }
         for (int c = 0; c < numTensors; c++) {
-            blocks[c] = shared.kvLayout().concat(parts, c * blockBytes, prefixes.blockSize());
+            blocks[c] = shared.kvLayout().concat(parts, c * prefixes.blockBytes(), prefixes.blockSize());
         }
         detached.put(sequenceId, blocks);
         detachedLength.put(sequenceId, hit.tokens());
@@ -258,12 +252,8 @@ public final class Gpt2Runner implements Gpt2Decoder {
 
     @Override
     public void offerPrefix(long sequenceId, int[] tokens, int n) {
-        if (prefixes == null) {
-            return;
-        }
-        if (n - prefixes.cachedTokens(tokens, n) < prefixes.blockSize()) {
-            // No whole block to add: only refresh what is cached, without gathering the cache.
-            prefixes.lookup(tokens, n);
+        // Without a whole block to add, the cache is not gathered.
+        if (prefixes == null || !prefixes.addsBlock(tokens, n)) {
             return;
         }
         Compact held = compactOf(sequenceId);
@@ -272,33 +262,26 @@ public final class Gpt2Runner implements Gpt2Decoder {
         }
         byte[][] compact = held.blocks();
         int length = held.length();
-        int upTo = Math.min(n, length);
         KvLayout kv = shared.kvLayout();
-        prefixes.insert(tokens, upTo, (from, to) -> {
-            NativeBuffer block = NativeBuffer.allocate((long) compact.length * blockBytes);
-            for (int c = 0; c < compact.length; c++) {
-                kv.sliceInto(compact[c], length, from, to, block.buffer(), c * blockBytes);
-            }
-            return block;
-        });
+        prefixes.insert(tokens, Math.min(n, length),
+                (c, from, to, into, offset) -> kv.sliceInto(compact[c], length, from, to, into, offset));
     }
 
     @Override
     public int prefixCacheTokens() {
-        return prefixes == null ? 0 : prefixes.numTokens();
+        return prefixes == null ? 0 : prefixes.tokens();
     }
 
     @Override
     public void evictPrefixesTo(int tokens) {
         if (prefixes != null) {
-            prefixes.shrinkTo(tokens / prefixes.blockSize());
+            prefixes.evictTo(tokens);
         }
     }
 
     @Override
     public long prefixCacheBytes() {
-        return prefixes == null ? 0
-                : (long) prefixes.numBlocks() * shared.graph().pastNames().size() * blockBytes;
+        return prefixes == null ? 0 : prefixes.bytes();
     }
 
     /** Repacks of the decode batch so far (steady steps and steps that reuse holes do none); for tests. */

@@ -76,10 +76,9 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
     /** Row of the decode call that slot s computes for, or -1 (a hole); indexed by slot. */
     private int[] rowOfSlot = new int[0];
     private final List<Integer> decodeRows = new ArrayList<>();
-    private PrefixCache<NativeBuffer> prefixes;
+    private KvPrefixBlocks prefixes;
     /** Non-null when calls go through the C API's IoBinding. */
     private final BoundStep bound;
-    private int blockBytes;
 
     public InPlaceKvRunner(OrtEnvironment env, OrtSession session, Gpt2Graph graph, int contextLength) {
         this(env, session, graph, contextLength, Binding.JAVA_API);
@@ -426,8 +425,7 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
 
     @Override
     public void enablePrefixCache(int blockSize) {
-        prefixes = new PrefixCache<>(blockSize, NativeBuffer::close);
-        blockBytes = kvLayout.compactBytes(blockSize);
+        prefixes = new KvPrefixBlocks(blockSize, kvLayout, graph.pastNames().size());
     }
 
     @Override
@@ -445,7 +443,7 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         for (int i = 0; i < hit.blocks().size(); i++) {
             ByteBuffer part = hit.blocks().get(i).buffer();
             for (int c = 0; c < graph.pastNames().size(); c++) {
-                cache.write(slot, c, i * block, part, c * blockBytes, block);
+                cache.write(slot, c, i * block, part, c * prefixes.blockBytes(), block);
             }
         }
         cache.setLength(slot, hit.tokens());
@@ -454,44 +452,32 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
 
     @Override
     public void offerPrefix(long sequenceId, int[] tokens, int n) {
-        if (prefixes == null) {
-            return;
-        }
-        if (n - prefixes.cachedTokens(tokens, n) < prefixes.blockSize()) {
-            // No whole block to add: only refresh what is cached.
-            prefixes.lookup(tokens, n);
+        if (prefixes == null || !prefixes.addsBlock(tokens, n)) {
             return;
         }
         int slot = cache.slotOf(sequenceId);
         if (slot < 0) {
             return;
         }
-        int upTo = Math.min(n, cache.length(slot));
-        int numTensors = graph.pastNames().size();
-        prefixes.insert(tokens, upTo, (from, to) -> {
-            NativeBuffer block = NativeBuffer.allocate((long) numTensors * blockBytes);
-            for (int c = 0; c < numTensors; c++) {
-                cache.read(slot, c, from, to, block.buffer(), c * blockBytes);
-            }
-            return block;
-        });
+        prefixes.insert(tokens, Math.min(n, cache.length(slot)),
+                (c, from, to, into, offset) -> cache.read(slot, c, from, to, into, offset));
     }
 
     @Override
     public int prefixCacheTokens() {
-        return prefixes == null ? 0 : prefixes.numTokens();
+        return prefixes == null ? 0 : prefixes.tokens();
     }
 
     @Override
     public void evictPrefixesTo(int tokens) {
         if (prefixes != null) {
-            prefixes.shrinkTo(tokens / prefixes.blockSize());
+            prefixes.evictTo(tokens);
         }
     }
 
     @Override
     public long prefixCacheBytes() {
-        return prefixes == null ? 0 : (long) prefixes.numBlocks() * graph.pastNames().size() * blockBytes;
+        return prefixes == null ? 0 : prefixes.bytes();
     }
 
     /** Times the cache was reallocated (each copies every live slot once); for tests and benchmarks. */
