@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dk.brics.automaton.Automaton;
 import dk.brics.automaton.RegExp;
 
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -59,7 +60,7 @@ final class JsonSchemaRegex {
             "default", "examples", "deprecated", "readOnly", "writeOnly", "$defs", "definitions");
     private static final Set<String> KEYWORDS = Set.of("type", "properties", "required", "additionalProperties",
             "items", "minItems", "maxItems", "enum", "const", "anyOf", "$ref", "pattern", "format", "minLength",
-            "maxLength", "uniqueItems");
+            "maxLength", "uniqueItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum");
     private static final Set<String> TYPES = Set.of("object", "array", "string", "number", "integer", "boolean", "null");
 
     private final JsonNode root;
@@ -134,8 +135,8 @@ final class JsonSchemaRegex {
         for (String type : types) {
             alternatives.add(switch (type) {
                 case "string" -> string(s, path);
-                case "number" -> NUMBER_BRICS;
-                case "integer" -> INTEGER_BRICS;
+                case "number" -> number(s, path);
+                case "integer" -> integer(s, path);
                 case "boolean" -> "(true|false)";
                 case "null" -> "null";
                 case "array" -> array(s, path);
@@ -148,6 +149,51 @@ final class JsonSchemaRegex {
 
     private static final String NUMBER_BRICS = RegexTranslator.toBrics(NUMBER);
     private static final String INTEGER_BRICS = RegexTranslator.toBrics(INTEGER);
+    private static final List<String> BOUNDS = List.of("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum");
+    /** The widest integers written: {@link #MAX_DIGITS} digits either side of zero. */
+    private static final BigInteger INTEGER_LIMIT = BigInteger.TEN.pow(MAX_DIGITS).subtract(BigInteger.ONE);
+
+    private static boolean bounded(JsonNode s) {
+        return BOUNDS.stream().anyMatch(s::has);
+    }
+
+    /** Bounds hold only for integers: a bounded number (a fraction between bounds) is refused. */
+    private String number(JsonNode s, String path) {
+        if (bounded(s)) {
+            throw new ConstraintException("json_schema: minimum/maximum on a number at " + path
+                    + " are not supported (on an integer they are)");
+        }
+        return NUMBER_BRICS;
+    }
+
+    /** The integers within the schema's bounds (inclusive or exclusive, any of them absent). */
+    private String integer(JsonNode s, String path) {
+        if (!bounded(s)) {
+            return INTEGER_BRICS;
+        }
+        BigInteger lo = INTEGER_LIMIT.negate();
+        BigInteger hi = INTEGER_LIMIT;
+        for (String k : BOUNDS) {
+            JsonNode v = s.get(k);
+            if (v == null) {
+                continue;
+            }
+            if (!v.isNumber()) {
+                throw new ConstraintException("json_schema: " + k + " at " + path + " must be a number");
+            }
+            java.math.BigDecimal d = v.decimalValue();
+            switch (k) {
+                case "minimum" -> lo = lo.max(d.setScale(0, java.math.RoundingMode.CEILING).toBigInteger());
+                case "exclusiveMinimum" -> lo = lo.max(d.setScale(0, java.math.RoundingMode.FLOOR).toBigInteger().add(BigInteger.ONE));
+                case "maximum" -> hi = hi.min(d.setScale(0, java.math.RoundingMode.FLOOR).toBigInteger());
+                default -> hi = hi.min(d.setScale(0, java.math.RoundingMode.CEILING).toBigInteger().subtract(BigInteger.ONE));
+            }
+        }
+        if (lo.compareTo(hi) > 0) {
+            throw new ConstraintException("json_schema: no integer at " + path + " lies within its bounds");
+        }
+        return RegexTranslator.toBrics(IntegerRange.regex(lo, hi));
+    }
 
     private void checkKeywords(JsonNode s, String path) {
         for (Iterator<String> it = s.fieldNames(); it.hasNext(); ) {
@@ -179,6 +225,8 @@ final class JsonSchemaRegex {
                 out.add("array");
             } else if (s.has("pattern") || s.has("format") || s.has("minLength") || s.has("maxLength")) {
                 out.add("string");
+            } else if (bounded(s)) {
+                out.add("number");
             } else {
                 out.addAll(List.of("string", "number", "boolean", "null", "object", "array"));
             }

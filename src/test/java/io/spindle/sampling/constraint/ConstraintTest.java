@@ -122,7 +122,9 @@ class ConstraintTest {
         assertMessage(new ConstraintSpec.Regex("a(?=b)"), "lookaround");
         assertMessage(new ConstraintSpec.Regex("(a)\\1"), "backreferences");
         assertMessage(new ConstraintSpec.Regex("a{3,2}"), "maximum below");
-        assertMessage(new ConstraintSpec.JsonSchema("{\"type\":\"integer\",\"minimum\":3}"), "\"minimum\"");
+        assertMessage(new ConstraintSpec.JsonSchema("{\"type\":\"number\",\"minimum\":3}"), "minimum/maximum on a number");
+        assertMessage(new ConstraintSpec.JsonSchema("{\"type\":\"integer\",\"minimum\":3.5,\"maximum\":3.9}"), "no integer");
+        assertMessage(new ConstraintSpec.JsonSchema("{\"type\":\"integer\",\"multipleOf\":3}"), "\"multipleOf\"");
         assertMessage(new ConstraintSpec.JsonSchema("{\"oneOf\":[{\"type\":\"string\"}]}"), "\"oneOf\"");
         assertMessage(new ConstraintSpec.JsonSchema("{\"type\":\"strnig\"}"), "unknown type");
         assertMessage(new ConstraintSpec.JsonSchema("{\"type\":"), "not valid JSON");

@@ -40,7 +40,11 @@ class JsonConstraintTest {
             "{\"type\":[\"string\",\"null\"],\"minLength\":2,\"maxLength\":4}",
             "{\"type\":\"object\",\"properties\":{\"meta\":{\"type\":\"object\"},\"any\":{}},\"required\":[\"meta\",\"any\"]}",
             "{\"type\":\"object\",\"additionalProperties\":{\"type\":\"boolean\"}}",
-            "{\"type\":\"object\",\"properties\":{\"m\":{\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"maxItems\":2},\"minItems\":2,\"maxItems\":2}},\"required\":[\"m\"]}"})
+            "{\"type\":\"object\",\"properties\":{\"m\":{\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"maxItems\":2},\"minItems\":2,\"maxItems\":2}},\"required\":[\"m\"]}",
+            "{\"type\":\"object\",\"properties\":{\"days\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":14},"
+                    + "\"offset\":{\"type\":\"integer\",\"exclusiveMinimum\":-40,\"exclusiveMaximum\":-3},"
+                    + "\"count\":{\"type\":\"integer\",\"minimum\":0},\"year\":{\"type\":\"integer\",\"minimum\":1900,\"maximum\":2100.5}},"
+                    + "\"required\":[\"days\",\"offset\",\"count\",\"year\"],\"additionalProperties\":false}"})
     void walksParseAndValidate(String schemaJson) {
         long t0 = System.nanoTime();
         CompiledConstraint c = compile(new ConstraintSpec.JsonSchema(schemaJson));
