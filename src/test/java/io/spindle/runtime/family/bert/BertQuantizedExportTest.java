@@ -1,5 +1,7 @@
 package io.spindle.runtime.family.bert;
 
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtSession;
 import io.spindle.engine.exec.EncoderRunner;
@@ -18,7 +20,11 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import java.io.InputStream;
 import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.util.HashSet;
+import java.util.Set;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -126,6 +132,10 @@ class BertQuantizedExportTest {
             assertInstanceOf(MaskedLmEncoder.class, runner);
             Path rewritten = new RewriteCache(cache).file(q.resolve("model.onnx"), GatherRewrite.VERSION);
             assertTrue(new RewriteCache(cache).valid(rewritten), "the quantized head is rewritten: " + rewritten);
+            // The vocabulary projection runs at the masks only; with per-position forms the gather goes deeper,
+            // but a DynamicQuantizeLinear's whole-tensor scale stops it at the projection's quantized input.
+            int after = projectionsAfterTheGather(rewritten);
+            assertTrue(after >= (form == Form.INT8_DYNAMIC ? 1 : 2), after + " products after the gather");
             List<int[]> inputs = inputs();
             float[][] together = runner.encode(inputs);
             float worstBatch = 0;
@@ -152,6 +162,25 @@ class BertQuantizedExportTest {
         } finally {
             runner.close();
         }
+    }
+
+    /** How many matrix products (float, QDQ or quantized ops) read, directly or not, the gathered rows. */
+    private static int projectionsAfterTheGather(Path rewritten) throws Exception {
+        ModelProto model;
+        try (InputStream in = Files.newInputStream(rewritten)) {
+            model = ModelProto.parseFrom(in);
+        }
+        Set<String> downstream = new HashSet<>(Set.of("spindle_gathered"));
+        int products = 0;
+        for (NodeProto n : model.getGraph().getNodeList()) {
+            if (n.getInputList().stream().anyMatch(downstream::contains)) {
+                downstream.addAll(n.getOutputList());
+                if (Set.of("MatMul", "MatMulNBits", "MatMulInteger").contains(n.getOpType())) {
+                    products++;
+                }
+            }
+        }
+        return products;
     }
 
     private static float[] run(OrtSession session, int[] ids, String output) throws Exception {

@@ -10,6 +10,7 @@ import io.spindle.runtime.onnx.OrtQuantizedGraphs.Form;
 import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.runtime.onnx.WeightFormat;
 import io.spindle.testing.DirectOrtLoop;
+import io.spindle.testing.ModelFolders;
 import io.spindle.testing.TestModels;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.io.TempDir;
@@ -234,6 +235,25 @@ class QuantizedExportTest {
         assertTrue(warnings.getFirst().contains("its weights are quantized (" + (form == Form.INT4_MATMUL_NBITS
                 ? "int4 (MatMulNBits, block 32)" : form == Form.INT8_QDQ ? "int8 (QDQ)" : "int8 (MatMulInteger)")),
                 warnings.getFirst());
+    }
+
+    /**
+     * The external onnxruntime-genai export (ONNX Runtime's own fused GPT-2, int32 inputs, genai folder)
+     * quantized in each form: served gathered, tokens alone and batched equal to a plain loop over the file.
+     */
+    @ParameterizedTest
+    @EnumSource(Form.class)
+    void externalGenaiExportQuantizedServesAsThePlainLoop(Form form) throws Exception {
+        Path q = OrtQuantizedGraphs.copy(ModelFolders.GENAI_GPT2, tmp.resolve("genai-" + form.id()), form);
+        assertTrue(WeightFormat.read(q.resolve("past.onnx")).quantized());
+        int[][] prompts = {{98}, {10, 20, 30, 40}, {500, 3, 999, 1, 77, 640, 12}};
+        try (Gpt2Decoder runner = Gpt2Loader.load(ORT, q, ModelConfig.read(q), tmp.resolve("cache"));
+             DirectOrtLoop direct = new DirectOrtLoop(q.resolve("past.onnx"))) {
+            assertTrue(runner.graph().gathersLogits());
+            for (int p = 0; p < prompts.length; p++) {
+                assertArrayEquals(direct.greedy(prompts[p], NEW_TOKENS), greedyAlone(runner, prompts[p], 800 + p), "prompt " + p);
+            }
+        }
     }
 
     private static float[][] promptLogits(Gpt2Decoder runner, int[] prompt, long id) throws Exception {
