@@ -46,10 +46,14 @@ import java.util.stream.Stream;
  *       named {@code <node>_Q4} over {@code <B>_Q4} (uint8 [N, k_blocks, block/2], column-wise blocks along K,
  *       two values a byte, low nibble first), {@code <B>_scales} (float [N·k_blocks]) and
  *       {@code <B>_zero_points} (uint8 [N·⌈k_blocks/2⌉], packed the same way); attributes K, N, bits,
- *       block_size and accuracy_level. Quantisation as MLAS's {@code MlasQuantizeBlockwise}: the range
+ *       block_size and accuracy_level (4, as {@code --accuracy_level 4} writes it; the tool omits it when not
+ *       given). Quantisation as MLAS's {@code MlasQuantizeBlockwise}: the range
  *       widened to hold 0, scale = range/15, zero point = round(−min/scale).</li>
- *   <li>{@link Form#INT8_DYNAMIC}: {@code quantize_dynamic(op_types_to_quantize=["MatMul"])} (QOperator,
- *       IntegerOps, int8 weights per tensor, symmetric, MatMulConstBOnly): per activation one
+ *   <li>{@link Form#INT8_DYNAMIC}: {@code quantize_dynamic(op_types_to_quantize=["MatMul"],
+ *       extra_options={"EnableSubgraph": True})} (QOperator, IntegerOps, int8 weights per tensor, symmetric,
+ *       MatMulConstBOnly; without EnableSubgraph the tool leaves a merged decoder's If branches float; here
+ *       an activation from the outer graph is quantized inside the branch, the tool does it in the outer
+ *       graph): per activation one
  *       {@code DynamicQuantizeLinear} ({@code <X>_QuantizeLinear} → {@code <X>_quantized}, {@code <X>_scale},
  *       {@code <X>_zero_point}, shared by every MatMul reading X), per MatMul {@code MatMulInteger}
  *       ({@code <node>_quant}) → {@code Cast} → {@code Mul} by {@code <node>_quant_scales_mul} (activation
