@@ -18,7 +18,10 @@ import java.util.TreeMap;
 /**
  * The per-position tail of a graph: the nodes between one tensor {@code entry} ([batch, seq, hidden])
  * and an output, each of which computes a position's result from that position's values alone
- * (matrix products with constant weights, element-wise arithmetic with constants broadcast along the
+ * (matrix products with constant weights, float or quantized as ONNX Runtime's tools write them:
+ * {@code MatMulNBits}, {@code MatMulInteger} after a {@code DynamicQuantizeLinear} whose scalar scale is
+ * computed over the whole tensor as exported, per-tensor {@code QuantizeLinear}/{@code DequantizeLinear};
+ * element-wise arithmetic with constants broadcast along the
  * last axis, GELU and its erf decomposition, layer normalisation and its ReduceMean decomposition over
  * the last axis). Running the tail on a subset of positions gives exactly those positions' outputs,
  * which is what lets a masked-LM head run at the masks only.
@@ -175,6 +178,35 @@ public final class PerPositionTail {
             }
             return constantsBroadcastPerPosition(n, 2);
         }
+        if (op.equals("MatMulNBits") && n.getDomain().equals("com.microsoft")) {
+            // Block-quantized weights ([N, k_blocks, blob] and their scales) applied row by row.
+            for (int i = 1; i < n.getInputCount(); i++) {
+                if (!n.getInput(i).isEmpty() && !constants.contains(n.getInput(i))) {
+                    return "whose quantized weights are not constant";
+                }
+            }
+            return constants.contains(n.getInput(0)) ? "which is not a product with constant weights" : null;
+        }
+        if (op.equals("MatMulInteger")) {
+            long[] w = constShapes.get(n.getInput(1));
+            if (constants.contains(n.getInput(0)) || !constants.contains(n.getInput(1)) || w == null || w.length != 2) {
+                return "which is not a product with a constant [in, out] integer matrix";
+            }
+            return constantsBroadcastPerPosition(n, 2);
+        }
+        if (op.equals("QuantizeLinear") || op.equals("DequantizeLinear")) {
+            if (intAttr(n, "block_size", 0) != 0) {
+                return "which quantizes in blocks";
+            }
+            for (int i = 1; i < n.getInputCount(); i++) {
+                long[] shape = constShapes.get(n.getInput(i));
+                if (!n.getInput(i).isEmpty() && (!constants.contains(n.getInput(i)) || shape == null
+                        || shape.length > 1 || shape.length == 1 && shape[0] != 1 && !lastAxis(intAttr(n, "axis", 1)))) {
+                    return "whose scale or zero point is not one constant per tensor or per hidden unit";
+                }
+            }
+            return null;
+        }
         if (LAYER_NORMS.contains(op)) {
             long axis = intAttr(n, "axis", -1);
             if (axis != -1 && axis != HIDDEN_AXIS) {
@@ -225,9 +257,26 @@ public final class PerPositionTail {
         return null;
     }
 
-    /** Marks {@code n}'s outputs constant when all it reads is constant, with their shape when it is easy to know. */
+    private static boolean lastAxis(long axis) {
+        return axis == -1 || axis == HIDDEN_AXIS;
+    }
+
+    /**
+     * Marks {@code n}'s outputs constant when all it reads is constant, with their shape when it is easy to know.
+     * "Constant" means the same for every position: a {@code DynamicQuantizeLinear}'s scale and zero point
+     * are scalars over the whole tensor it quantizes, so the products that read them still compute each
+     * position from that position's quantized values alone (the quantized values are then the entry, and
+     * the scalar is computed over every position as in the export).
+     */
     private void foldConstant(NodeProto n) {
         String op = n.getOpType();
+        if (op.equals("DynamicQuantizeLinear") && n.getOutputCount() == 3) {
+            for (String scalar : List.of(n.getOutput(1), n.getOutput(2))) {
+                constants.add(scalar);
+                constShapes.put(scalar, new long[0]);
+            }
+            return;
+        }
         if (op.equals("Constant")) {
             for (AttributeProto a : n.getAttributeList()) {
                 if (a.getName().equals("value") && a.hasT()) {
@@ -262,7 +311,7 @@ public final class PerPositionTail {
                 out[d] = shape[perm == null ? shape.length - 1 - d : (int) perm[d]];
             }
             constShapes.put(n.getOutput(0), out);
-        } else if (UNARY.contains(op) && ins.size() == 1) {
+        } else if (UNARY.contains(op) && ins.size() == 1 || op.equals("DequantizeLinear")) {
             constShapes.put(n.getOutput(0), shape);
         } else if (BINARY.contains(op) && ins.size() == 2 && constShapes.containsKey(ins.get(1))) {
             long[] b = broadcast(shape, constShapes.get(ins.get(1)));

@@ -6,6 +6,7 @@ import io.spindle.engine.exec.StepOutput;
 import io.spindle.runtime.demo.Gpt2GraphBuilder;
 import io.spindle.runtime.demo.Gpt2Weights;
 import io.spindle.runtime.onnx.RewriteCache;
+import io.spindle.runtime.onnx.WeightFormat;
 
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -63,6 +64,11 @@ final class InPlaceCompile {
     Path compile(Gpt2Graph graph) throws IOException, Gpt2WeightsReader.NotMappable {
         if (graph.kvType() != ai.onnxruntime.OnnxJavaType.FLOAT) {
             throw new Gpt2WeightsReader.NotMappable("its cache is " + graph.kvType() + "; the in-place form is float32");
+        }
+        WeightFormat format = WeightFormat.read(source);
+        if (format.quantized()) {
+            throw new Gpt2WeightsReader.NotMappable("its weights are quantized (" + format.describe()
+                    + "); the in-place form is compiled from float32 weights");
         }
         ModelProto model;
         try (InputStream in = new BufferedInputStream(Files.newInputStream(source), 1 << 20)) {
