@@ -383,7 +383,8 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         return bound == null ? null : bound.cacheCopies();
     }
 
-    /** Where the KV cache lives: "device" when it is CUDA memory, else "host". */
+    /** "device" when the cache is CUDA memory; the CPU stand-in for a device is host memory. */
+    @Override
     public String kvCacheLocation() {
         return binding == Binding.FFM_CUDA ? "device" : "host";
     }

@@ -49,6 +49,7 @@ class FfmBindingRunnerTest {
         OrtRuntime ffm = new OrtRuntime("cpu", 2, true, OrtRuntime.Binding.FFM);
         try (Gpt2Decoder d = Gpt2Loader.load(ffm, DIR, ModelConfig.read(DIR))) {
             assertNotNull(((InPlaceKvRunner) d).nativeLedger(), "the ffm binding");
+            assertEquals("host", d.kvCacheLocation(), "a CPU session's stand-in device is host memory");
         }
         try (Gpt2Decoder d = Gpt2Loader.load(ORT, DIR, ModelConfig.read(DIR))) {
             assertNull(((InPlaceKvRunner) d).nativeLedger(), "the default is the Java API");
