@@ -156,8 +156,12 @@ public final class OrtRuntime {
             effective = Provider.CPU;
             if (!fallbackLogged) {
                 fallbackLogged = true;
-                LOG.warning("CUDA execution provider requested but unavailable (" + e.getMessage()
-                        + "); running on CPU");
+                LOG.warning("CUDA execution provider requested (spindle.runtime.execution-provider) but unavailable ("
+                        + e.getMessage() + "); running on CPU. "
+                        + (OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)
+                        ? "This ONNX Runtime has the CUDA provider: it needs the CUDA 12 and cuDNN 9 libraries on the "
+                        + "loader's path (LD_LIBRARY_PATH) and a GPU; ONNX Runtime's own error line names what failed"
+                        : "This ONNX Runtime has no CUDA provider: build with -Pgpu (onnxruntime_gpu)"));
             }
         }
     }
