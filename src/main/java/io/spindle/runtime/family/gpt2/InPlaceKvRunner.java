@@ -81,6 +81,10 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
     /** Non-null when calls go through the C API's IoBinding. */
     private final BoundStep bound;
     private final Binding binding;
+    /** The official API path's last step: bytes handed to ONNX Runtime as host inputs and outputs. */
+    private long hostStepIn;
+    private long hostStepOut;
+    private long hostSteps;
 
     /** On the official Java API, the cache in host memory. */
     public InPlaceKvRunner(OrtEnvironment env, OrtSession session, Gpt2Graph graph, int contextLength) {
@@ -149,6 +153,10 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         try {
             if (bound != null) {
                 bound.beginStep();
+            } else {
+                hostStepIn = 0;
+                hostStepOut = 0;
+                hostSteps++;
             }
             place(batch);
             int entries = planLogits(batch);
@@ -338,6 +346,11 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
                     .limit((entry + entries) * v * logitsWidth).slice().order(ByteOrder.nativeOrder());
             outputs.put("logits", own(owned, OnnxTensor.createTensor(env, view, new long[] {1, entries, v}, graph.logitsType())));
             session.run(inputs, outputs).close();
+            // What this call hands ONNX Runtime as host memory: on a GPU session all of it crosses, the cache both ways.
+            long idWidth = ids.type() == OnnxJavaType.INT64 ? 8 : 4;
+            long kv = (long) views.length * rows * cache.memory().slotBytes();
+            hostStepIn += 2L * rows * seq * idWidth + 4L * rows + 4 + 8L * entries + kv;
+            hostStepOut += kv + (long) entries * v * logitsWidth;
         } finally {
             for (OnnxTensor t : owned) {
                 t.close();
@@ -376,6 +389,15 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
      */
     public io.spindle.runtime.onnx.capi.Transfers lastStepTransfers() {
         return bound == null ? null : bound.lastStep();
+    }
+
+    /**
+     * The official API path's last step as a GPU session would move it (every host buffer it hands ONNX
+     * Runtime crosses: inputs up, the cache and logits down, the cache up too); null on the C API path.
+     */
+    public io.spindle.runtime.onnx.capi.Transfers lastStepHostBuffers() {
+        return bound != null ? null
+                : new io.spindle.runtime.onnx.capi.Transfers(hostSteps, hostStepIn, hostStepOut, 0, 0, 0);
     }
 
     /** Every cache copy so far through ONNX Runtime (null on the Java API path, whose copies are Java's). */
@@ -513,6 +535,11 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         return prefixes == null ? 0 : prefixes.bytes();
     }
 
+    /** Positions per slot now; for tests. */
+    int cacheMaxLen() {
+        return cache.maxLen();
+    }
+
     /** Times the cache was reallocated (each copies every live slot once); for tests and benchmarks. */
     long cacheMoves() {
         return cache.numMoves();
@@ -523,6 +550,12 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         cache.release(sequenceId);
         if (cache.numLive() == 0) {
             dropLogits();
+            if (bound == null && hostSteps > 0) {
+                LOG.info("official API (java-api) idle after " + hostSteps + " steps: the last step handed ONNX Runtime "
+                        + (hostStepIn + hostStepOut) + " bytes of host buffers (in " + hostStepIn + ", out " + hostStepOut
+                        + "), which a GPU session copies (host to device " + hostStepIn + ", device to host "
+                        + hostStepOut + "); the KV cache is in host memory");
+            }
             if (bound != null) {
                 io.spindle.runtime.onnx.capi.Transfers t = bound.lastStep();
                 io.spindle.runtime.onnx.capi.Transfers c = bound.cacheCopies();

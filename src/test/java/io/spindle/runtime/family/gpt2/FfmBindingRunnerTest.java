@@ -137,6 +137,34 @@ class FfmBindingRunnerTest {
     }
 
     @Test
+    void theOfficialApisStepHandsOverTheWholeCacheBothWays() throws Exception {
+        // For comparison (gpu-check prints both): what the java-api path gives ONNX Runtime as host memory per
+        // step, all of which a CUDA session copies; it grows with the cache where ffm's figure does not.
+        try (InPlaceKvRunner runner = open(InPlaceKvRunner.Binding.JAVA_API)) {
+            Gpt2Graph g = runner.graph();
+            int[] tokens = new int[16];
+            Arrays.fill(tokens, 464);
+            runner.execute(List.of(new StepInput(7, tokens, 0, 8)));
+            runner.execute(List.of(new StepInput(7, tokens, 8, 9)));
+            Transfers early = runner.lastStepHostBuffers();
+            long logits = (long) g.vocabSize() * 4;
+            long kvEarly = early.deviceToHost() - logits;
+            // 4 cache tensors of the tiny demo, one slot of [heads, maxLen, head_dim] floats each.
+            assertEquals(g.pastNames().size() * (long) g.numHeads() * runner.cacheMaxLen() * g.headDim() * 4, kvEarly);
+            assertEquals(early.hostToDevice() - (2L * 8 + 4 + 4 + 8), kvEarly, "the cache goes up as well as down");
+            tokens = Arrays.copyOf(tokens, 400);
+            for (int n = 9; n < 300; n++) {
+                tokens[n] = 318;
+                runner.execute(List.of(new StepInput(7, tokens, n, n + 1)));
+            }
+            Transfers late = runner.lastStepHostBuffers();
+            assertTrue(late.hostToDevice() > 4 * early.hostToDevice(), early + " -> " + late);
+            assertNull(runner.lastStepTransfers(), "the official API counts nothing itself");
+            runner.release(7);
+        }
+    }
+
+    @Test
     void cudaMemoryIsRefusedByACpuSessionWithOrtsMessage() {
         // FFM_CUDA asks the session for its allocator of CUDA memory: a CPU session has none, and says so at load.
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> open(InPlaceKvRunner.Binding.FFM_CUDA));
