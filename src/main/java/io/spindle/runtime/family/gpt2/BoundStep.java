@@ -49,6 +49,7 @@ final class BoundStep implements AutoCloseable {
     private final ElementType kvType;
     private final List<Tensor> owned = new ArrayList<>();
     private Transfers copiesAtStepStart;
+    private Transfers copiesAtStepEnd;
     private long stepHostToDevice;
     private long stepDeviceToHost;
     private long stepResident;
@@ -83,6 +84,7 @@ final class BoundStep implements AutoCloseable {
             throw e;
         }
         this.copiesAtStepStart = copy.totals();
+        this.copiesAtStepEnd = copiesAtStepStart;
     }
 
     private Allocator allocator(SessionHandle session, MemoryInfo memory) {
@@ -109,7 +111,13 @@ final class BoundStep implements AutoCloseable {
         stepDeviceToHost = 0;
         stepResident = 0;
         copiesAtStepStart = copy.totals();
+        copiesAtStepEnd = copiesAtStepStart;
         steps++;
+    }
+
+    /** Ends the step's accounting: copies made after it (a prefix save, a fork) are not the step's. */
+    void endStep() {
+        copiesAtStepEnd = copy.totals();
     }
 
     void input(String name, MemorySegment data, OnnxJavaType type, long... shape) {
@@ -171,17 +179,17 @@ final class BoundStep implements AutoCloseable {
     }
 
     /**
-     * The last step: its graph calls' transfers plus the cache copies made since it began (a growth, a
-     * prefix save); {@code runs} counts steps, {@code totalMoved} every host↔device byte so far.
+     * The last step: its graph calls' transfers plus the cache copies made during it (a growth);
+     * {@code runs} counts steps, {@code totalMoved} every host↔device byte so far, copies included.
      */
     Transfers lastStep() {
-        Transfers c = copy.totals();
+        Transfers c = copiesAtStepEnd;
         return new Transfers(steps,
                 stepHostToDevice + c.hostToDevice() - copiesAtStepStart.hostToDevice(),
                 stepDeviceToHost + c.deviceToHost() - copiesAtStepStart.deviceToHost(),
                 c.deviceToDevice() - copiesAtStepStart.deviceToDevice(),
                 stepResident,
-                binding.transfers().totalMoved() + c.totalMoved());
+                binding.transfers().totalMoved() + copy.totals().totalMoved());
     }
 
     /** Every cache copy so far (growth, forks, prefix restores and saves), by direction. */

@@ -170,9 +170,15 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
                 }
             }
         } catch (OrtException | RuntimeException e) {
+            if (bound != null) {
+                bound.endStep();
+            }
             // Slots keep what earlier calls wrote; rows of this step are failed and released by the engine,
             // and no call writes below a live slot's length.
             throw new ModelExecutionException("forward pass of " + batch.size() + " row(s) failed: " + e.getMessage(), e);
+        }
+        if (bound != null) {
+            bound.endStep();
         }
         return new StepOutput.EveryPosition() {
             @Override

@@ -209,12 +209,18 @@ class FfmBindingRunnerTest {
             both(reference, bound, List.of(new StepInput(1, t1, 0, 24)));
             both(reference, bound, List.of(new StepInput(1, t1, 24, 40)));
             Transfers before = bound.cacheCopies();
+            Transfers lastStep = bound.lastStepTransfers();
             reference.offerPrefix(1, t1, 40);
             bound.offerPrefix(1, t1, 40);
             assertEquals(32, bound.prefixCacheTokens());
             assertEquals(reference.prefixCacheTokens(), bound.prefixCacheTokens());
             Transfers saved = bound.cacheCopies();
             assertEquals(32 * perToken, saved.deviceToHost() - before.deviceToHost(), "the save copies 32 positions down");
+            Transfers stillLast = bound.lastStepTransfers();
+            assertEquals(List.of(lastStep.hostToDevice(), lastStep.deviceToHost(), lastStep.deviceToDevice()),
+                    List.of(stillLast.hostToDevice(), stillLast.deviceToHost(), stillLast.deviceToDevice()),
+                    "a save after a step is not the step's");
+            assertEquals(32 * perToken, stillLast.totalMoved() - lastStep.totalMoved(), "but it is in the total");
 
             // Sequence 2 forks from 1: a copy of its slot on the device.
             reference.fork(1, 2);
