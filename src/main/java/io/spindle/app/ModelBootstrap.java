@@ -268,7 +268,7 @@ public class ModelBootstrap {
         registry.add(l.model());
         Engine engine = l.engine();
         if (engine != null) {
-            engine.observe(metrics.registerModel(id, engine::stats, engine.kvBytesPerToken()));
+            engine.observe(metrics.registerModel(id, engine::stats, engine.kvBytesPerToken(), engine.kvCacheLocation()));
         }
         LOG.infof("model %s loaded from %s (%s layout, context %d)", id, dir, l.model().card().layout(),
                 l.model().contextLength());

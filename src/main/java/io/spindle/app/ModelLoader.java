@@ -83,13 +83,18 @@ final class ModelLoader {
         Engine engine = new Engine(id, runner, engineConfig).start();
         ModelCard card = new ModelCard(id, "gpt2", List.of("text-generation", "chat"), config.contextLength(),
                 runner.vocabSize(), runner.graph().layoutName(), config.randomWeights(), config.chatTemplate() != null,
-                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), false, null);
+                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), false, null,
+                kvCache(engine));
         // Token bytes for constrained decoding (response_format, guided_*, TGI grammar).
         TokenVocabulary vocabulary = TokenBytes.read(dir.resolve("tokenizer.json"), runner.vocabSize(), config.eosTokenIds());
         ServedModel served = new ServedModel(card, engine, null, tokenizer,
                 new ChatTemplate(config.chatTemplate(), config.bosToken(), config.eosToken()), config.eosTokenIds(),
                 vocabulary);
         return new Loaded(served, engine, null, tokenizer);
+    }
+
+    private static ModelCard.KvCache kvCache(Engine engine) {
+        return new ModelCard.KvCache(engine.kvCacheLocation(), engine.kvCacheBudgetBytes(), engine.kvBytesPerToken());
     }
 
     private Loaded loadSeq2Seq(String id, Path dir, ModelConfig config) throws ModelLoadException, IOException {
@@ -115,7 +120,8 @@ final class ModelLoader {
                 : List.of("text2text-generation");
         ModelCard card = new ModelCard(id, "t5", tasks, config.contextLength(), runner.vocabSize(),
                 runner.graph().layoutName(), config.randomWeights(), config.chatTemplate() != null,
-                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), true, null);
+                ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), true, null,
+                kvCache(engine));
         ServedModel served = new ServedModel(card, engine, null, tokenizer,
                 new ChatTemplate(config.chatTemplate(), config.bosToken(), config.eosToken()), config.eosTokenIds(),
                 vocabulary);

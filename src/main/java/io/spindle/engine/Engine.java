@@ -125,6 +125,16 @@ public final class Engine implements EngineClient, AutoCloseable {
         return runner.kvBytesPerToken();
     }
 
+    /** Where the runner keeps the KV cache: host or device ({@link ModelRunner#kvCacheLocation()}). */
+    public String kvCacheLocation() {
+        return runner.kvCacheLocation();
+    }
+
+    /** The KV-cache budget in bytes, whole tokens ({@code spindle.engine.kv-cache-memory}; device bytes on the device). */
+    public long kvCacheBudgetBytes() {
+        return (long) kvBudget.capacityTokens() * runner.kvBytesPerToken();
+    }
+
     /** Starts reporting to {@code observer} (from the next step on); set after warm-up so metrics see only traffic. */
     public void observe(EngineObserver observer) {
         this.observer = observer;

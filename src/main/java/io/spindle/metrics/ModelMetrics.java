@@ -35,7 +35,8 @@ final class ModelMetrics implements EngineObserver {
     private final Counter prefixQueries;
     private final Counter prefixHits;
 
-    ModelMetrics(MeterRegistry registry, String model, Supplier<EngineStats> stats, long kvBytesPerToken) {
+    ModelMetrics(MeterRegistry registry, String model, Supplier<EngineStats> stats, long kvBytesPerToken,
+                 String kvCacheLocation) {
         Tags tags = Tags.of(MetricNames.MODEL, model);
         Gauge.builder(MetricNames.REQUESTS_WAITING, () -> stats.get().numWaiting()).tags(tags)
                 .description("Requests queued for admission").register(registry);
@@ -59,7 +60,9 @@ final class ModelMetrics implements EngineObserver {
         Gauge.builder(MetricNames.CACHE_CONFIG_INFO, () -> 1).tags(tags)
                 .tag("block_size", Integer.toString(initial.prefixBlockSize()))
                 .tag("num_gpu_blocks", Integer.toString(initial.kvCapacityTokens() / block))
-                .description("The prefix cache's block size (tokens; 0 when off) and the KV budget in blocks")
+                .tag("kv_cache_location", kvCacheLocation)
+                .description("The prefix cache's block size (tokens; 0 when off), the KV budget in blocks, and "
+                        + "where the KV cache lives (host or device)")
                 .register(registry);
         prefixQueries = Counter.builder(MetricNames.PREFIX_CACHE_QUERIES).tags(tags)
                 .description("Prompt tokens of admitted requests looked up in the prefix cache").register(registry);

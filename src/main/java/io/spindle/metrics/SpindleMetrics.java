@@ -80,7 +80,13 @@ public final class SpindleMetrics implements RequestObserver {
      * read 0 rather than nothing, and returns what its engine should report to.
      */
     public EngineObserver registerModel(String model, Supplier<EngineStats> stats, long kvBytesPerToken) {
-        ModelMetrics meters = new ModelMetrics(registry, model, stats, kvBytesPerToken);
+        return registerModel(model, stats, kvBytesPerToken, "host");
+    }
+
+    /** @param kvCacheLocation where the KV cache lives, host or device (a label of the cache configuration) */
+    public EngineObserver registerModel(String model, Supplier<EngineStats> stats, long kvBytesPerToken,
+                                        String kvCacheLocation) {
+        ModelMetrics meters = new ModelMetrics(registry, model, stats, kvBytesPerToken, kvCacheLocation);
         for (Transport t : Transport.values()) {
             for (GenerationFinish f : GenerationFinish.values()) {
                 if (f != GenerationFinish.CANCELLED) {

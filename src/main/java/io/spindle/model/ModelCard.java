@@ -12,8 +12,25 @@ import java.util.List;
  * @param layout        the recognised graph layout, e.g. optimum or ort-gpt2
  * @param randomWeights true for demo models: their output is random text, not language
  * @param executionProvider cpu or cuda, where the graphs run
+ * @param kvCache       where a generating model's KV cache lives and its budget; null for an encoder
  */
 public record ModelCard(String id, String family, List<String> tasks, int contextLength, int vocabSize, String layout,
                         boolean randomWeights, boolean hasChatTemplate, String executionProvider,
-                        long createdEpochSeconds, boolean encoderDecoder, String maskToken) {
+                        long createdEpochSeconds, boolean encoderDecoder, String maskToken, KvCache kvCache) {
+
+    /** A card without a KV cache (an encoder). */
+    public ModelCard(String id, String family, List<String> tasks, int contextLength, int vocabSize, String layout,
+                     boolean randomWeights, boolean hasChatTemplate, String executionProvider,
+                     long createdEpochSeconds, boolean encoderDecoder, String maskToken) {
+        this(id, family, tasks, contextLength, vocabSize, layout, randomWeights, hasChatTemplate, executionProvider,
+                createdEpochSeconds, encoderDecoder, maskToken, null);
+    }
+
+    /**
+     * @param location      host (main memory) or device (the accelerator's memory)
+     * @param budgetBytes   the KV-cache budget ({@code spindle.engine.kv-cache-memory}, whole tokens), in that memory
+     * @param bytesPerToken KV bytes one token of one sequence takes
+     */
+    public record KvCache(String location, long budgetBytes, long bytesPerToken) {
+    }
 }

@@ -85,5 +85,6 @@ class PrefixCacheApiTest {
         Scrape.Series info = s.find("spindle_cache_config_info", "model", "demo-gpt2").getFirst();
         assertEquals("16", info.labels().get("block_size"));
         assertTrue(Integer.parseInt(info.labels().get("num_gpu_blocks")) > 0);
+        assertEquals("host", info.labels().get("kv_cache_location"), "the CPU provider keeps the cache in host memory");
     }
 }

@@ -20,6 +20,18 @@ public record ModelList(String object, List<ModelEntry> data) {
                               @JsonProperty("random_weights") boolean randomWeights,
                               @JsonProperty("chat_template") String chatTemplate,
                               @JsonProperty("execution_provider") String executionProvider,
-                              List<String> endpoints) {
+                              List<String> endpoints,
+                              @JsonProperty("kv_cache") @com.fasterxml.jackson.annotation.JsonInclude(
+                                      com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL) KvCache kvCache) {
+    }
+
+    /**
+     * Where a generating model's KV cache lives and its budget.
+     *
+     * @param location host or device
+     * @param budgetBytes the KV-cache budget in that memory (whole tokens)
+     */
+    public record KvCache(String location, @JsonProperty("budget_bytes") long budgetBytes,
+                          @JsonProperty("bytes_per_token") long bytesPerToken) {
     }
 }

@@ -39,7 +39,9 @@ public class ModelsResource {
         ModelCard c = m.card();
         return new ModelList.ModelEntry(c.id(), "model", c.createdEpochSeconds(), "spindle", c.contextLength(),
                 new ModelList.SpindleInfo(c.family(), c.tasks(), c.layout(), c.randomWeights(),
-                        m.chatTemplate().isFallback() ? "fallback" : "model", c.executionProvider(), endpoints(m)));
+                        m.chatTemplate().isFallback() ? "fallback" : "model", c.executionProvider(), endpoints(m),
+                        c.kvCache() == null ? null : new ModelList.KvCache(c.kvCache().location(),
+                                c.kvCache().budgetBytes(), c.kvCache().bytesPerToken())));
     }
 
     /** Which routes serve this model; the playground and front ends choose their view by it. */

@@ -46,6 +46,15 @@ public interface ModelRunner extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * Where the KV cache lives: {@code host} (main memory; also where a GPU session's official-API path
+     * keeps it, copying it to the device every step) or {@code device} (the accelerator's memory, which
+     * the KV budget then counts).
+     */
+    default String kvCacheLocation() {
+        return "host";
+    }
+
     @Override
     void close();
 }

@@ -110,7 +110,28 @@ public final class OrtRuntime {
         if (!Files.isRegularFile(file)) {
             throw new ModelLoadException(file, "file not found");
         }
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+        try (OrtSession.SessionOptions options = options(memoryPattern)) {
+            return env.createSession(file.toString(), options);
+        } catch (OrtException e) {
+            throw new ModelLoadException(file, "ONNX Runtime cannot load this graph: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A session on a graph Spindle generated in memory (the KV cache's copy graphs), with the options and
+     * provider every other session gets, so that it runs where they keep their memory.
+     */
+    public OrtSession open(byte[] model, String what) {
+        try (OrtSession.SessionOptions options = options(false)) {
+            return env.createSession(model, options);
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime cannot load Spindle's " + what + " graph: " + e.getMessage(), e);
+        }
+    }
+
+    private OrtSession.SessionOptions options(boolean memoryPattern) throws OrtException {
+        OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        try {
             options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             if (intraOpThreads > 0) {
                 options.setIntraOpNumThreads(intraOpThreads);
@@ -120,9 +141,10 @@ public final class OrtRuntime {
             if (requested == Provider.CUDA) {
                 addCudaOrFallBack(options);
             }
-            return env.createSession(file.toString(), options);
-        } catch (OrtException e) {
-            throw new ModelLoadException(file, "ONNX Runtime cannot load this graph: " + e.getMessage(), e);
+            return options;
+        } catch (OrtException | RuntimeException e) {
+            options.close();
+            throw e;
         }
     }
 
@@ -134,8 +156,12 @@ public final class OrtRuntime {
             effective = Provider.CPU;
             if (!fallbackLogged) {
                 fallbackLogged = true;
-                LOG.warning("CUDA execution provider requested but unavailable (" + e.getMessage()
-                        + "); running on CPU");
+                LOG.warning("CUDA execution provider requested (spindle.runtime.execution-provider) but unavailable ("
+                        + e.getMessage() + "); running on CPU. "
+                        + (OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)
+                        ? "This ONNX Runtime has the CUDA provider: it needs the CUDA 12 and cuDNN 9 libraries on the "
+                        + "loader's path (LD_LIBRARY_PATH) and a GPU; ONNX Runtime's own error line names what failed"
+                        : "This ONNX Runtime has no CUDA provider: build with -Pgpu (onnxruntime_gpu)"));
             }
         }
     }

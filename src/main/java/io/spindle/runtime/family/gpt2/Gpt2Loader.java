@@ -193,7 +193,7 @@ public final class Gpt2Loader {
                 if (!graph.inPlaceKv()) {
                     throw new ModelLoadException(file, "the compiled graph is not in the in-place KV form");
                 }
-                return new InPlaceKvRunner(ort.env(), session, graph, config.contextLength(), binding());
+                return new InPlaceKvRunner(ort, session, graph, config.contextLength(), binding());
             } catch (ModelLoadException | RuntimeException e) {
                 closeQuietly(session);
                 throw e;
@@ -243,7 +243,7 @@ public final class Gpt2Loader {
                         throw new ModelLoadException(noPastFile, "an in-place KV graph is served alone; "
                                 + "it takes prompts itself, no separate graph without past");
                     }
-                    return new InPlaceKvRunner(ort.env(), withPast, graph, config.contextLength(), binding());
+                    return new InPlaceKvRunner(ort, withPast, graph, config.contextLength(), binding());
                 }
                 return new Gpt2Runner(ort.env(), withPast, noPast, graph, config.contextLength());
             } catch (ModelLoadException | RuntimeException e) {

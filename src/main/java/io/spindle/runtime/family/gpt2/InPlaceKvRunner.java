@@ -10,6 +10,7 @@ import io.spindle.engine.exec.StepInput;
 import io.spindle.engine.exec.StepOutput;
 import io.spindle.kvcache.PrefixCache;
 import io.spindle.runtime.onnx.GatherRewrite;
+import io.spindle.runtime.onnx.OrtRuntime;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -79,22 +80,34 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
     private KvPrefixBlocks prefixes;
     /** Non-null when calls go through the C API's IoBinding. */
     private final BoundStep bound;
+    private final Binding binding;
+    /** The official API path's last step: bytes handed to ONNX Runtime as host inputs and outputs. */
+    private long hostStepIn;
+    private long hostStepOut;
+    private long hostSteps;
 
+    /** On the official Java API, the cache in host memory. */
     public InPlaceKvRunner(OrtEnvironment env, OrtSession session, Gpt2Graph graph, int contextLength) {
-        this(env, session, graph, contextLength, Binding.JAVA_API);
+        this(env, null, session, graph, contextLength, Binding.JAVA_API);
+    }
+
+    /** With {@code binding}; the C API bindings open their cache-copy sessions through {@code ort}. */
+    public InPlaceKvRunner(OrtRuntime ort, OrtSession session, Gpt2Graph graph, int contextLength, Binding binding) {
+        this(ort.env(), ort, session, graph, contextLength, binding);
     }
 
     /** How the runner hands its buffers to ONNX Runtime (spindle.runtime.io-binding). */
     public enum Binding {
         /** {@code OrtSession.run} with pinned outputs (the official Java API). */
         JAVA_API,
-        /** IoBinding through the C API ({@link BoundStep}), the cache bound as CPU device memory. */
+        /** IoBinding through the C API ({@link BoundStep}), the cache in a second CPU memory standing in for a device. */
         FFM,
-        /** IoBinding through the C API on a CUDA session (the cache still in host memory; see {@link BoundStep}). */
+        /** IoBinding through the C API on a CUDA session, the cache in CUDA device memory. */
         FFM_CUDA
     }
 
-    public InPlaceKvRunner(OrtEnvironment env, OrtSession session, Gpt2Graph graph, int contextLength, Binding binding) {
+    private InPlaceKvRunner(OrtEnvironment env, OrtRuntime ort, OrtSession session, Gpt2Graph graph, int contextLength,
+                            Binding binding) {
         if (!graph.inPlaceKv() || graph.cacheOuter() != 1 || !graph.gathersLogits() || !graph.hasPositionIds()) {
             throw new IllegalArgumentException("not a graph in the in-place KV form: " + graph);
         }
@@ -103,12 +116,16 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         this.graph = graph;
         this.contextLength = contextLength;
         int width = graph.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4;
-        this.cache = new SlotCache(graph.pastNames().size(), graph.numHeads(), graph.headDim(), width);
         this.kvLayout = new KvLayout(1, graph.numHeads(), graph.headDim(), width);
         this.ids = new HostBuffer(graph.idsType());
         this.positions = new HostBuffer(graph.idsType());
         this.logitsWidth = graph.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
-        this.bound = binding == Binding.JAVA_API ? null : new BoundStep(session, binding == Binding.FFM_CUDA);
+        this.bound = binding == Binding.JAVA_API ? null
+                : new BoundStep(ort, session, binding == Binding.FFM_CUDA, graph.kvType());
+        int tensors = graph.pastNames().size();
+        this.cache = new SlotCache(bound == null ? new HostSlotMemory(tensors, graph.numHeads(), graph.headDim() * width)
+                : bound.slotMemory(tensors, graph.numHeads(), graph.headDim()));
+        this.binding = binding;
     }
 
     @Override
@@ -136,6 +153,10 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         try {
             if (bound != null) {
                 bound.beginStep();
+            } else {
+                hostStepIn = 0;
+                hostStepOut = 0;
+                hostSteps++;
             }
             place(batch);
             int entries = planLogits(batch);
@@ -149,9 +170,15 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
                 }
             }
         } catch (OrtException | RuntimeException e) {
+            if (bound != null) {
+                bound.endStep();
+            }
             // Slots keep what earlier calls wrote; rows of this step are failed and released by the engine,
             // and no call writes below a live slot's length.
             throw new ModelExecutionException("forward pass of " + batch.size() + " row(s) failed: " + e.getMessage(), e);
+        }
+        if (bound != null) {
+            bound.endStep();
         }
         return new StepOutput.EveryPosition() {
             @Override
@@ -314,7 +341,7 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
             inputs.put("seqlens_k", own(owned, seqlens.tensor(env, rows)));
             inputs.put("total_sequence_length", own(owned, totalLength.tensor(env)));
             inputs.put(GatherRewrite.INPUT, own(owned, gather.tensor(env, 1, entries)));
-            OnnxTensor[] views = cache.views(env, graph.kvType(), first, rows);
+            OnnxTensor[] views = ((HostSlotMemory) cache.memory()).views(env, graph.kvType(), first, rows);
             owned.addAll(Arrays.asList(views));
             for (int c = 0; c < views.length; c++) {
                 inputs.put(graph.pastNames().get(c), views[c]);
@@ -325,6 +352,11 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
                     .limit((entry + entries) * v * logitsWidth).slice().order(ByteOrder.nativeOrder());
             outputs.put("logits", own(owned, OnnxTensor.createTensor(env, view, new long[] {1, entries, v}, graph.logitsType())));
             session.run(inputs, outputs).close();
+            // What this call hands ONNX Runtime as host memory: on a GPU session all of it crosses, the cache both ways.
+            long idWidth = ids.type() == OnnxJavaType.INT64 ? 8 : 4;
+            long kv = (long) views.length * rows * cache.memory().slotBytes();
+            hostStepIn += 2L * rows * seq * idWidth + 4L * rows + 4 + 8L * entries + kv;
+            hostStepOut += kv + (long) entries * v * logitsWidth;
         } finally {
             for (OnnxTensor t : owned) {
                 t.close();
@@ -341,8 +373,9 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
             bound.input("total_sequence_length", totalLength.segment(1), OnnxJavaType.INT32);
             bound.input(GatherRewrite.INPUT, gather.segment(entries), OnnxJavaType.INT64, 1, entries);
             long[] shape = cache.viewShape(graph.kvType(), rows);
+            DeviceSlotMemory slots = (DeviceSlotMemory) cache.memory();
             for (int c = 0; c < graph.pastNames().size(); c++) {
-                bound.cache(graph.pastNames().get(c), graph.presentNames().get(c), cache.view(c, first, rows),
+                bound.cache(graph.pastNames().get(c), graph.presentNames().get(c), slots.view(c, first, rows),
                         graph.kvType(), shape);
             }
             int v = graph.vocabSize();
@@ -362,6 +395,26 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
      */
     public io.spindle.runtime.onnx.capi.Transfers lastStepTransfers() {
         return bound == null ? null : bound.lastStep();
+    }
+
+    /**
+     * The official API path's last step as a GPU session would move it (every host buffer it hands ONNX
+     * Runtime crosses: inputs up, the cache and logits down, the cache up too); null on the C API path.
+     */
+    public io.spindle.runtime.onnx.capi.Transfers lastStepHostBuffers() {
+        return bound != null ? null
+                : new io.spindle.runtime.onnx.capi.Transfers(hostSteps, hostStepIn, hostStepOut, 0, 0, 0);
+    }
+
+    /** Every cache copy so far through ONNX Runtime (null on the Java API path, whose copies are Java's). */
+    public io.spindle.runtime.onnx.capi.Transfers cacheCopies() {
+        return bound == null ? null : bound.cacheCopies();
+    }
+
+    /** "device" when the cache is CUDA memory; the CPU stand-in for a device is host memory. */
+    @Override
+    public String kvCacheLocation() {
+        return binding == Binding.FFM_CUDA ? "device" : "host";
     }
 
     /** Live native objects of the C API path (null on the Java API path); for tests. */
@@ -439,12 +492,15 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         }
         cache.ensure(1, Math.max(hit.tokens() + 1, Math.min(tokens.length, contextLength)), contextLength + 1);
         int slot = cache.acquire(sequenceId);
-        int block = prefixes.blockSize();
-        for (int i = 0; i < hit.blocks().size(); i++) {
-            ByteBuffer part = hit.blocks().get(i).buffer();
-            for (int c = 0; c < graph.pastNames().size(); c++) {
-                cache.write(slot, c, i * block, part, c * prefixes.blockBytes(), block);
-            }
+        List<ByteBuffer> parts = new ArrayList<>(hit.blocks().size());
+        for (NativeBuffer b : hit.blocks()) {
+            parts.add(b.buffer());
+        }
+        try {
+            cache.restore(slot, parts, prefixes.blockSize(), prefixes.blockBytes());
+        } catch (RuntimeException e) {
+            cache.release(sequenceId);
+            throw e;
         }
         cache.setLength(slot, hit.tokens());
         return hit.tokens();
@@ -459,8 +515,13 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         if (slot < 0) {
             return;
         }
-        prefixes.insert(tokens, Math.min(n, cache.length(slot)),
-                (c, from, to, into, offset) -> cache.read(slot, c, from, to, into, offset));
+        int upTo = Math.min(n, cache.length(slot));
+        int from = prefixes.cachedTokens(tokens, upTo);
+        // Only whole blocks are added: one read of the positions they need, per tensor.
+        int to = Math.max(from, upTo / prefixes.blockSize() * prefixes.blockSize());
+        try (SlotMemory.Reader reader = cache.reader(slot, from, to)) {
+            prefixes.insert(tokens, upTo, reader);
+        }
     }
 
     @Override
@@ -480,6 +541,11 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         return prefixes == null ? 0 : prefixes.bytes();
     }
 
+    /** Positions per slot now; for tests. */
+    int cacheMaxLen() {
+        return cache.maxLen();
+    }
+
     /** Times the cache was reallocated (each copies every live slot once); for tests and benchmarks. */
     long cacheMoves() {
         return cache.numMoves();
@@ -490,11 +556,21 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         cache.release(sequenceId);
         if (cache.numLive() == 0) {
             dropLogits();
+            if (bound == null && hostSteps > 0) {
+                LOG.info("official API (java-api) idle after " + hostSteps + " steps: the last step handed ONNX Runtime "
+                        + (hostStepIn + hostStepOut) + " bytes of host buffers (in " + hostStepIn + ", out " + hostStepOut
+                        + "), which a GPU session copies (host to device " + hostStepIn + ", device to host "
+                        + hostStepOut + "); the KV cache is in host memory");
+            }
             if (bound != null) {
                 io.spindle.runtime.onnx.capi.Transfers t = bound.lastStep();
-                LOG.info("io binding (ffm) idle after " + t.runs() + " steps: last step moved " + t.moved()
-                        + " bytes (host to device " + t.hostToDevice() + ", device to host " + t.deviceToHost()
-                        + "), " + t.resident() + " bytes bound in place; " + t.totalMoved() + " bytes moved in all");
+                io.spindle.runtime.onnx.capi.Transfers c = bound.cacheCopies();
+                LOG.info("io binding (ffm, KV cache in " + bound.device() + ") idle after " + t.runs()
+                        + " steps: last step moved " + t.moved() + " bytes (host to device " + t.hostToDevice()
+                        + ", device to host " + t.deviceToHost() + ", device to device " + t.deviceToDevice() + "), "
+                        + t.resident() + " bytes bound in place; " + t.totalMoved() + " bytes moved in all; cache copies: "
+                        + c.runs() + " (host to device " + c.hostToDevice() + ", device to host " + c.deviceToHost()
+                        + ", device to device " + c.deviceToDevice() + " bytes)");
             }
         }
     }

@@ -52,6 +52,11 @@ final class KvPrefixBlocks {
         return true;
     }
 
+    /** Tokens of {@code tokens[0, n)} already cached, whole blocks. */
+    int cachedTokens(int[] tokens, int n) {
+        return cache.cachedTokens(tokens, n);
+    }
+
     /** Adds the whole blocks of {@code tokens[0, upTo)} not cached yet, each gathered by {@code slices}. */
     void insert(int[] tokens, int upTo, Slices slices) {
         cache.insert(tokens, upTo, (from, to) -> {

@@ -197,7 +197,7 @@ public final class IoBinding extends NativeHandle {
 
     /** What the runs moved (the last run's figures and the total). */
     public Transfers transfers() {
-        return new Transfers(runs, hostToDevice, deviceToHost, resident, totalMoved);
+        return new Transfers(runs, hostToDevice, deviceToHost, 0, resident, totalMoved);
     }
 
     private MemorySegment cName(String name) {

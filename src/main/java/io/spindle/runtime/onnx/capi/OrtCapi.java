@@ -40,7 +40,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * GetTensorTypeAndShape 65, AllocatorAlloc 75, AllocatorFree 76, ReleaseStatus 93, ReleaseValue 96,
  * ReleaseTensorTypeAndShapeInfo 99). At load, {@link #load()} also checks the library's version
  * string, that {@code GetApi} returns the very struct the jar uses, and that CreateCpuMemoryInfo,
- * MemoryInfoGetName and MemoryInfoGetId (68–72, not used by the jar) answer "Cpu" and 0.
+ * MemoryInfoGetName and MemoryInfoGetId (68–72, not used by the jar) answer "Cpu" and 0, and that
+ * GetBuildInfoString (254) answers "ORT Build Info…". CopyTensors (386) was counted from the 1.30 header
+ * (entries 204–386 appended since SynchronizeBoundOutputs) and is checked by a test that copies with it.
  * The IoBinding entries (133–142, 202–203) are checked by the tests, which compare a bound run with
  * {@code OrtSession.run}.
  *
@@ -127,8 +129,17 @@ public final class OrtCapi {
     static final int SYNCHRONIZE_BOUND_INPUTS = 202;
     /** {@code OrtStatus* SynchronizeBoundOutputs(OrtIoBinding* binding_ptr)} */
     static final int SYNCHRONIZE_BOUND_OUTPUTS = 203;
+    /** {@code const char* GetBuildInfoString(void)}: checked at load, the first entry past the IoBinding ones. */
+    static final int GET_BUILD_INFO_STRING = 254;
+    /**
+     * {@code OrtStatus* CopyTensors(const OrtEnv* env, const OrtValue* const* src_tensors, OrtValue* const* dst_tensors,
+     * OrtSyncStream* stream, size_t num_tensors)} (1.23): copies with the data transfers registered with the
+     * environment, those of execution-provider libraries ({@code RegisterExecutionProviderLibrary}); not those
+     * of a provider appended to one session's options (see {@link Tensor#copy}).
+     */
+    static final int COPY_TENSORS = 386;
     /** The highest index used: the struct is read up to here. */
-    private static final int LAST_INDEX = SYNCHRONIZE_BOUND_OUTPUTS;
+    private static final int LAST_INDEX = COPY_TENSORS;
 
     private static final Linker LINKER = Linker.nativeLinker();
 
@@ -255,11 +266,25 @@ public final class OrtCapi {
             throw new IllegalStateException("libonnxruntime at " + library + " is not the instance the jar loaded "
                     + "(OrtApi at 0x" + Long.toHexString(apiStruct.address()) + ", the jar's at 0x" + Long.toHexString(jarApi) + ")");
         }
+        String buildInfo = buildInfo();
+        if (!buildInfo.startsWith("ORT Build Info")) {
+            throw new IllegalStateException("OrtApi indices do not match this library: entry " + GET_BUILD_INFO_STRING
+                    + " (GetBuildInfoString) answers '" + buildInfo + "'");
+        }
         try (MemoryInfo cpu = MemoryInfo.cpu(this, new NativeLedger())) {
             if (!cpu.name().equals(MemoryInfo.CPU) || cpu.deviceId() != 0) {
                 throw new IllegalStateException("OrtApi indices do not match this library: a CPU memory info reads back as "
                         + cpu.name() + "/" + cpu.deviceId());
             }
+        }
+    }
+
+    /** {@code GetBuildInfoString()}: "ORT Build Info: git-branch=…, build type=…, …". */
+    public String buildInfo() {
+        try {
+            return cString((MemorySegment) fn(GET_BUILD_INFO_STRING, FunctionDescriptor.of(ADDRESS)).invokeExact());
+        } catch (Throwable t) {
+            throw new IllegalStateException("GetBuildInfoString failed", t);
         }
     }
 

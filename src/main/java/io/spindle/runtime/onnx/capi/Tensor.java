@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.List;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -135,6 +136,51 @@ public final class Tensor extends NativeHandle {
             MemorySegment out = OrtCapi.outPointer(arena);
             api.call2("GetTensorMutableData", OrtCapi.GET_TENSOR_MUTABLE_DATA, handle(), out);
             return out.get(ADDRESS, 0).reinterpret(bytes);
+        }
+    }
+
+    /**
+     * {@code CopyTensors}: each {@code src[i]} into {@code dst[i]} (same type and size), all sources in one
+     * memory and all destinations in one, with the data transfers registered with {@code env}: those of
+     * execution-provider libraries registered with it ({@code RegisterExecutionProviderLibrary}). The jar's
+     * environment has none, not even CPU to CPU (1.29: "Data transfer implementation between source and
+     * destination device was not found"), and a session's {@code addCUDA} registers none, so the KV cache's
+     * copies run through sessions instead ({@link DeviceCopy}); kept, checked by a test, for when one is.
+     */
+    public static void copy(OrtCapi api, ai.onnxruntime.OrtEnvironment env, List<Tensor> src, List<Tensor> dst) {
+        if (src.size() != dst.size() || src.isEmpty()) {
+            throw new IllegalArgumentException(src.size() + " sources for " + dst.size() + " destinations");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment from = arena.allocate(ADDRESS, src.size());
+            MemorySegment to = arena.allocate(ADDRESS, dst.size());
+            for (int i = 0; i < src.size(); i++) {
+                if (src.get(i).bytes() != dst.get(i).bytes()) {
+                    throw new IllegalArgumentException("copy " + i + ": " + src.get(i) + " into " + dst.get(i));
+                }
+                from.setAtIndex(ADDRESS, i, src.get(i).handle());
+                to.setAtIndex(ADDRESS, i, dst.get(i).handle());
+            }
+            MemorySegment status;
+            try {
+                status = (MemorySegment) api.fn(OrtCapi.COPY_TENSORS,
+                        FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG))
+                        .invokeExact(envHandle(env), from, to, MemorySegment.NULL, (long) src.size());
+            } catch (Throwable t) {
+                throw new IllegalStateException("CopyTensors failed", t);
+            }
+            api.check("CopyTensors", status);
+        }
+    }
+
+    /** The {@code OrtEnv*} behind the jar's environment (its package-private field {@code nativeHandle}, 1.29). */
+    private static MemorySegment envHandle(ai.onnxruntime.OrtEnvironment env) {
+        try {
+            java.lang.reflect.Field f = ai.onnxruntime.OrtEnvironment.class.getDeclaredField("nativeHandle");
+            f.setAccessible(true);
+            return MemorySegment.ofAddress(f.getLong(env));
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            throw new IllegalStateException("cannot read OrtEnvironment.nativeHandle of this ONNX Runtime jar: " + e, e);
         }
     }
 

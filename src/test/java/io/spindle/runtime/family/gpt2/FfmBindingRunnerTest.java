@@ -41,7 +41,7 @@ class FfmBindingRunnerTest {
         OrtSession session = ORT.open(DIR.resolve("model.onnx"));
         ModelConfig config = ModelConfig.read(DIR);
         Gpt2Graph graph = Gpt2Graph.recognise(GraphSignature.of(DIR.resolve("model.onnx"), session), config.numHeads());
-        return new InPlaceKvRunner(ORT.env(), session, graph, config.contextLength(), binding);
+        return new InPlaceKvRunner(ORT, session, graph, config.contextLength(), binding);
     }
 
     @Test
@@ -49,6 +49,7 @@ class FfmBindingRunnerTest {
         OrtRuntime ffm = new OrtRuntime("cpu", 2, true, OrtRuntime.Binding.FFM);
         try (Gpt2Decoder d = Gpt2Loader.load(ffm, DIR, ModelConfig.read(DIR))) {
             assertNotNull(((InPlaceKvRunner) d).nativeLedger(), "the ffm binding");
+            assertEquals("host", d.kvCacheLocation(), "a CPU session's stand-in device is host memory");
         }
         try (Gpt2Decoder d = Gpt2Loader.load(ORT, DIR, ModelConfig.read(DIR))) {
             assertNull(((InPlaceKvRunner) d).nativeLedger(), "the default is the Java API");
@@ -59,7 +60,7 @@ class FfmBindingRunnerTest {
 
     @Test
     void boundCallsGiveTheJavaApisLogitsAtEveryStep() throws Exception {
-        for (InPlaceKvRunner.Binding b : List.of(InPlaceKvRunner.Binding.FFM, InPlaceKvRunner.Binding.FFM_CUDA)) {
+        for (InPlaceKvRunner.Binding b : List.of(InPlaceKvRunner.Binding.FFM)) {
             try (InPlaceKvRunner reference = open(InPlaceKvRunner.Binding.JAVA_API); InPlaceKvRunner bound = open(b)) {
                 int[][] tokens = {{464, 2068, 7586, 21831}, {40, 1101, 257}, {1212, 318, 257, 1332, 286, 262}};
                 int[] len = {4, 3, 6};
@@ -123,6 +124,11 @@ class FfmBindingRunnerTest {
             assertEquals(in, early.hostToDevice());
             assertEquals(out, early.deviceToHost());
             assertEquals(early.moved(), late.moved(), "bytes moved per decode step do not grow with the context");
+            assertEquals(0, early.deviceToDevice());
+            assertEquals(0, late.deviceToDevice(), "no growth at these steps: nothing copied on the device");
+            assertTrue(runner.cacheCopies().deviceToDevice() > 0, "the growths in between copied on the device: "
+                    + runner.cacheCopies());
+            assertEquals(0, runner.cacheCopies().moved(), "and never through the host");
             assertEquals(201_060, late.moved(), "the tiny demo: int64 ids, 50,257 logits (docs/architecture.md)");
             assertTrue(late.resident() > early.resident(), "the cache, bound in place, did grow: "
                     + early.resident() + " -> " + late.resident());
@@ -131,18 +137,38 @@ class FfmBindingRunnerTest {
     }
 
     @Test
-    void onACudaSessionTheHostCacheWouldCrossEveryStep() throws Exception {
-        // What FFM_CUDA counts (run on CPU): the slots are Spindle's host memory, so each call moves them both ways.
-        try (InPlaceKvRunner runner = open(InPlaceKvRunner.Binding.FFM_CUDA)) {
-            int[] tokens = new int[200];
+    void theOfficialApisStepHandsOverTheWholeCacheBothWays() throws Exception {
+        // For comparison (gpu-check prints both): what the java-api path gives ONNX Runtime as host memory per
+        // step, all of which a CUDA session copies; it grows with the cache where ffm's figure does not.
+        try (InPlaceKvRunner runner = open(InPlaceKvRunner.Binding.JAVA_API)) {
+            Gpt2Graph g = runner.graph();
+            int[] tokens = new int[16];
             Arrays.fill(tokens, 464);
-            runner.execute(List.of(new StepInput(9, tokens, 0, 8)));
-            runner.execute(List.of(new StepInput(9, tokens, 8, 9)));
-            Transfers t = runner.lastStepTransfers();
-            assertEquals(0, t.resident());
-            assertTrue(t.moved() > 2L * runner.graph().vocabSize() * 4, "the cache counts as moved: " + t);
-            runner.release(9);
+            runner.execute(List.of(new StepInput(7, tokens, 0, 8)));
+            runner.execute(List.of(new StepInput(7, tokens, 8, 9)));
+            Transfers early = runner.lastStepHostBuffers();
+            long logits = (long) g.vocabSize() * 4;
+            long kvEarly = early.deviceToHost() - logits;
+            // 4 cache tensors of the tiny demo, one slot of [heads, maxLen, head_dim] floats each.
+            assertEquals(g.pastNames().size() * (long) g.numHeads() * runner.cacheMaxLen() * g.headDim() * 4, kvEarly);
+            assertEquals(early.hostToDevice() - (2L * 8 + 4 + 4 + 8), kvEarly, "the cache goes up as well as down");
+            tokens = Arrays.copyOf(tokens, 400);
+            for (int n = 9; n < 300; n++) {
+                tokens[n] = 318;
+                runner.execute(List.of(new StepInput(7, tokens, n, n + 1)));
+            }
+            Transfers late = runner.lastStepHostBuffers();
+            assertTrue(late.hostToDevice() > 4 * early.hostToDevice(), early + " -> " + late);
+            assertNull(runner.lastStepTransfers(), "the official API counts nothing itself");
+            runner.release(7);
         }
+    }
+
+    @Test
+    void cudaMemoryIsRefusedByACpuSessionWithOrtsMessage() {
+        // FFM_CUDA asks the session for its allocator of CUDA memory: a CPU session has none, and says so at load.
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> open(InPlaceKvRunner.Binding.FFM_CUDA));
+        assertTrue(e.getMessage().contains("CreateAllocator"), e.getMessage());
     }
 
     @Test
@@ -162,6 +188,120 @@ class FfmBindingRunnerTest {
         runner.execute(List.of(new StepInput(1, good, 4, 5)));
         runner.close();
         assertTrue(ledger.isClean(), ledger.toString());
+    }
+
+    @Test
+    void forksPrefixHitsAndCancellationGiveTheJavaApisTokensWithTheCacheOnTheDevice() throws Exception {
+        InPlaceKvRunner reference = open(InPlaceKvRunner.Binding.JAVA_API);
+        InPlaceKvRunner bound = open(InPlaceKvRunner.Binding.FFM);
+        NativeLedger ledger = bound.nativeLedger();
+        long perToken = bound.kvBytesPerToken();
+        try {
+            int block = 16;
+            reference.enablePrefixCache(block);
+            bound.enablePrefixCache(block);
+            int[] prompt = new int[40];
+            for (int i = 0; i < prompt.length; i++) {
+                prompt[i] = 300 + 7 * i;
+            }
+            // Sequence 1: a 40-token prompt in two chunks, then its two whole blocks are saved.
+            int[] t1 = Arrays.copyOf(prompt, 48);
+            both(reference, bound, List.of(new StepInput(1, t1, 0, 24)));
+            both(reference, bound, List.of(new StepInput(1, t1, 24, 40)));
+            Transfers before = bound.cacheCopies();
+            Transfers lastStep = bound.lastStepTransfers();
+            reference.offerPrefix(1, t1, 40);
+            bound.offerPrefix(1, t1, 40);
+            assertEquals(32, bound.prefixCacheTokens());
+            assertEquals(reference.prefixCacheTokens(), bound.prefixCacheTokens());
+            Transfers saved = bound.cacheCopies();
+            assertEquals(32 * perToken, saved.deviceToHost() - before.deviceToHost(), "the save copies 32 positions down");
+            Transfers stillLast = bound.lastStepTransfers();
+            assertEquals(List.of(lastStep.hostToDevice(), lastStep.deviceToHost(), lastStep.deviceToDevice()),
+                    List.of(stillLast.hostToDevice(), stillLast.deviceToHost(), stillLast.deviceToDevice()),
+                    "a save after a step is not the step's");
+            assertEquals(32 * perToken, stillLast.totalMoved() - lastStep.totalMoved(), "but it is in the total");
+
+            // Sequence 2 forks from 1: a copy of its slot on the device.
+            reference.fork(1, 2);
+            bound.fork(1, 2);
+            Transfers forked = bound.cacheCopies();
+            assertTrue(forked.deviceToDevice() > saved.deviceToDevice(), "the fork copies on the device: " + forked);
+            assertEquals(saved.hostToDevice(), forked.hostToDevice());
+            assertEquals(saved.deviceToHost(), forked.deviceToHost());
+            int[] t2 = Arrays.copyOf(t1, 48);
+            int len1 = 40;
+            int len2 = 40;
+            t1[len1] = 11;
+            t2[len2] = 4242;  // the fork takes a different token than its parent
+            for (int k = 0; k < 6; k++) {
+                float[][] l = both(reference, bound, List.of(new StepInput(1, t1, len1, len1 + 1), new StepInput(2, t2, len2, len2 + 1)));
+                len1++;
+                len2++;
+                t1[len1] = argmax(l[0]);
+                t2[len2] = argmax(l[1]);
+            }
+
+            // Sequence 3 starts with the same prompt: a prefix hit restores 32 positions into a new slot.
+            int[] t3 = Arrays.copyOf(prompt, 128);
+            assertEquals(32, reference.restorePrefix(3, t3, 39));
+            assertEquals(32, bound.restorePrefix(3, t3, 39));
+            assertEquals(32 * perToken, bound.cacheCopies().hostToDevice() - forked.hostToDevice(),
+                    "the restore copies 32 positions up");
+            // Sequence 4 is cancelled mid-prompt: released after its first chunk, its slot taken by sequence 5.
+            int[] t4 = {5, 6, 7, 8, 9, 10, 11, 12};
+            t3[40] = argmax(both(reference, bound, List.of(new StepInput(3, t3, 32, 40), new StepInput(4, t4, 0, 4)))[0]);
+            reference.release(4);
+            bound.release(4);
+            int[] t5 = Arrays.copyOf(new int[] {99, 98, 97}, 64);
+            float[][] l = both(reference, bound, List.of(new StepInput(5, t5, 0, 3), new StepInput(3, t3, 40, 41)));
+            int len3 = 41;
+            int len5 = 3;
+            t3[len3] = argmax(l[1]);
+            t5[len5] = argmax(l[0]);
+            // Long enough for the cache to grow again, with a fork, a restored prefix and a reused slot in it.
+            for (int k = 0; k < 30; k++) {
+                if (len1 + 1 == t1.length) {
+                    t1 = Arrays.copyOf(t1, t1.length * 2);
+                }
+                List<StepInput> step = List.of(new StepInput(1, t1, len1, len1 + 1), new StepInput(3, t3, len3, len3 + 1),
+                        new StepInput(5, t5, len5, len5 + 1));
+                l = both(reference, bound, step);
+                t1[++len1] = argmax(l[0]);
+                t3[++len3] = argmax(l[1]);
+                t5[++len5] = argmax(l[2]);
+            }
+            assertTrue(bound.cacheMoves() > 0);
+            assertTrue(bound.cacheCopies().deviceToDevice() > forked.deviceToDevice(), "growth copies on the device");
+            assertTrue(ledger.liveBytes() > 0, "the cache is the allocator's memory");
+            assertEquals(bound.allocatedBytes(), reference.allocatedBytes(), "the same slots, one in each memory");
+            for (long id : new long[] {1, 2, 3, 5}) {
+                reference.release(id);
+                bound.release(id);
+            }
+            assertEquals(0, ledger.liveBytes(), "an idle runner holds no device memory");
+        } finally {
+            reference.close();
+            bound.close();
+        }
+        assertTrue(ledger.isClean(), ledger.toString());
+    }
+
+    /** One step on both runners; asserts equal logits for every row and returns the bound runner's. */
+    private static float[][] both(InPlaceKvRunner reference, InPlaceKvRunner bound, List<StepInput> step) throws Exception {
+        StepOutput want = reference.execute(step);
+        float[][] expected = new float[step.size()][];
+        for (int r = 0; r < step.size(); r++) {
+            expected[r] = logits(want, r, reference.vocabSize());
+        }
+        StepOutput got = bound.execute(step);
+        float[][] out = new float[step.size()][];
+        for (int r = 0; r < step.size(); r++) {
+            out[r] = logits(got, r, bound.vocabSize());
+            assertArrayEquals(expected[r], out[r], 1e-5f, "row " + r + " (sequence " + step.get(r).sequenceId() + ")");
+            assertEquals(argmax(expected[r]), argmax(out[r]));
+        }
+        return out;
     }
 
     private static float[] logits(StepOutput out, int row, int vocab) {

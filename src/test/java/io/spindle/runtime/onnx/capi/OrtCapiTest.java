@@ -104,6 +104,80 @@ class OrtCapiTest {
     }
 
     @Test
+    void entriesPastTheIoBindingOnesAnswerAsTheHeaderSays() {
+        // GetBuildInfoString (254) is checked at load. CopyTensors (386) checks its tensors and then looks for the
+        // environment's data transfer between their devices: the jar's environment has none registered, not even
+        // CPU to CPU (1.29, measured), which is why the KV cache copies through sessions (DeviceCopy).
+        assertTrue(api.buildInfo().startsWith("ORT Build Info"), api.buildInfo());
+        MemorySegment from = arena.allocateFrom(JAVA_FLOAT, 1, 2, 3, 4, 5, 6);
+        MemorySegment to = arena.allocate(JAVA_FLOAT, 6);
+        MemorySegment other = arena.allocate(JAVA_FLOAT, 2);
+        try (MemoryInfo cpu = MemoryInfo.cpu(api, ledger);
+             Tensor a = Tensor.over(api, ledger, cpu, from, ElementType.FLOAT, 2, 3);
+             Tensor b = Tensor.over(api, ledger, cpu, to, ElementType.FLOAT, 2, 3);
+             Tensor d = Tensor.over(api, ledger, cpu, other, ElementType.FLOAT, 2)) {
+            OrtStatusException e = assertThrows(OrtStatusException.class, () -> Tensor.copy(api, ENV, List.of(a), List.of(b)));
+            assertTrue(e.getMessage().startsWith("CopyTensors failed") && e.getMessage().contains("Data transfer"),
+                    e.getMessage());
+            assertArrayEquals(new float[6], to.toArray(JAVA_FLOAT), "nothing was written");
+            assertThrows(IllegalArgumentException.class, () -> Tensor.copy(api, ENV, List.of(a), List.of(d)), "sizes differ");
+        }
+        assertTrue(ledger.isClean(), ledger.toString());
+    }
+
+    @Test
+    void deviceCopiesPadAndSliceThroughSessionsAndCountEachDirection() throws Exception {
+        float[] src = new float[2 * 3 * 4 * 2];
+        for (int i = 0; i < src.length; i++) {
+            src[i] = i + 1;
+        }
+        try (OrtSession pad = ENV.createSession(CopyGraphs.pad(ElementType.FLOAT), new OrtSession.SessionOptions());
+             OrtSession slice = ENV.createSession(CopyGraphs.slice(ElementType.FLOAT), new OrtSession.SessionOptions());
+             MemoryInfo host = MemoryInfo.cpu(api, ledger);
+             MemoryInfo device = MemoryInfo.cpu(api, ledger);
+             DeviceCopy copy = new DeviceCopy(api, ledger, SessionHandle.of(pad), SessionHandle.of(slice), host, device)) {
+            MemorySegment a = arena.allocateFrom(JAVA_FLOAT, src);
+            MemorySegment b = arena.allocate(JAVA_FLOAT, 3 * 3 * 6 * 2);
+            MemorySegment c = arena.allocate(JAVA_FLOAT, 1 * 3 * 2 * 2);
+            try (Tensor ta = Tensor.over(api, ledger, host, a, ElementType.FLOAT, 2, 3, 4, 2);
+                 Tensor tb = Tensor.over(api, ledger, device, b, ElementType.FLOAT, 3, 3, 6, 2);
+                 Tensor tc = Tensor.over(api, ledger, host, c, ElementType.FLOAT, 1, 3, 2, 2)) {
+                copy.padInto(ta, tb);  // host to device, into a larger tensor
+                float[] grown = b.toArray(JAVA_FLOAT);
+                for (int i = 0; i < 2; i++) {
+                    for (int h = 0; h < 3; h++) {
+                        for (int p = 0; p < 6; p++) {
+                            for (int d = 0; d < 2; d++) {
+                                float want = p < 4 ? src[((i * 3 + h) * 4 + p) * 2 + d] : 0;
+                                assertEquals(want, grown[((i * 3 + h) * 6 + p) * 2 + d]);
+                            }
+                        }
+                    }
+                }
+                copy.sliceInto(tb, new long[] {1, 0, 2, 0}, tc);  // device to host, positions [2, 4) of row 1
+                float[] got = c.toArray(JAVA_FLOAT);
+                for (int h = 0; h < 3; h++) {
+                    for (int p = 0; p < 2; p++) {
+                        for (int d = 0; d < 2; d++) {
+                            assertEquals(src[((3 + h) * 4 + 2 + p) * 2 + d], got[(h * 2 + p) * 2 + d]);
+                        }
+                    }
+                }
+                copy.padInto(tb, tb);  // device to device (in place: same shape)
+                assertArrayEquals(grown, b.toArray(JAVA_FLOAT));
+                assertThrows(IllegalArgumentException.class, () -> copy.padInto(tb, ta), "cannot shrink");
+                Transfers t = copy.totals();
+                assertEquals(3, t.runs());
+                assertEquals(src.length * 4L, t.hostToDevice());
+                assertEquals(12 * 4L, t.deviceToHost());
+                assertEquals(3 * 3 * 6 * 2 * 4L, t.deviceToDevice());
+                assertEquals(0, ledger.live(NativeLedger.Kind.VALUE) - 3, "only the caller's tensors are live");
+            }
+        }
+        assertTrue(ledger.isClean(), ledger.toString());
+    }
+
+    @Test
     void aBoundRunEqualsSessionRun() throws Exception {
         float[] x = {1, 2, 3, 4, -1, 0.5f, 0, 2};
         float[] state = {0.5f, 0, -1, 2, 2, 2};
