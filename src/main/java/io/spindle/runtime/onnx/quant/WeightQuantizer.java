@@ -407,6 +407,39 @@ public final class WeightQuantizer {
             main.clearInput().addAllInput(inputs);
             var infos = main.getValueInfoList().stream().filter(v -> !gone.contains(v.getName())).toList();
             main.clearValueInfo().addAllValueInfo(infos);
+            describeFloatLeft(main.build());
+        }
+
+        /** Names the readers of every rank-2 float weight that stays float and was not listed yet. */
+        private void describeFloatLeft(GraphProto g) {
+            Set<String> listed = new HashSet<>();
+            leftAsIs.forEach(line -> listed.add(line.substring(0, line.indexOf(':'))));
+            Map<String, Set<String>> readers = new HashMap<>();
+            readers(g, readers);
+            for (TensorProto t : g.getInitializerList()) {
+                if (isFloat2d(t) && !listed.contains(t.getName()) && readers.containsKey(t.getName())) {
+                    Set<String> ops = readers.get(t.getName());
+                    String why = ops.equals(Set.of("Gather")) ? "an embedding table (embeddings=no)"
+                            : "read by " + String.join(", ", new java.util.TreeSet<>(ops))
+                            + ", which the quantizer does not rewrite";
+                    leftAsIs.add(t.getName() + ": " + why);
+                }
+            }
+        }
+
+        private static void readers(GraphProto g, Map<String, Set<String>> out) {
+            for (NodeProto n : g.getNodeList()) {
+                String op = n.getDomain().isEmpty() ? n.getOpType() : n.getDomain() + "." + n.getOpType();
+                for (String in : n.getInputList()) {
+                    out.computeIfAbsent(in, x -> new java.util.TreeSet<>()).add(op);
+                }
+                for (AttributeProto a : n.getAttributeList()) {
+                    if (a.hasG()) {
+                        readers(a.getG(), out);
+                    }
+                    a.getGraphsList().forEach(sub -> readers(sub, out));
+                }
+            }
         }
 
         private String unique(String base) {
