@@ -108,6 +108,28 @@ class MiniLmQualityTest {
         return new double[] {min, sum / SENTENCES.size()};
     }
 
+    /** ONNX Runtime's quantize_dynamic form, per tensor and per channel, for the choice of int8's form. */
+    @Test
+    void dynamicInt8FormCompared() throws Exception {
+        for (boolean perChannel : new boolean[] {false, true}) {
+            Path q = tmp.resolve("dynamic-" + perChannel);
+            QuantizedCopy.write(dir, q, QuantizeSettings.NONE);
+            java.nio.file.Files.write(q.resolve("model.onnx"), DynamicInt8Form.rewrite(ai.onnx.proto.OnnxMl.ModelProto.parseFrom(
+                    java.nio.file.Files.readAllBytes(dir.resolve("model.onnx"))), perChannel).toByteArray());
+            List<float[]> got = embed(q);
+            double min = 1;
+            double sum = 0;
+            for (int i = 0; i < SENTENCES.size(); i++) {
+                double c = DemoModelsQuantizeTest.cosine(reference.get(i), got.get(i));
+                min = Math.min(min, c);
+                sum += c;
+            }
+            System.out.printf(Locale.ROOT, "MiniLM %-28s min cosine %.5f  mean %.5f%n",
+                    "int8-dynamic" + (perChannel ? "-per-channel" : ""), min, sum / SENTENCES.size());
+            assertTrue(min > 0.7, "min cosine " + min);
+        }
+    }
+
     @Test
     void int8StaysAbove099OnEveryInput() throws Exception {
         double[] m = measure("int8");
