@@ -82,6 +82,26 @@ class DemoModelsQuantizeTest {
         }
     }
 
+    /**
+     * A real exporter's graph: onnxruntime-genai's tiny random GPT-2 (ORT's fused ops, its own weight
+     * names, the tied head as the exporter's constant-folded, transposed copy {@code onnx::MatMul_1400}).
+     */
+    @Test
+    void theExternalGenaiExportQuantizesAndFollowsItsFloatGraph() throws Exception {
+        Path src = io.spindle.testing.ModelFolders.GENAI_GPT2;
+        for (QuantizeSettings s : List.of(INT8, INT4)) {
+            Path dst = tmp.resolve("genai-" + s.cacheTag());
+            WeightQuantizer.Result r = QuantizedCopy.write(src, dst, s).get("past.onnx");
+            assertEquals(5 * 3 + 1, r.quantizedMatMuls(), r.leftAsIs().toString());
+            assertTrue(r.leftAsIs().contains("transformer.h.0.attn.c_attn.weight: read by com.microsoft.Attention, which the "
+                    + "quantizer does not rewrite"), r.leftAsIs().toString());
+            Agreement a = gpt2Agreement(src, dst, 40);
+            System.out.println("GPT-2 genai tiny " + s.cacheTag() + ": " + a);
+            assertTrue(a.meanKl() < (s.bits() == 8 ? 1e-5 : 1e-3), a.toString());
+            assertTrue(a.top1() >= (s.bits() == 8 ? 0.85 : 0.6), a.toString());
+        }
+    }
+
     static Agreement gpt2Agreement(Path floatDir, Path quantDir, int length) throws Exception {
         try (ModelRunner ref = Gpt2Loader.load(ORT, floatDir, ModelConfig.read(floatDir));
              ModelRunner q = Gpt2Loader.load(ORT, quantDir, ModelConfig.read(quantDir))) {
