@@ -123,6 +123,7 @@ public class ModelBootstrap {
             MallocArenas.limit(config.runtime().mallocArenaMax());
             ort = new OrtRuntime(config.runtime().executionProvider(), config.runtime().intraOpThreads(),
                     config.runtime().allowSpinning(), OrtRuntime.Binding.of(config.runtime().ioBinding()));
+            QuantizePolicy quantize = new QuantizePolicy(config.models().quantize(), config.models().quantizeFor());
             SpindleConfig.EngineLimits e = config.engine();
             SpindleConfig.Embeddings enc = config.embeddings();
             ModelLoader loader = new ModelLoader(ort, new EngineConfig(e.maxBatchSize(), e.maxTokensPerStep(),
@@ -130,7 +131,7 @@ public class ModelBootstrap {
                     new EngineConfig.PrefixCacheSettings(e.prefixCache().enabled(), e.prefixCache().blockSize(),
                             e.prefixCache().maxShare())),
                     new EncoderConfig(enc.maxBatchSize(), enc.maxQueuedInputs(), enc.maxTokensPerPass()),
-                    cacheRoot().resolve("rewritten"), Gpt2Loader.KvForm.of(config.models().kvLayout()));
+                    cacheRoot().resolve("rewritten"), Gpt2Loader.KvForm.of(config.models().kvLayout()), quantize);
             if (config.demo().enabled()) {
                 loadDemos(loader);
                 loadT5Demos(loader);
@@ -140,6 +141,9 @@ public class ModelBootstrap {
                 loadBundledEmbeddings(loader);
             }
             loadDirectory(loader, Path.of(config.models().dir()));
+            for (String id : quantize.unmatched()) {
+                LOG.warnf("%s.\"%s\" names no model that was loaded; it quantizes nothing", QuantizePolicy.PER_MODEL_KEY, id);
+            }
             String unmet = ReadinessPolicy.unmet(config.models().required().orElse(List.of()), registry);
             if (unmet != null) {
                 state = State.FAILED;

@@ -17,6 +17,8 @@ import io.spindle.runtime.family.t5.T5Loader;
 import io.spindle.runtime.family.t5.T5Runner;
 import io.spindle.runtime.onnx.ModelLoadException;
 import io.spindle.runtime.onnx.OrtRuntime;
+import io.spindle.runtime.onnx.ServedWeights;
+import io.spindle.runtime.onnx.WeightFormat;
 import io.spindle.sampling.constraint.TokenVocabulary;
 import io.spindle.text.ChatTemplate;
 import io.spindle.text.TextTokenizer;
@@ -45,14 +47,17 @@ final class ModelLoader {
 
     /** The KV form GPT-2 exports are served in (spindle.models.kv-layout). */
     private final Gpt2Loader.KvForm kvForm;
+    /** Which quantization each model is loaded with (spindle.models.quantize, quantize-for). */
+    private final QuantizePolicy quantize;
 
     ModelLoader(OrtRuntime ort, EngineConfig engineConfig, EncoderConfig encoderConfig, Path rewriteCache) {
-        this(ort, engineConfig, encoderConfig, rewriteCache, Gpt2Loader.KvForm.AS_EXPORTED);
+        this(ort, engineConfig, encoderConfig, rewriteCache, Gpt2Loader.KvForm.AS_EXPORTED, QuantizePolicy.none());
     }
 
     ModelLoader(OrtRuntime ort, EngineConfig engineConfig, EncoderConfig encoderConfig, Path rewriteCache,
-                Gpt2Loader.KvForm kvForm) {
+                Gpt2Loader.KvForm kvForm, QuantizePolicy quantize) {
         this.kvForm = kvForm;
+        this.quantize = quantize;
         this.ort = ort;
         this.engineConfig = engineConfig;
         this.encoderConfig = encoderConfig;
@@ -62,11 +67,12 @@ final class ModelLoader {
     /** Loads and starts a model; the caller closes the engine. Throws with a message naming the file at fault. */
     Loaded load(String id, Path dir) throws ModelLoadException, ModelConfigException, IOException {
         ModelConfig config = ModelConfig.read(dir);
+        ServedWeights weights = new ServedWeights(quantize.settings(id), rewriteCache);
         if (ENCODER_TYPES.contains(config.modelType())) {
-            return loadEncoder(id, dir, config);
+            return loadEncoder(id, dir, config, weights);
         }
         if (SEQ2SEQ_TYPES.contains(config.modelType())) {
-            return loadSeq2Seq(id, dir, config);
+            return loadSeq2Seq(id, dir, config, weights);
         }
         if (!DECODER_TYPES.contains(config.modelType())) {
             throw new ModelConfigException(dir.resolve("config.json"), "model_type '" + config.modelType()
@@ -75,7 +81,7 @@ final class ModelLoader {
         TextTokenizer tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
         Gpt2Decoder runner;
         try {
-            runner = Gpt2Loader.load(ort, dir, config, rewriteCache, kvForm);
+            runner = Gpt2Loader.load(ort, dir, config, rewriteCache, kvForm, weights);
         } catch (ModelLoadException | RuntimeException e) {
             tokenizer.close();
             throw e;
@@ -84,7 +90,7 @@ final class ModelLoader {
         ModelCard card = new ModelCard(id, "gpt2", List.of("text-generation", "chat"), config.contextLength(),
                 runner.vocabSize(), runner.graph().layoutName(), config.randomWeights(), config.chatTemplate() != null,
                 ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), false, null,
-                kvCache(engine));
+                kvCache(engine), weights(weights));
         // Token bytes for constrained decoding (response_format, guided_*, TGI grammar).
         TokenVocabulary vocabulary = TokenBytes.read(dir.resolve("tokenizer.json"), runner.vocabSize(), config.eosTokenIds());
         ServedModel served = new ServedModel(card, engine, null, tokenizer,
@@ -97,11 +103,17 @@ final class ModelLoader {
         return new ModelCard.KvCache(engine.kvCacheLocation(), engine.kvCacheBudgetBytes(), engine.kvBytesPerToken());
     }
 
-    private Loaded loadSeq2Seq(String id, Path dir, ModelConfig config) throws ModelLoadException, IOException {
+    private static ModelCard.Weights weights(ServedWeights weights) {
+        WeightFormat format = weights.format();
+        return new ModelCard.Weights(format.name(), format.describe(),
+                weights.quantizes() ? weights.settings().describe() : "none");
+    }
+
+    private Loaded loadSeq2Seq(String id, Path dir, ModelConfig config, ServedWeights weights) throws ModelLoadException, IOException {
         TextTokenizer tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
         T5Runner runner;
         try {
-            runner = T5Loader.load(ort, dir, config);
+            runner = T5Loader.load(ort, dir, config, weights);
         } catch (ModelLoadException | RuntimeException e) {
             tokenizer.close();
             throw e;
@@ -121,21 +133,21 @@ final class ModelLoader {
         ModelCard card = new ModelCard(id, "t5", tasks, config.contextLength(), runner.vocabSize(),
                 runner.graph().layoutName(), config.randomWeights(), config.chatTemplate() != null,
                 ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), true, null,
-                kvCache(engine));
+                kvCache(engine), weights(weights));
         ServedModel served = new ServedModel(card, engine, null, tokenizer,
                 new ChatTemplate(config.chatTemplate(), config.bosToken(), config.eosToken()), config.eosTokenIds(),
                 vocabulary);
         return new Loaded(served, engine, null, tokenizer);
     }
 
-    private Loaded loadEncoder(String id, Path dir, ModelConfig config) throws ModelLoadException, IOException {
+    private Loaded loadEncoder(String id, Path dir, ModelConfig config, ServedWeights weights) throws ModelLoadException, IOException {
         TextTokenizer tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
         EncoderEngine encoder;
         boolean maskedLm;
         String mask = config.maskToken() != null ? config.maskToken() : "[MASK]";
         try {
             EncoderRunner runner = BertLoader.load(ort, dir, config.contextLength(),
-                    tokenizer.addedTokenId(mask).orElse(-1), rewriteCache);
+                    tokenizer.addedTokenId(mask).orElse(-1), rewriteCache, weights);
             maskedLm = runner instanceof MaskedLmEncoder;
             encoder = new EncoderEngine(id, runner, encoderConfig).start();
         } catch (ModelLoadException | RuntimeException e) {
@@ -145,7 +157,7 @@ final class ModelLoader {
         ModelCard card = new ModelCard(id, "bert", List.of(maskedLm ? "fill-mask" : "embeddings"), config.contextLength(),
                 config.vocabSize(), maskedLm ? "masked-lm" : "encoder", config.randomWeights(), false,
                 ort.provider().name().toLowerCase(java.util.Locale.ROOT), Instant.now().getEpochSecond(), false,
-                maskedLm ? mask : null);
+                maskedLm ? mask : null, null, weights(weights));
         ServedModel served = new ServedModel(card, null, encoder, tokenizer, new ChatTemplate(null, null, null), new int[0]);
         return new Loaded(served, null, encoder, tokenizer);
     }

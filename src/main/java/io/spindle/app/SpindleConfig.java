@@ -6,6 +6,7 @@ import io.smallrye.config.WithDefault;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** Every {@code spindle.*} configuration key; README.md documents each one. */
@@ -74,6 +75,17 @@ public interface SpindleConfig {
          */
         @WithDefault("as-exported")
         String kvLayout();
+
+        /**
+         * Weight quantization applied at load to every model's graphs: none, int8 or int4, with options
+         * (block=N, symmetric|asymmetric, accuracy=N, lm-head=yes|no, embeddings=yes|no), e.g.
+         * {@code int4,block=32}. Quantized graphs are cached by the source's SHA-256 and the settings.
+         */
+        @WithDefault("none")
+        String quantize();
+
+        /** Per-model overrides of {@link #quantize()}, by model id: {@code spindle.models.quantize-for."<id>"=int8}. */
+        Map<String, String> quantizeFor();
     }
 
     interface Demo {

@@ -13,17 +13,20 @@ import java.util.List;
  * @param randomWeights true for demo models: their output is random text, not language
  * @param executionProvider cpu or cuda, where the graphs run
  * @param kvCache       where a generating model's KV cache lives and its budget; null for an encoder
+ * @param weights       what the served graphs' weights are stored as
  */
 public record ModelCard(String id, String family, List<String> tasks, int contextLength, int vocabSize, String layout,
                         boolean randomWeights, boolean hasChatTemplate, String executionProvider,
-                        long createdEpochSeconds, boolean encoderDecoder, String maskToken, KvCache kvCache) {
+                        long createdEpochSeconds, boolean encoderDecoder, String maskToken, KvCache kvCache,
+                        Weights weights) {
 
-    /** A card without a KV cache (an encoder). */
-    public ModelCard(String id, String family, List<String> tasks, int contextLength, int vocabSize, String layout,
-                     boolean randomWeights, boolean hasChatTemplate, String executionProvider,
-                     long createdEpochSeconds, boolean encoderDecoder, String maskToken) {
-        this(id, family, tasks, contextLength, vocabSize, layout, randomWeights, hasChatTemplate, executionProvider,
-                createdEpochSeconds, encoderDecoder, maskToken, null);
+    /**
+     * @param format   in a word: float32, float16, int8, int4 (quantized precisions first when any projection is)
+     * @param detail   projections by storage, e.g. {@code int4 (MatMulNBits, block 32) ×48, float32 ×1}
+     * @param quantize the quantization applied at load ({@code spindle.models.quantize}), {@code none} when the
+     *                 graphs are served as exported
+     */
+    public record Weights(String format, String detail, String quantize) {
     }
 
     /**

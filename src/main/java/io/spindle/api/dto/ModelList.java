@@ -22,7 +22,18 @@ public record ModelList(String object, List<ModelEntry> data) {
                               @JsonProperty("execution_provider") String executionProvider,
                               List<String> endpoints,
                               @JsonProperty("kv_cache") @com.fasterxml.jackson.annotation.JsonInclude(
-                                      com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL) KvCache kvCache) {
+                                      com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL) KvCache kvCache,
+                              Weights weights) {
+    }
+
+    /**
+     * What the served graphs' weights are stored as.
+     *
+     * @param format   float32, float16, int8, int4, or int4+int8 when both are there
+     * @param detail   weight projections counted by how they are stored
+     * @param quantize the quantization Spindle applied at load ({@code spindle.models.quantize}), or none
+     */
+    public record Weights(String format, String detail, String quantize) {
     }
 
     /**

@@ -34,8 +34,8 @@ public final class HeadGather {
         OrtSession open(Path file) throws ModelLoadException;
     }
 
-    /** The session to serve, and when it is the export as it was, why the rewrite was not used. */
-    public record Outcome(OrtSession session, String whyNot) {
+    /** The session to serve, the graph it runs, and when that is the export as it was, why the rewrite was not used. */
+    public record Outcome(OrtSession session, Path file, String whyNot) {
         public boolean rewritten() {
             return whyNot == null;
         }
@@ -115,7 +115,7 @@ public final class HeadGather {
                 LOG.info("graph " + graph + ": logits at chosen positions only, gathered before '" + tail.entry()
                         + "' (then " + tail.summary() + "); rewritten graph " + file);
                 original.close();
-                return new Outcome(session, null);
+                return new Outcome(session, file, null);
             }
             session.close();
             discard();
@@ -127,6 +127,6 @@ public final class HeadGather {
         } catch (OutOfMemoryError e) {
             why = "the heap cannot hold the graph while rewriting it (about its file size is needed)";
         }
-        return new Outcome(original, why);
+        return new Outcome(original, graph, why);
     }
 }

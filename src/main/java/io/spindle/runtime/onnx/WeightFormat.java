@@ -129,6 +129,18 @@ public record WeightFormat(List<Count> kinds) {
         return of(nodes, types);
     }
 
+    /** The format of a model served from several graphs (T5's encoder and decoders): their counts summed. */
+    public static WeightFormat combine(List<WeightFormat> graphs) {
+        Map<Kind, Integer> counts = new HashMap<>();
+        for (WeightFormat g : graphs) {
+            for (Count c : g.kinds()) {
+                counts.merge(c.kind(), c.count(), Integer::sum);
+            }
+        }
+        return new WeightFormat(counts.entrySet().stream().map(e -> new Count(e.getKey(), e.getValue()))
+                .sorted(Comparator.comparingInt(Count::count).reversed().thenComparing(c -> c.kind().toString())).toList());
+    }
+
     /** The format of an already parsed graph. */
     public static WeightFormat of(GraphProto graph) {
         Map<String, Integer> types = new HashMap<>();

@@ -8,6 +8,7 @@ import io.spindle.engine.exec.EncoderRunner;
 import io.spindle.runtime.onnx.HeadGather;
 import io.spindle.runtime.onnx.ModelLoadException;
 import io.spindle.runtime.onnx.OrtRuntime;
+import io.spindle.runtime.onnx.ServedWeights;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -35,6 +36,15 @@ public final class BertLoader {
      */
     public static EncoderRunner load(OrtRuntime ort, Path dir, int contextLength, int maskTokenId, Path rewriteCache)
             throws ModelLoadException {
+        return load(ort, dir, contextLength, maskTokenId, rewriteCache, ServedWeights.asExported());
+    }
+
+    /**
+     * @param weights the model's quantize setting, applied once the graph it is served from is settled
+     *                (a masked-LM rewrite is probed in float32)
+     */
+    public static EncoderRunner load(OrtRuntime ort, Path dir, int contextLength, int maskTokenId, Path rewriteCache,
+                                     ServedWeights weights) throws ModelLoadException {
         Path graph = Files.isRegularFile(dir.resolve("model.onnx")) ? dir.resolve("model.onnx")
                 : dir.resolve("onnx").resolve("model.onnx");
         if (!Files.isRegularFile(graph)) {
@@ -49,7 +59,8 @@ public final class BertLoader {
         } catch (IOException e) {
             throw new ModelLoadException(graph, "cannot read the graph or its rewrite cache: " + e.getMessage(), e);
         }
-        OrtSession session = ort.openForVaryingShapes(cached != null ? cached : graph);
+        Path opened = cached != null ? cached : graph;
+        OrtSession session = ort.openForVaryingShapes(opened);
         try {
             if (!session.getInputNames().containsAll(java.util.List.of("input_ids", "attention_mask"))) {
                 throw new ModelLoadException(graph, "an encoder graph needs inputs input_ids and attention_mask, has "
@@ -63,13 +74,17 @@ public final class BertLoader {
                 }
                 int vocab = logits.length == 3 && logits[2] > 0 ? (int) logits[2] : vocabFromConfig(dir);
                 if (gather != null && cached == null) {
-                    session = MaskedLmGather.rewrite(gather, graph, ort, session);
+                    HeadGather.Outcome outcome = MaskedLmGather.rewrite(gather, graph, ort, session);
+                    session = outcome.session();
+                    opened = outcome.file();
                 }
+                session = weights.serve(session, opened, ort::openForVaryingShapes);
                 return new MaskedLmEncoder(ort.env(), session, vocab, contextLength, maskTokenId);
             }
             String out = BertEncoder.tokenOutput(session);
             long[] shape = ((ai.onnxruntime.TensorInfo) session.getOutputInfo().get(out).getInfo()).getShape();
             int hidden = shape[2] > 0 ? (int) shape[2] : hiddenFromConfig(dir);
+            session = weights.serve(session, opened, ort::openForVaryingShapes);
             return new BertEncoder(ort.env(), session, hidden, contextLength, pooling);
         } catch (OrtException | IOException e) {
             closeQuietly(session);

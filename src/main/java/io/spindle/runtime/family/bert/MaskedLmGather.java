@@ -25,9 +25,9 @@ final class MaskedLmGather {
 
     /**
      * A session on the rewritten graph, closing {@code original}; or {@code original} itself when the
-     * graph cannot be rewritten or the rewrite does not compute the same logits.
+     * graph cannot be rewritten or the rewrite does not compute the same logits (and the graph it runs).
      */
-    static OrtSession rewrite(HeadGather gather, Path graph, OrtRuntime ort, OrtSession original) {
+    static HeadGather.Outcome rewrite(HeadGather gather, Path graph, OrtRuntime ort, OrtSession original) {
         HeadGather.Outcome outcome = gather.rewrite(ort::openForVaryingShapes, original,
                 (a, b) -> probe(ort.env(), a, b));
         if (!outcome.rewritten()) {
@@ -35,7 +35,7 @@ final class MaskedLmGather {
                     + "(padded tokens × vocabulary × 4 bytes per pass; lower spindle.embeddings.max-tokens-per-pass to "
                     + "bound them), because " + outcome.whyNot());
         }
-        return outcome.session();
+        return outcome;
     }
 
     /** Null when both sessions give the same logits at a few positions of a padded two-row batch, else how not. */

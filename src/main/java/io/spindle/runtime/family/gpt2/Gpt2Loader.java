@@ -8,6 +8,7 @@ import io.spindle.runtime.onnx.GraphSignature;
 import io.spindle.runtime.onnx.HeadGather;
 import io.spindle.runtime.onnx.ModelLoadException;
 import io.spindle.runtime.onnx.OrtRuntime;
+import io.spindle.runtime.onnx.ServedWeights;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -75,7 +76,16 @@ public final class Gpt2Loader {
      */
     public static Gpt2Decoder load(OrtRuntime ort, Path dir, ModelConfig config, Path rewriteCache, KvForm kvForm)
             throws ModelLoadException {
-        Loading loading = new Loading(ort, config, rewriteCache, kvForm);
+        return load(ort, dir, config, rewriteCache, kvForm, ServedWeights.asExported());
+    }
+
+    /**
+     * @param weights the model's quantize setting, applied to the graph it is served from once that
+     *                graph is settled (rewrites and compiles are probed in float32)
+     */
+    public static Gpt2Decoder load(OrtRuntime ort, Path dir, ModelConfig config, Path rewriteCache, KvForm kvForm,
+                                   ServedWeights weights) throws ModelLoadException {
+        Loading loading = new Loading(ort, config, rewriteCache, kvForm, weights);
         if (config.graphFile() != null) {
             // The folder names its graph (onnxruntime-genai's genai_config.json): that file, or nothing.
             Path named = dir.resolve(config.graphFile());
@@ -105,14 +115,14 @@ public final class Gpt2Loader {
     }
 
     /** One model's loading: the runtime, its config and where rewritten graphs are cached. */
-    private record Loading(OrtRuntime ort, ModelConfig config, Path rewriteCache, KvForm kvForm) {
+    private record Loading(OrtRuntime ort, ModelConfig config, Path rewriteCache, KvForm kvForm, ServedWeights weights) {
         Gpt2Decoder open(Path withPastFile, Path noPastFile) throws ModelLoadException {
             if (kvForm == KvForm.IN_PLACE && rewriteCache == null) {
                 LOG.warning("decoder graph " + withPastFile + " is served as exported: the in-place KV form was asked for "
                         + "but no cache directory for compiled graphs was given");
             }
             if (kvForm != KvForm.IN_PLACE || rewriteCache == null) {
-                return openAsIs(withPastFile, noPastFile);
+                return openAsIs(withPastFile, noPastFile, true);
             }
             InPlaceCompile compile;
             try {
@@ -120,7 +130,7 @@ public final class Gpt2Loader {
                 Path cached = compile.cached();
                 if (cached != null) {
                     try {
-                        InPlaceKvRunner runner = inPlaceRunner(cached);
+                        InPlaceKvRunner runner = inPlaceRunner(weights.open(cached, ort::open), cached);
                         LOG.info("decoder graph " + withPastFile + ": served in the in-place KV form, compiled graph "
                                 + cached + " (cached)");
                         return runner;
@@ -132,9 +142,10 @@ public final class Gpt2Loader {
             } catch (IOException e) {
                 throw new ModelLoadException(withPastFile, "cannot read the graph or its compile cache: " + e.getMessage(), e);
             }
-            Gpt2Decoder original = openAsIs(withPastFile, noPastFile);
+            // In float32 whatever the quantize setting: the compiled graph is probed against it.
+            Gpt2Decoder original = openAsIs(withPastFile, noPastFile, false);
             if (original instanceof InPlaceKvRunner) {
-                return original;
+                return served(original, withPastFile, noPastFile);
             }
             String why;
             Path compiled = null;
@@ -142,7 +153,7 @@ public final class Gpt2Loader {
                 compiled = compile.compile(original.graph());
                 InPlaceKvRunner runner;
                 try {
-                    runner = inPlaceRunner(compiled);
+                    runner = inPlaceRunner(ort.open(compiled), compiled);
                 } catch (ModelLoadException | RuntimeException e) {
                     throw new Refused(e);
                 }
@@ -153,6 +164,10 @@ public final class Gpt2Loader {
                             + "over a cache that stays in place, logits only where sampled), equal to the export on the "
                             + "probe; compiled graph " + compile.file());
                     original.close();
+                    if (weights.quantizes()) {
+                        runner.close();
+                        return inPlaceRunner(weights.open(compile.file(), ort::open), compile.file());
+                    }
                     return runner;
                 }
                 runner.close();
@@ -176,7 +191,16 @@ public final class Gpt2Loader {
             }
             LOG.warning("decoder graph " + withPastFile + " is served as exported, not in the in-place KV form "
                     + "(spindle.models.kv-layout=in-place), because " + why);
-            return original;
+            return served(original, withPastFile, noPastFile);
+        }
+
+        /** {@code original}, opened in float32 for a probe, in its serving form (quantized when asked). */
+        private Gpt2Decoder served(Gpt2Decoder original, Path withPastFile, Path noPastFile) throws ModelLoadException {
+            if (!weights.quantizes()) {
+                return original;
+            }
+            original.close();
+            return openAsIs(withPastFile, noPastFile, true);
         }
 
         /** A session on a compiled graph that ONNX Runtime would not open or serve. */
@@ -186,8 +210,7 @@ public final class Gpt2Loader {
             }
         }
 
-        private InPlaceKvRunner inPlaceRunner(Path file) throws ModelLoadException {
-            OrtSession session = ort.open(file);
+        private InPlaceKvRunner inPlaceRunner(OrtSession session, Path file) throws ModelLoadException {
             try {
                 Gpt2Graph graph = Gpt2Graph.recognise(GraphSignature.of(file, session), config.numHeads());
                 if (!graph.inPlaceKv()) {
@@ -206,13 +229,18 @@ public final class Gpt2Loader {
                     : InPlaceKvRunner.Binding.FFM;
         }
 
-        Gpt2Decoder openAsIs(Path withPastFile, Path noPastFile) throws ModelLoadException {
+        /**
+         * The export as it is (logits gathered where sampled when that rewrite holds); with
+         * {@code forServing}, its graphs in the form they are served in (quantized when asked), else in
+         * float32 for a probe.
+         */
+        Gpt2Decoder openAsIs(Path withPastFile, Path noPastFile, boolean forServing) throws ModelLoadException {
             OrtSession withPast = null;
             OrtSession noPast = null;
             try {
-                withPast = serving(withPastFile);
+                withPast = serving(withPastFile, forServing);
                 if (noPastFile != null) {
-                    noPast = serving(noPastFile);
+                    noPast = serving(noPastFile, forServing);
                     if (gathers(withPast) != gathers(noPast)) {
                         // The runner feeds both the same way: serve both as exported.
                         LOG.warning("decoder graphs " + withPastFile + " and " + noPastFile + " are served as exported, "
@@ -221,8 +249,8 @@ public final class Gpt2Loader {
                         withPast = null;
                         closeQuietly(noPast);
                         noPast = null;
-                        withPast = ort.open(withPastFile);
-                        noPast = ort.open(noPastFile);
+                        withPast = forServing ? weights.open(withPastFile, ort::open) : ort.open(withPastFile);
+                        noPast = forServing ? weights.open(noPastFile, ort::open) : ort.open(noPastFile);
                     }
                 }
                 Gpt2Graph graph = Gpt2Graph.recognise(GraphSignature.of(withPastFile, withPast), config.numHeads());
@@ -256,25 +284,27 @@ public final class Gpt2Loader {
         /**
          * A session on {@code file} in the serving form: the graph itself when it already computes
          * logits only where asked (or no rewrite cache is configured), else its rewrite (cached, or
-         * made and probed now), else, with a log line saying why, the graph as exported.
+         * made and probed now), else, with a log line saying why, the graph as exported; with
+         * {@code forServing}, that graph quantized when the model's setting asks for it.
          */
-        private OrtSession serving(Path file) throws ModelLoadException {
+        private OrtSession serving(Path file, boolean forServing) throws ModelLoadException {
+            HeadGather.Opener open = forServing ? f -> weights.open(f, ort::open) : ort::open;
             if (rewriteCache == null) {
-                return ort.open(file);
+                return open.open(file);
             }
             HeadGather gather;
             try {
                 gather = HeadGather.of(file, rewriteCache);
                 Path cached = gather.cached();
                 if (cached != null) {
-                    return ort.open(cached);
+                    return open.open(cached);
                 }
             } catch (IOException e) {
                 throw new ModelLoadException(file, "cannot read the graph or its rewrite cache: " + e.getMessage(), e);
             }
             OrtSession original = ort.open(file);
             if (gathers(original)) {
-                return original;
+                return forServing ? weights.serve(original, file, ort::open) : original;
             }
             HeadGather.Outcome outcome = gather.rewrite(ort::open, original, (a, b) -> Gpt2Probe.mismatch(ort.env(), a, b));
             if (!outcome.rewritten()) {
@@ -282,7 +312,7 @@ public final class Gpt2Loader {
                         + "(each prompt chunk computes chunk × vocabulary logits, ~30% of a GPT-2-small prefill), "
                         + "because " + outcome.whyNot());
             }
-            return outcome.session();
+            return forServing ? weights.serve(outcome.session(), outcome.file(), ort::open) : outcome.session();
         }
 
         private static boolean gathers(OrtSession s) {

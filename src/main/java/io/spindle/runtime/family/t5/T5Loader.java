@@ -6,6 +6,7 @@ import io.spindle.model.ModelConfig;
 import io.spindle.runtime.onnx.GraphSignature;
 import io.spindle.runtime.onnx.ModelLoadException;
 import io.spindle.runtime.onnx.OrtRuntime;
+import io.spindle.runtime.onnx.ServedWeights;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,6 +23,12 @@ public final class T5Loader {
     }
 
     public static T5Runner load(OrtRuntime ort, Path dir, ModelConfig config) throws ModelLoadException {
+        return load(ort, dir, config, ServedWeights.asExported());
+    }
+
+    /** @param weights the model's quantize setting, applied to each of its graphs */
+    public static T5Runner load(OrtRuntime ort, Path dir, ModelConfig config, ServedWeights weights)
+            throws ModelLoadException {
         Path encoderFile = dir.resolve("encoder_model.onnx");
         Path merged = dir.resolve("decoder_model_merged.onnx");
         Path noPastFile = dir.resolve("decoder_model.onnx");
@@ -40,9 +47,9 @@ public final class T5Loader {
         }
         List<OrtSession> opened = new ArrayList<>();
         try {
-            OrtSession encoder = open(ort, encoderFile, opened);
-            OrtSession withPast = open(ort, isMerged ? merged : withPastFile, opened);
-            OrtSession noPast = isMerged ? null : open(ort, noPastFile, opened);
+            OrtSession encoder = open(ort, weights, encoderFile, opened);
+            OrtSession withPast = open(ort, weights, isMerged ? merged : withPastFile, opened);
+            OrtSession noPast = isMerged ? null : open(ort, weights, noPastFile, opened);
             T5Graph graph = T5Graph.recognise(GraphSignature.of(encoderFile, encoder),
                     GraphSignature.of(isMerged ? merged : withPastFile, withPast),
                     noPast == null ? null : GraphSignature.of(noPastFile, noPast), config.numHeads(), config.headDim());
@@ -64,8 +71,9 @@ public final class T5Loader {
         }
     }
 
-    private static OrtSession open(OrtRuntime ort, Path file, List<OrtSession> opened) throws ModelLoadException {
-        OrtSession s = ort.open(file);
+    private static OrtSession open(OrtRuntime ort, ServedWeights weights, Path file, List<OrtSession> opened)
+            throws ModelLoadException {
+        OrtSession s = weights.open(file, ort::open);
         opened.add(s);
         return s;
     }
