@@ -32,7 +32,7 @@ mkdir -p "$OUT"
 echo "bash load-tests/bench-quantize.sh --rounds $ROUNDS --formats $FORMATS --out $OUT --server-opts \"$SERVER_OPTS\"" > "$OUT/command.txt"
 SERVER=""
 trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; wait 2>/dev/null || true' EXIT
-rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$SERVER/status"; }
+rss() { awk '/^VmRSS:/ { printf "%.0f\n", $2 * 1024 }' "/proc/$SERVER/status"; }
 start() { # $1 format, $2 log
   ORT_DISABLE_TELEMETRY=1 OPT_OUT_TRACKING=true "$JAVA" --enable-native-access=ALL-UNNAMED -Dai.djl.offline=true \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$PORT" \

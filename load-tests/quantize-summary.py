@@ -4,7 +4,7 @@ out, formats = sys.argv[1], sys.argv[2].split(',')
 def client(path):
     return json.load(open(path))['levels'][0]['client']
 def mib(path):
-    return int(open(path).read().strip()) / 2**20
+    return float(open(path).read().strip()) / 2**20
 rounds = sorted(d for d in os.listdir(out) if d.startswith('r') and os.path.isdir(os.path.join(out, d)))
 lines = ["| round | weights | batch-1 tok/s | batch-1 ITL p50 (ms) | 32 streams out tok/s | TTFT p50 960 tokens (ms) | RSS ready (MiB) | RSS after (MiB) | model's RSS when ready (MiB; minus no-model server) |",
          "|---|---|---|---|---|---|---|---|---|"]

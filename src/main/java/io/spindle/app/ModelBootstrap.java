@@ -144,6 +144,11 @@ public class ModelBootstrap {
             for (String id : quantize.unmatched()) {
                 LOG.warnf("%s.\"%s\" names no model that was loaded; it quantizes nothing", QuantizePolicy.PER_MODEL_KEY, id);
             }
+            long[] rss = MallocArenas.trim();
+            if (rss[0] >= 0) {
+                LOG.infof("models loaded; resident memory %d MiB, %d MiB after returning what loading freed to the system",
+                        rss[0] >> 20, rss[1] >> 20);
+            }
             String unmet = ReadinessPolicy.unmet(config.models().required().orElse(List.of()), registry);
             if (unmet != null) {
                 state = State.FAILED;

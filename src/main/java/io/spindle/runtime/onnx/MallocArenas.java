@@ -49,4 +49,41 @@ public final class MallocArenas {
             return false;
         }
     }
+
+    /**
+     * Hands the memory glibc holds free back to the system ({@code malloc_trim(0)}), once models are
+     * loaded: sessions opened only to be probed or replaced (a float32 graph before its quantized form,
+     * an export before its compiled one) are freed into malloc's heap, where glibc keeps them resident.
+     * Returns the bytes resident before and after ({@code -1} where this is not glibc on Linux).
+     */
+    public static long[] trim() {
+        Optional<MemorySegment> trim = Linker.nativeLinker().defaultLookup().find("malloc_trim");
+        if (trim.isEmpty()) {
+            return new long[] {-1, -1};
+        }
+        MethodHandle h = Linker.nativeLinker().downcallHandle(trim.get(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+        long before = residentBytes();
+        try {
+            int released = (int) h.invokeExact(0L);
+            LOG.fine("malloc_trim(0) returned " + released);
+        } catch (Throwable t) {
+            LOG.warning("malloc_trim(0) failed: " + t);
+        }
+        return new long[] {before, residentBytes()};
+    }
+
+    /** VmRSS from /proc/self/status, -1 where there is none. */
+    public static long residentBytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.fine("no /proc/self/status: " + e);
+        }
+        return -1;
+    }
 }

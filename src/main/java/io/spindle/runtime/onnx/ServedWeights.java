@@ -11,8 +11,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.logging.Logger;
 
 /**
@@ -28,7 +29,8 @@ public final class ServedWeights {
 
     private final QuantizeSettings settings;
     private final Path cacheDir;
-    private final List<WeightFormat> served = new ArrayList<>();
+    /** What each served graph holds, by the graph the loader settled on (its source here). */
+    private final Map<Path, WeightFormat> served = new LinkedHashMap<>();
 
     /**
      * @param settings what to quantize to; {@link QuantizeSettings#NONE} serves the graphs as they are
@@ -62,7 +64,7 @@ public final class ServedWeights {
     public OrtSession serve(OrtSession probed, Path file, HeadGather.Opener opener) throws ModelLoadException {
         Path quantized = settings.format() == QuantizeSettings.Format.NONE ? null : quantized(file);
         if (quantized == null) {
-            record(file);
+            record(file, file);
             return probed;
         }
         OrtSession session;
@@ -72,7 +74,7 @@ public final class ServedWeights {
             LOG.warning("graph " + file + " is served in float: ONNX Runtime cannot open its quantized form " + quantized
                     + " (" + e.getMessage() + ")");
             discard(quantized);
-            record(file);
+            record(file, file);
             return probed;
         }
         try {
@@ -80,7 +82,7 @@ public final class ServedWeights {
         } catch (OrtException e) {
             LOG.fine("closing the float session of " + file + ": " + e.getMessage());
         }
-        record(quantized);
+        record(file, quantized);
         return session;
     }
 
@@ -90,7 +92,7 @@ public final class ServedWeights {
         if (quantized != null) {
             try {
                 OrtSession session = opener.open(quantized);
-                record(quantized);
+                record(file, quantized);
                 return session;
             } catch (ModelLoadException e) {
                 LOG.warning("graph " + file + " is served in float: ONNX Runtime cannot open its quantized form "
@@ -99,18 +101,23 @@ public final class ServedWeights {
             }
         }
         OrtSession session = opener.open(file);
-        record(file);
+        record(file, file);
         return session;
+    }
+
+    /** Forgets the graph served for {@code file}: the loader closed that session and serves another graph. */
+    public synchronized void forget(Path file) {
+        served.remove(file);
     }
 
     /** What the served graphs' weights are, for {@code /v1/models}. */
     public synchronized WeightFormat format() {
-        return WeightFormat.combine(served);
+        return WeightFormat.combine(List.copyOf(served.values()));
     }
 
-    private synchronized void record(Path file) {
+    private synchronized void record(Path source, Path file) {
         try {
-            served.add(WeightFormat.read(file));
+            served.put(source, WeightFormat.read(file));
         } catch (IOException | RuntimeException e) {
             // ONNX Runtime has just opened it; a graph this cannot read is reported as unknown, not refused.
             LOG.warning("cannot read the weight format of " + file + ": " + e);

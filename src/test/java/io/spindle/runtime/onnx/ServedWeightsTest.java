@@ -95,6 +95,22 @@ class ServedWeightsTest {
     }
 
     @Test
+    void anExportWithLogitsAtEveryPositionIsRewrittenInFloatThenQuantized() throws Exception {
+        Path dir = TestModels.tinyExported(DemoLayout.OPTIMUM);
+        ModelConfig config = ModelConfig.read(dir);
+        Path cache = tmp.resolve("cache");
+        ServedWeights weights = new ServedWeights(INT4, cache);
+        try (Gpt2Decoder runner = Gpt2Loader.load(ORT, dir, config, cache, Gpt2Loader.KvForm.AS_EXPORTED, weights)) {
+            assertTrue(runner.graph().gathersLogits(), "the gather rewrite, probed in float32, is what is quantized");
+        }
+        Path rewritten = new RewriteCache(cache).file(dir.resolve("model.onnx"), GatherRewrite.VERSION);
+        Path served = new RewriteCache(cache).file(rewritten, WeightQuantizer.VERSION + "-" + INT4.cacheTag());
+        assertTrue(Files.isRegularFile(served), served.toString());
+        assertEquals(WeightFormat.read(served).describe(), weights.format().describe(),
+                "one graph served, counted once (the quantized export opened first and dropped is forgotten)");
+    }
+
+    @Test
     void anExportCompiledIntoTheInPlaceFormIsQuantizedAfterItsProbe() throws Exception {
         Path dir = TestModels.tiny(DemoLayout.OPTIMUM);
         ModelConfig config = ModelConfig.read(dir);

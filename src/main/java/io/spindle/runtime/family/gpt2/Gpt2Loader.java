@@ -302,6 +302,15 @@ public final class Gpt2Loader {
             } catch (IOException e) {
                 throw new ModelLoadException(file, "cannot read the graph or its rewrite cache: " + e.getMessage(), e);
             }
+            if (forServing && weights.quantizes()) {
+                // A graph that needs no rewrite is served quantized without opening it in float32 first.
+                OrtSession quantized = weights.open(file, ort::open);
+                if (gathers(quantized)) {
+                    return quantized;
+                }
+                weights.forget(file);
+                closeQuietly(quantized);
+            }
             OrtSession original = ort.open(file);
             if (gathers(original)) {
                 return forServing ? weights.serve(original, file, ort::open) : original;
