@@ -29,8 +29,8 @@ public final class ServedWeights {
 
     private final QuantizeSettings settings;
     private final Path cacheDir;
-    /** What each served graph holds, by the graph the loader settled on (its source here). */
-    private final Map<Path, WeightFormat> served = new LinkedHashMap<>();
+    /** What each served session's graph holds; a loader that closes a session it got here forgets it. */
+    private final Map<OrtSession, WeightFormat> served = new LinkedHashMap<>();
 
     /**
      * @param settings what to quantize to; {@link QuantizeSettings#NONE} serves the graphs as they are
@@ -64,7 +64,7 @@ public final class ServedWeights {
     public OrtSession serve(OrtSession probed, Path file, HeadGather.Opener opener) throws ModelLoadException {
         Path quantized = settings.format() == QuantizeSettings.Format.NONE ? null : quantized(file);
         if (quantized == null) {
-            record(file, file);
+            record(probed, file);
             return probed;
         }
         OrtSession session;
@@ -74,7 +74,7 @@ public final class ServedWeights {
             LOG.warning("graph " + file + " is served in float: ONNX Runtime cannot open its quantized form " + quantized
                     + " (" + e.getMessage() + ")");
             discard(quantized);
-            record(file, file);
+            record(probed, file);
             return probed;
         }
         try {
@@ -82,7 +82,7 @@ public final class ServedWeights {
         } catch (OrtException e) {
             LOG.fine("closing the float session of " + file + ": " + e.getMessage());
         }
-        record(file, quantized);
+        record(session, quantized);
         return session;
     }
 
@@ -92,7 +92,7 @@ public final class ServedWeights {
         if (quantized != null) {
             try {
                 OrtSession session = opener.open(quantized);
-                record(file, quantized);
+                record(session, quantized);
                 return session;
             } catch (ModelLoadException e) {
                 LOG.warning("graph " + file + " is served in float: ONNX Runtime cannot open its quantized form "
@@ -101,13 +101,13 @@ public final class ServedWeights {
             }
         }
         OrtSession session = opener.open(file);
-        record(file, file);
+        record(session, file);
         return session;
     }
 
-    /** Forgets the graph served for {@code file}: the loader closed that session and serves another graph. */
-    public synchronized void forget(Path file) {
-        served.remove(file);
+    /** Forgets {@code session}: the loader closes it and serves another. */
+    public synchronized void forget(OrtSession session) {
+        served.remove(session);
     }
 
     /** What the served graphs' weights are, for {@code /v1/models}. */
@@ -115,9 +115,9 @@ public final class ServedWeights {
         return WeightFormat.combine(List.copyOf(served.values()));
     }
 
-    private synchronized void record(Path source, Path file) {
+    private synchronized void record(OrtSession session, Path file) {
         try {
-            served.put(source, WeightFormat.read(file));
+            served.put(session, WeightFormat.read(file));
         } catch (IOException | RuntimeException e) {
             // ONNX Runtime has just opened it; a graph this cannot read is reported as unknown, not refused.
             LOG.warning("cannot read the weight format of " + file + ": " + e);

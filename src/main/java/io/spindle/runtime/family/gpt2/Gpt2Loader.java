@@ -218,6 +218,7 @@ public final class Gpt2Loader {
                 }
                 return new InPlaceKvRunner(ort, session, graph, config.contextLength(), binding());
             } catch (ModelLoadException | RuntimeException e) {
+                weights.forget(session);
                 closeQuietly(session);
                 throw e;
             }
@@ -245,8 +246,10 @@ public final class Gpt2Loader {
                         // The runner feeds both the same way: serve both as exported.
                         LOG.warning("decoder graphs " + withPastFile + " and " + noPastFile + " are served as exported, "
                                 + "with logits at every position, because only one of them computes them where sampled");
+                        weights.forget(withPast);
                         closeQuietly(withPast);
                         withPast = null;
+                        weights.forget(noPast);
                         closeQuietly(noPast);
                         noPast = null;
                         withPast = forServing ? weights.open(withPastFile, ort::open) : ort.open(withPastFile);
@@ -308,7 +311,7 @@ public final class Gpt2Loader {
                 if (gathers(quantized)) {
                     return quantized;
                 }
-                weights.forget(file);
+                weights.forget(quantized);
                 closeQuietly(quantized);
             }
             OrtSession original = ort.open(file);
