@@ -282,7 +282,8 @@ public class ModelBootstrap {
         registry.add(l.model());
         Engine engine = l.engine();
         if (engine != null) {
-            engine.observe(metrics.registerModel(id, engine::stats, engine.kvBytesPerToken(), engine.kvCacheLocation()));
+            engine.observe(metrics.registerModel(id, engine::stats, engine.kvBytesPerToken(),
+                    new SpindleMetrics.KvCacheLabels(engine.kvCacheLocation(), engine.kvCacheDtype())));
         }
         LOG.infof("model %s loaded from %s (%s layout, context %d)", id, dir, l.model().card().layout(),
                 l.model().contextLength());
