@@ -69,10 +69,6 @@ final class InPlaceCompile {
         return dtype == KvDtype.FLOAT32 ? TOLERANCE : FLOAT16_TOLERANCE;
     }
 
-    KvDtype dtype() {
-        return dtype;
-    }
-
     /** The cache file, whether or not it exists. */
     Path file() {
         return file;
@@ -138,11 +134,6 @@ final class InPlaceCompile {
         } finally {
             Files.deleteIfExists(compiled);
         }
-    }
-
-    /** {@link #mismatch(Gpt2Decoder, Gpt2Decoder, double)} at float32's {@link #TOLERANCE}. */
-    static String mismatch(Gpt2Decoder original, Gpt2Decoder compiled) {
-        return mismatch(original, compiled, TOLERANCE);
     }
 
     /**
