@@ -2,7 +2,7 @@
 # Issue 17: one unattended GPU check (target: under 8 minutes on a fresh GPU machine).
 #
 #   bash load-tests/gpu-check.sh [--port 18095] [--out target/gpu-check] [--bindings java-api,ffm]
-#                                [--preset gpt2-124m] [--offline] [--cpu-dry-run]
+#                                [--preset gpt2-124m] [--kv-dtype auto] [--offline] [--cpu-dry-run]
 #
 # Builds the server with -Pgpu (onnxruntime_gpu 1.29.0 from Maven Central, or ~/.m2 with --offline), then
 # for each value of spindle.runtime.io-binding starts it on the CUDA provider with the GPT-2-124M-shaped
@@ -30,15 +30,17 @@
 # Where one is missing at run time anyway, Spindle falls back to CPU with a WARN line and ONNX Runtime
 # logs which library failed; this script reports that as "CUDA FELL BACK TO CPU".
 #
-# Known before it ever ran on a GPU: ONNX Runtime's CUDA GroupQueryAttention has float16/bfloat16
-# kernels only, and this demo is float32, so on CUDA the attention nodes are expected to be placed on the
-# CPU provider (the warning above), with copies around them; the check shows what happens.
+# ONNX Runtime's CUDA GroupQueryAttention has float16/bfloat16 kernels only: spindle.models.kv-dtype=auto
+# (the default, --kv-dtype) writes the demo's in-place graph with a float16 cache and attention on CUDA, so
+# that attention stays on the GPU; with --kv-dtype float32 the attention nodes are expected on the CPU
+# provider (the warning above), with copies around them. The provider line says which cache type served.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=18095
 OUT=target/gpu-check
 BINDINGS=java-api,ffm
 PRESET=gpt2-124m
+KV_DTYPE=auto
 DRY=0
 MVN_OFFLINE=""
 while [ $# -gt 0 ]; do
@@ -47,6 +49,7 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift 2 ;;
     --bindings) BINDINGS="$2"; shift 2 ;;
     --preset) PRESET="$2"; shift 2 ;;
+    --kv-dtype) KV_DTYPE="$2"; shift 2 ;;
     --offline) MVN_OFFLINE="-o"; shift ;;
     --cpu-dry-run) DRY=1; shift ;;
     *) echo "unknown option $1" >&2; exit 64 ;;
@@ -129,7 +132,7 @@ for B in ${BINDINGS//,/ }; do
   ORT_DISABLE_TELEMETRY=1 OPT_OUT_TRACKING=true "$JAVA" --enable-native-access=ALL-UNNAMED -Dai.djl.offline=true \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$PORT" \
     -Dspindle.runtime.execution-provider=$PROVIDER_OPT -Dspindle.runtime.io-binding="$B" \
-    -Dspindle.demo.preset="$PRESET" -Dspindle.demo.layouts=in-place-kv \
+    -Dspindle.demo.preset="$PRESET" -Dspindle.demo.layouts=in-place-kv -Dspindle.models.kv-dtype="$KV_DTYPE" \
     -Dspindle.demo.t5-layouts=none -Dspindle.demo.bert-heads=none -Dspindle.engine.max-batch-size=32 \
     -jar target/quarkus-app/quarkus-run.jar > "$LOG" 2>&1 &
   SERVER=$!
@@ -147,8 +150,8 @@ if not m:
     print("demo-gpt2-in-place-kv NOT SERVED")
 else:
     kv = m[0].get("kv_cache") or {}
-    print(m[0]["execution_provider"] + ", KV cache in " + str(kv.get("location")) + " memory, budget "
-          + str(kv.get("budget_bytes")) + " bytes")')
+    print(m[0]["execution_provider"] + ", " + str(kv.get("dtype")) + " KV cache in " + str(kv.get("location"))
+          + " memory, budget " + str(kv.get("budget_bytes")) + " bytes")')
   grep -q "CUDA execution provider requested.*unavailable" "$LOG" && PROVIDER="$PROVIDER (CUDA FELL BACK TO CPU: see $LOG)"
   grep -q "Some nodes were not assigned to the preferred execution providers" "$LOG" \
     && PROVIDER="$PROVIDER; ONNX Runtime placed some nodes on the CPU provider (see $LOG)"

@@ -21,6 +21,7 @@ import io.spindle.runtime.demo.BertShape;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.demo.T5DemoWriter;
 import io.spindle.runtime.demo.T5Shape;
+import io.spindle.runtime.onnx.KvDtype;
 import io.spindle.runtime.onnx.MallocArenas;
 import io.spindle.runtime.onnx.NoTelemetry;
 import io.spindle.runtime.onnx.OrtRuntime;
@@ -63,6 +64,8 @@ public class ModelBootstrap {
     private volatile State state = State.LOADING;
     private volatile String detail = "loading models";
     private volatile OrtRuntime ort;
+    /** The in-place KV form's cache element type, resolved for the provider (spindle.models.kv-dtype); set while loading. */
+    private KvDtype kvDtype = KvDtype.FLOAT32;
 
     @Inject
     public ModelBootstrap(SpindleConfig config, SpindleMetrics metrics) {
@@ -143,6 +146,8 @@ public class ModelBootstrap {
             ort = new OrtRuntime(config.runtime().executionProvider(), config.runtime().intraOpThreads(),
                     config.runtime().allowSpinning(), OrtRuntime.Binding.of(config.runtime().ioBinding()));
             QuantizePolicy quantize = new QuantizePolicy(config.models().quantize(), config.models().quantizeFor());
+            kvDtype = KvDtype.resolve(config.models().kvDtype(), ort.provider());
+            Gpt2Loader.KvForm kvForm = Gpt2Loader.KvForm.of(config.models().kvLayout());
             SpindleConfig.EngineLimits e = config.engine();
             SpindleConfig.Embeddings enc = config.embeddings();
             ModelLoader loader = new ModelLoader(ort, new EngineConfig(e.maxBatchSize(), e.maxTokensPerStep(),
@@ -150,7 +155,7 @@ public class ModelBootstrap {
                     new EngineConfig.PrefixCacheSettings(e.prefixCache().enabled(), e.prefixCache().blockSize(),
                             e.prefixCache().maxShare())),
                     new EncoderConfig(enc.maxBatchSize(), enc.maxQueuedInputs(), enc.maxTokensPerPass()),
-                    cacheRoot().resolve("rewritten"), Gpt2Loader.KvForm.of(config.models().kvLayout()), quantize);
+                    cacheRoot().resolve("rewritten"), new Gpt2Loader.KvSettings(kvForm, kvDtype), quantize);
             if (config.demo().enabled()) {
                 loadDemos(loader);
                 loadT5Demos(loader);
@@ -188,8 +193,8 @@ public class ModelBootstrap {
             DemoLayout layout = DemoLayout.parse(name);
             String id = layout == DemoLayout.OPTIMUM ? DEMO_ID : DEMO_ID + "-" + layout.id();
             long t0 = System.nanoTime();
-            Path dir = new DemoModelWriter().ensure(
-                    cache.resolve(DemoModelWriter.cacheName(preset, layout, config.demo().seed())),
+            Path dir = new DemoModelWriter().withKvDtype(kvDtype).ensure(
+                    cache.resolve(DemoModelWriter.cacheName(preset, layout, config.demo().seed(), kvDtype)),
                     preset, layout, config.demo().seed());
             LOG.infof("demo model %s (%s, %s layout, random weights) ready at %s in %d ms", id, preset.id(),
                     layout.id(), dir, (System.nanoTime() - t0) / 1_000_000);
@@ -292,7 +297,8 @@ public class ModelBootstrap {
         registry.add(l.model());
         Engine engine = l.engine();
         if (engine != null) {
-            engine.observe(metrics.registerModel(id, engine::stats, engine.kvBytesPerToken(), engine.kvCacheLocation()));
+            engine.observe(metrics.registerModel(id, engine::stats, engine.kvBytesPerToken(),
+                    new SpindleMetrics.KvCacheLabels(engine.kvCacheLocation(), engine.kvCacheDtype())));
         }
         LOG.infof("model %s loaded from %s (%s layout, context %d)", id, dir, l.model().card().layout(),
                 l.model().contextLength());

@@ -45,18 +45,18 @@ final class ModelLoader {
     /** Where rewritten graphs are cached (masked-LM heads at the masks only). */
     private final Path rewriteCache;
 
-    /** The KV form GPT-2 exports are served in (spindle.models.kv-layout). */
-    private final Gpt2Loader.KvForm kvForm;
+    /** The KV form GPT-2 exports are served in (spindle.models.kv-layout, kv-dtype). */
+    private final Gpt2Loader.KvSettings kv;
     /** Which quantization each model is loaded with (spindle.models.quantize, quantize-for). */
     private final QuantizePolicy quantize;
 
     ModelLoader(OrtRuntime ort, EngineConfig engineConfig, EncoderConfig encoderConfig, Path rewriteCache) {
-        this(ort, engineConfig, encoderConfig, rewriteCache, Gpt2Loader.KvForm.AS_EXPORTED, QuantizePolicy.none());
+        this(ort, engineConfig, encoderConfig, rewriteCache, Gpt2Loader.KvSettings.AS_EXPORTED, QuantizePolicy.none());
     }
 
     ModelLoader(OrtRuntime ort, EngineConfig engineConfig, EncoderConfig encoderConfig, Path rewriteCache,
-                Gpt2Loader.KvForm kvForm, QuantizePolicy quantize) {
-        this.kvForm = kvForm;
+                Gpt2Loader.KvSettings kv, QuantizePolicy quantize) {
+        this.kv = kv;
         this.quantize = quantize;
         this.ort = ort;
         this.engineConfig = engineConfig;
@@ -81,7 +81,7 @@ final class ModelLoader {
         TextTokenizer tokenizer = TextTokenizer.load(dir.resolve("tokenizer.json"));
         Gpt2Decoder runner;
         try {
-            runner = Gpt2Loader.load(ort, dir, config, rewriteCache, kvForm, weights);
+            runner = Gpt2Loader.load(ort, dir, config, rewriteCache, kv, weights);
         } catch (ModelLoadException | RuntimeException e) {
             tokenizer.close();
             throw e;
@@ -100,7 +100,8 @@ final class ModelLoader {
     }
 
     private static ModelCard.KvCache kvCache(Engine engine) {
-        return new ModelCard.KvCache(engine.kvCacheLocation(), engine.kvCacheBudgetBytes(), engine.kvBytesPerToken());
+        return new ModelCard.KvCache(engine.kvCacheLocation(), engine.kvCacheBudgetBytes(), engine.kvBytesPerToken(),
+                engine.kvCacheDtype());
     }
 
     private static ModelCard.Weights weights(ServedWeights weights) {

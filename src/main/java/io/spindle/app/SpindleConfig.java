@@ -77,6 +77,15 @@ public interface SpindleConfig {
         String kvLayout();
 
         /**
+         * The element type of the in-place KV form's cache and attention (weights stay float32): auto,
+         * float32 or float16. auto is float16 on CUDA (ONNX Runtime's CUDA GroupQueryAttention exists only
+         * in float16 and bfloat16) and float32 on CPU. Applies to exports compiled with kv-layout=in-place
+         * (part of the compiled graph's cache key) and to the demo's in-place-kv layout.
+         */
+        @WithDefault("auto")
+        String kvDtype();
+
+        /**
          * Weight quantization applied at load to every model's graphs: none, int8 or int4, with options
          * (block=N, symmetric|asymmetric, accuracy=N, lm-head=yes|no, embeddings=yes|no), e.g.
          * {@code int4,block=32}. Quantized graphs are cached by the source's SHA-256 and the settings.

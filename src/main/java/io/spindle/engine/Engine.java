@@ -130,6 +130,11 @@ public final class Engine implements EngineClient, AutoCloseable {
         return runner.kvCacheLocation();
     }
 
+    /** The KV cache's element type ({@link ModelRunner#kvCacheDtype()}). */
+    public String kvCacheDtype() {
+        return runner.kvCacheDtype();
+    }
+
     /** The KV-cache budget in bytes, whole tokens ({@code spindle.engine.kv-cache-memory}; device bytes on the device). */
     public long kvCacheBudgetBytes() {
         return (long) kvBudget.capacityTokens() * runner.kvBytesPerToken();

@@ -36,7 +36,7 @@ final class ModelMetrics implements EngineObserver {
     private final Counter prefixHits;
 
     ModelMetrics(MeterRegistry registry, String model, Supplier<EngineStats> stats, long kvBytesPerToken,
-                 String kvCacheLocation) {
+                 SpindleMetrics.KvCacheLabels kvCache) {
         Tags tags = Tags.of(MetricNames.MODEL, model);
         Gauge.builder(MetricNames.REQUESTS_WAITING, () -> stats.get().numWaiting()).tags(tags)
                 .description("Requests queued for admission").register(registry);
@@ -60,9 +60,10 @@ final class ModelMetrics implements EngineObserver {
         Gauge.builder(MetricNames.CACHE_CONFIG_INFO, () -> 1).tags(tags)
                 .tag("block_size", Integer.toString(initial.prefixBlockSize()))
                 .tag("num_gpu_blocks", Integer.toString(initial.kvCapacityTokens() / block))
-                .tag("kv_cache_location", kvCacheLocation)
-                .description("The prefix cache's block size (tokens; 0 when off), the KV budget in blocks, and "
-                        + "where the KV cache lives (host or device)")
+                .tag("kv_cache_location", kvCache.location())
+                .tag("cache_dtype", kvCache.dtype())
+                .description("The prefix cache's block size (tokens; 0 when off), the KV budget in blocks, "
+                        + "where the KV cache lives (host or device) and its element type")
                 .register(registry);
         prefixQueries = Counter.builder(MetricNames.PREFIX_CACHE_QUERIES).tags(tags)
                 .description("Prompt tokens of admitted requests looked up in the prefix cache").register(registry);

@@ -80,13 +80,17 @@ public final class SpindleMetrics implements RequestObserver {
      * read 0 rather than nothing, and returns what its engine should report to.
      */
     public EngineObserver registerModel(String model, Supplier<EngineStats> stats, long kvBytesPerToken) {
-        return registerModel(model, stats, kvBytesPerToken, "host");
+        return registerModel(model, stats, kvBytesPerToken, new KvCacheLabels("host", "float32"));
     }
 
-    /** @param kvCacheLocation where the KV cache lives, host or device (a label of the cache configuration) */
+    /** Labels of the cache configuration: where the KV cache lives (host or device) and its element type. */
+    public record KvCacheLabels(String location, String dtype) {
+    }
+
+    /** @param kvCache where the KV cache lives and its element type (labels of the cache configuration) */
     public EngineObserver registerModel(String model, Supplier<EngineStats> stats, long kvBytesPerToken,
-                                        String kvCacheLocation) {
-        ModelMetrics meters = new ModelMetrics(registry, model, stats, kvBytesPerToken, kvCacheLocation);
+                                        KvCacheLabels kvCache) {
+        ModelMetrics meters = new ModelMetrics(registry, model, stats, kvBytesPerToken, kvCache);
         for (Transport t : Transport.values()) {
             for (GenerationFinish f : GenerationFinish.values()) {
                 if (f != GenerationFinish.CANCELLED) {

@@ -33,7 +33,8 @@ public record ModelCard(String id, String family, List<String> tasks, int contex
      * @param location      host (main memory) or device (the accelerator's memory)
      * @param budgetBytes   the KV-cache budget ({@code spindle.engine.kv-cache-memory}, whole tokens), in that memory
      * @param bytesPerToken KV bytes one token of one sequence takes
+     * @param dtype         the cache's element type (float32, float16), what bytesPerToken counts in
      */
-    public record KvCache(String location, long budgetBytes, long bytesPerToken) {
+    public record KvCache(String location, long budgetBytes, long bytesPerToken, String dtype) {
     }
 }

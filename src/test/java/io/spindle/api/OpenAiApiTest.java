@@ -45,7 +45,8 @@ class OpenAiApiTest {
                 .body("data.find { it.id == 'demo-gpt2-ort-gpt2' }.spindle.layout", equalTo("ort-gpt2"))
                 .body("data.find { it.id == 'demo-gpt2' }.max_model_len", equalTo(512))
                 .body("data.find { it.id == 'demo-gpt2' }.spindle.kv_cache.location", equalTo("host"))
-                .body("data.find { it.id == 'demo-gpt2' }.spindle.kv_cache.bytes_per_token", equalTo(2 * 2 * 64 * 4));
+                .body("data.find { it.id == 'demo-gpt2' }.spindle.kv_cache.bytes_per_token", equalTo(2 * 2 * 64 * 4))
+                .body("data.find { it.id == 'demo-gpt2' }.spindle.kv_cache.dtype", equalTo("float32"));
         Number budget = r.path("data.find { it.id == 'demo-gpt2' }.spindle.kv_cache.budget_bytes");
         assertTrue(budget.longValue() > 0 && budget.longValue() % (2 * 2 * 64 * 4) == 0,
                 "the budget in whole tokens: " + budget);

@@ -86,5 +86,6 @@ class PrefixCacheApiTest {
         assertEquals("16", info.labels().get("block_size"));
         assertTrue(Integer.parseInt(info.labels().get("num_gpu_blocks")) > 0);
         assertEquals("host", info.labels().get("kv_cache_location"), "the CPU provider keeps the cache in host memory");
+        assertEquals("float32", info.labels().get("cache_dtype"), "the demo GPT-2's cache is float32");
     }
 }

@@ -4,12 +4,14 @@ import ai.onnxruntime.OrtSession;
 import io.spindle.engine.exec.StepInput;
 import io.spindle.engine.exec.StepOutput;
 import io.spindle.model.ModelConfig;
+import io.spindle.runtime.demo.DemoLayout;
 import io.spindle.runtime.demo.DemoModelWriter;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.demo.Gpt2Shape;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
 import io.spindle.runtime.family.gpt2.Gpt2Decoder;
 import io.spindle.runtime.family.gpt2.InPlaceKvPrototype;
+import io.spindle.runtime.onnx.KvDtype;
 import io.spindle.runtime.onnx.OrtRuntime;
 
 import java.nio.file.Path;
@@ -20,19 +22,22 @@ import java.util.Map;
 
 /**
  * Issue 17: the serving graph through {@link Gpt2Runner} (past and present in alternating buffers,
- * the export's Concat copying the whole cache every step) against the prototype graph with
- * GroupQueryAttention over a cache kept in place ({@link InPlaceKvPrototype}), same weights.
+ * the export's Concat copying the whole cache every step) against the in-place KV form
+ * (GroupQueryAttention over a cache kept in place) served by {@code InPlaceKvRunner} with a float32 and
+ * a float16 cache ({@code spindle.models.kv-dtype}), same weights; with {@code --prototype true} also
+ * the first prototype driver ({@link InPlaceKvPrototype}, float32).
  *
  * <ol>
  *   <li>check: rows of different lengths prefilled, then greedy decode of all of them together in
- *   both; prints the largest logit difference and whether every greedy token agreed;</li>
- *   <li>batch: {@code --rows} rows at each context of {@code --contexts}, all four (variant,
- *   context) pairs held at once and measured in interleaved blocks of {@code --steps} decode steps,
- *   {@code --rounds} times; prints median step ms and the long/short ratio;</li>
+ *   each in-place variant beside the current runner; prints the largest logit difference and whether
+ *   every greedy token agreed;</li>
+ *   <li>batch: {@code --rows} rows at each context of {@code --contexts}, every (variant, context) pair
+ *   held at once and measured in interleaved blocks of {@code --steps} decode steps, {@code --rounds}
+ *   times; prints median step ms and the long/short ratio;</li>
  *   <li>single: one row at context 16, interleaved blocks, median tokens/s of the blocks.</li>
  * </ol>
  * Run: {@code bash load-tests/lib/run-bench.sh io.spindle.bench.KvInPlaceBenchmark [--preset gpt2-124m]
- * [--rows 8] [--contexts 16,960] [--steps 10] [--rounds 5]}.
+ * [--rows 8] [--contexts 16,960] [--steps 10] [--rounds 5] [--prototype true]}.
  */
 public final class KvInPlaceBenchmark {
     private static long nextId = 1;
@@ -63,13 +68,27 @@ public final class KvInPlaceBenchmark {
             throw new IllegalArgumentException("context " + longest + " + " + (2 + rounds * steps) + " decode steps exceeds "
                     + maxLen + " positions");
         }
-        try (OrtSession session = ort.open(graph)) {
-            if (check) {
-                check(ort, dir, session, shape, maxLen);
-            }
-            batch(ort, dir, session, shape, rows, contexts, steps, rounds, maxLen);
-            single(ort, dir, session, shape, singleSteps, rounds, maxLen);
+        Map<String, Path> inPlace = new java.util.LinkedHashMap<>();
+        for (KvDtype d : KvDtype.values()) {
+            inPlace.put("in-place " + (d == KvDtype.FLOAT32 ? "f32" : "f16"), inPlaceModel(preset, d));
         }
+        boolean prototype = "true".equals(opt.get("prototype"));
+        try (OrtSession session = prototype ? ort.open(graph) : null) {
+            if (check) {
+                check(ort, dir, inPlace, shape, maxLen);
+            }
+            batch(ort, dir, inPlace, session, shape, rows, contexts, steps, rounds, maxLen);
+            single(ort, dir, inPlace, shape, singleSteps, rounds, maxLen);
+        }
+    }
+
+    /** The demo's in-place KV layout of the same weights, its cache in {@code dtype}. */
+    private static Path inPlaceModel(DemoPreset preset, KvDtype dtype) throws java.io.IOException {
+        Path cache = Path.of(System.getProperty("user.home"), ".cache", "spindle", "models");
+        long seed = DemoModelWriter.DEFAULT_SEED;
+        return new DemoModelWriter().withKvDtype(dtype).ensure(
+                cache.resolve(DemoModelWriter.cacheName(preset, DemoLayout.IN_PLACE_KV, seed, dtype)),
+                preset, DemoLayout.IN_PLACE_KV, seed);
     }
 
     /** One variant holding {@code rows} sequences at one context. */
@@ -166,60 +185,75 @@ public final class KvInPlaceBenchmark {
         }
     }
 
-    private static void check(OrtRuntime ort, Path dir, OrtSession session, Gpt2Shape shape, int maxLen) throws Exception {
+    private static void check(OrtRuntime ort, Path dir, Map<String, Path> inPlace, Gpt2Shape shape, int maxLen)
+            throws Exception {
         int decodeSteps = 16;
         int[] lengths = Arrays.stream(new int[] {16, 100, 960, 33, 7, 500, 250, 64})
                 .map(n -> Math.min(n, maxLen - decodeSteps - 1)).toArray();
         int[][] prompts = prompts(lengths, 7);
-        try (Gpt2Decoder runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
-             InPlaceKvPrototype kv = new InPlaceKvPrototype(ort.env(), session, shape, lengths.length, maxLen)) {
-            Current cur = new Current(runner, prompts, maxLen + 1);
-            InPlace gqa = new InPlace(kv, prompts, maxLen + 1);
-            float worst = 0;
-            boolean same = Arrays.deepEquals(cur.tokens, gqa.tokens);
-            for (int s = 0; s < decodeSteps; s++) {
-                cur.step();
-                gqa.step();
+        for (Map.Entry<String, Path> e : inPlace.entrySet()) {
+            try (Gpt2Decoder runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
+                 Gpt2Decoder kv = Gpt2Loader.load(ort, e.getValue(), ModelConfig.read(e.getValue()))) {
+                Current cur = new Current(runner, prompts, maxLen + 1);
+                Current gqa = new Current(kv, prompts, maxLen + 1);
+                float worst = 0;
+                boolean same = Arrays.deepEquals(cur.tokens, gqa.tokens);
                 float[] l = new float[shape.vocabSize()];
-                for (int r = 0; r < lengths.length; r++) {
-                    cur.last.copyLogits(r, l);
-                    for (int v = 0; v < l.length; v++) {
-                        worst = Math.max(worst, Math.abs(l[v] - gqa.last[r][v]));
+                float[] m = new float[shape.vocabSize()];
+                for (int s = 0; s < decodeSteps; s++) {
+                    cur.step();
+                    gqa.step();
+                    for (int r = 0; r < lengths.length; r++) {
+                        cur.last.copyLogits(r, l);
+                        gqa.last.copyLogits(r, m);
+                        for (int v = 0; v < l.length; v++) {
+                            worst = Math.max(worst, Math.abs(l[v] - m[v]));
+                        }
                     }
+                    same &= Arrays.deepEquals(cur.tokens, gqa.tokens);
                 }
-                same &= Arrays.deepEquals(cur.tokens, gqa.tokens);
+                System.out.printf("check %s: %d rows of lengths %s, %d greedy decode steps together: max |dlogit| %.3g over"
+                                + " every row and step, greedy tokens %s%n", e.getKey(), lengths.length,
+                        Arrays.toString(lengths), decodeSteps, worst, same ? "all equal" : "DIFFER");
+                cur.release();
+                gqa.release();
             }
-            System.out.printf("check: %d rows of lengths %s, %d greedy decode steps together: max |dlogit| %.3g over every"
-                            + " row and step, greedy tokens %s%n", lengths.length, Arrays.toString(lengths), decodeSteps,
-                    worst, same ? "all equal" : "DIFFER");
-            cur.release();
         }
     }
 
-    private static void batch(OrtRuntime ort, Path dir, OrtSession session, Gpt2Shape shape, int rows, int[] contexts,
-                              int steps, int rounds, int maxLen) throws Exception {
+    private static void batch(OrtRuntime ort, Path dir, Map<String, Path> inPlace, OrtSession prototype, Gpt2Shape shape,
+                              int rows, int[] contexts, int steps, int rounds, int maxLen) throws Exception {
         List<Gpt2Decoder> runners = new ArrayList<>();
         List<InPlaceKvPrototype> drivers = new ArrayList<>();
-        List<String> names = new ArrayList<>();
+        List<String> kinds = new ArrayList<>();
+        kinds.add("current");
+        kinds.addAll(inPlace.keySet());
+        if (prototype != null) {
+            kinds.add("prototype f32");
+        }
+        // variants.get(c * kinds + k): kind k at context c.
         List<Variant> variants = new ArrayList<>();
         try {
             for (int c : contexts) {
                 int[] lengths = new int[rows];
                 Arrays.fill(lengths, c);
                 int[][] prompts = prompts(lengths, c);
-                Gpt2Decoder runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
-                runners.add(runner);
-                long t0 = System.nanoTime();
-                variants.add(new Current(runner, prompts, maxLen + 1));
-                names.add("current  ctx " + c);
-                long t1 = System.nanoTime();
-                InPlaceKvPrototype kv = new InPlaceKvPrototype(ort.env(), session, shape, rows, maxLen);
-                drivers.add(kv);
-                variants.add(new InPlace(kv, prompts, maxLen + 1));
-                names.add("in-place ctx " + c);
-                long t2 = System.nanoTime();
-                System.out.printf("prefill %d rows x %d tokens, one row per call: current %.0f ms, in-place %.0f ms%n",
-                        rows, c, (t1 - t0) / 1e6, (t2 - t1) / 1e6);
+                StringBuilder took = new StringBuilder();
+                for (String kind : kinds) {
+                    long t0 = System.nanoTime();
+                    if (kind.startsWith("prototype")) {
+                        InPlaceKvPrototype kv = new InPlaceKvPrototype(ort.env(), prototype, shape, rows, maxLen);
+                        drivers.add(kv);
+                        variants.add(new InPlace(kv, prompts, maxLen + 1));
+                    } else {
+                        Path d = kind.equals("current") ? dir : inPlace.get(kind);
+                        Gpt2Decoder runner = Gpt2Loader.load(ort, d, ModelConfig.read(d));
+                        runners.add(runner);
+                        variants.add(new Current(runner, prompts, maxLen + 1));
+                    }
+                    took.append(String.format(" %s %.0f ms,", kind, (System.nanoTime() - t0) / 1e6));
+                }
+                System.out.printf("prefill %d rows x %d tokens, one row per call:%s%n", rows, c, took);
             }
             for (Variant v : variants) {
                 for (int w = 0; w < 2; w++) {
@@ -235,15 +269,19 @@ public final class KvInPlaceBenchmark {
                 }
             }
             System.out.printf("batch %d, median decode step ms (%d steps each, %d interleaved rounds):%n", rows, steps, rounds);
+            int k = kinds.size();
             double[] med = new double[variants.size()];
             for (int v = 0; v < variants.size(); v++) {
                 med[v] = median(ms[v]);
-                System.out.printf("  %-18s %8.1f  (p10 %.1f, p90 %.1f)%n", names.get(v), med[v], pct(ms[v], 0.1), pct(ms[v], 0.9));
+                System.out.printf("  %-14s ctx %-5d %8.1f  (p10 %.1f, p90 %.1f)%n", kinds.get(v % k), contexts[v / k], med[v],
+                        pct(ms[v], 0.1), pct(ms[v], 0.9));
             }
             int last = contexts.length - 1;
-            System.out.printf("  ratio ctx %d / ctx %d: current %.2fx, in-place %.2fx; in-place / current at ctx %d: %.2f, at ctx %d: %.2f%n",
-                    contexts[last], contexts[0], med[2 * last] / med[0], med[2 * last + 1] / med[1],
-                    contexts[0], med[1] / med[0], contexts[last], med[2 * last + 1] / med[2 * last]);
+            for (int j = 0; j < k; j++) {
+                System.out.printf("  %-14s ctx %d / ctx %d: %.2fx; vs current at ctx %d: %.2f, at ctx %d: %.2f%n", kinds.get(j),
+                        contexts[last], contexts[0], med[last * k + j] / med[j], contexts[0], med[j] / med[0],
+                        contexts[last], med[last * k + j] / med[last * k]);
+            }
             for (Variant v : variants) {
                 if (v instanceof Current c) {
                     c.release();
@@ -255,29 +293,44 @@ public final class KvInPlaceBenchmark {
         }
     }
 
-    private static void single(OrtRuntime ort, Path dir, OrtSession session, Gpt2Shape shape, int steps, int rounds,
+    private static void single(OrtRuntime ort, Path dir, Map<String, Path> inPlace, Gpt2Shape shape, int steps, int rounds,
                                int maxLen) throws Exception {
         int[][] prompts = prompts(new int[] {16}, 3);
-        try (Gpt2Decoder runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
-             InPlaceKvPrototype kv = new InPlaceKvPrototype(ort.env(), session, shape, 1, maxLen)) {
-            Current cur = new Current(runner, prompts, maxLen + 1);
-            InPlace gqa = new InPlace(kv, prompts, maxLen + 1);
+        List<String> kinds = new ArrayList<>();
+        kinds.add("current");
+        kinds.addAll(inPlace.keySet());
+        List<Gpt2Decoder> runners = new ArrayList<>();
+        try {
+            List<Current> vs = new ArrayList<>();
+            for (String kind : kinds) {
+                Path d = kind.equals("current") ? dir : inPlace.get(kind);
+                Gpt2Decoder runner = Gpt2Loader.load(ort, d, ModelConfig.read(d));
+                runners.add(runner);
+                vs.add(new Current(runner, prompts, maxLen + 1));
+            }
             for (int w = 0; w < 3; w++) {
-                cur.step();
-                gqa.step();
+                for (Current v : vs) {
+                    v.step();
+                }
             }
-            double[] curTps = new double[rounds];
-            double[] gqaTps = new double[rounds];
-            double[] curMs = new double[rounds * steps];
-            double[] gqaMs = new double[rounds * steps];
+            double[][] tps = new double[vs.size()][rounds];
+            double[][] ms = new double[vs.size()][rounds * steps];
             for (int round = 0; round < rounds; round++) {
-                curTps[round] = block(cur, steps, curMs, round * steps);
-                gqaTps[round] = block(gqa, steps, gqaMs, round * steps);
+                for (int v = 0; v < vs.size(); v++) {
+                    tps[v][round] = block(vs.get(v), steps, ms[v], round * steps);
+                }
             }
-            System.out.printf("batch 1 from context 16, %d blocks of %d greedy tokens: current %.1f tokens/s (step %.1f ms),"
-                            + " in-place %.1f tokens/s (step %.1f ms); in-place / current %.2f%n", rounds, steps,
-                    median(curTps), median(curMs), median(gqaTps), median(gqaMs), median(gqaTps) / median(curTps));
-            cur.release();
+            StringBuilder line = new StringBuilder();
+            for (int v = 0; v < vs.size(); v++) {
+                line.append(String.format("%s %.1f tokens/s (step %.1f ms, × current %.2f)%s", kinds.get(v), median(tps[v]),
+                        median(ms[v]), median(tps[v]) / median(tps[0]), v == vs.size() - 1 ? "" : "; "));
+            }
+            System.out.printf("batch 1 from context 16, %d blocks of %d greedy tokens: %s%n", rounds, steps, line);
+            for (Current v : vs) {
+                v.release();
+            }
+        } finally {
+            runners.forEach(Gpt2Decoder::close);
         }
     }
 

@@ -8,6 +8,7 @@ import io.spindle.runtime.demo.DemoLayout;
 import io.spindle.runtime.demo.T5DemoWriter;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
 import io.spindle.runtime.family.t5.T5Loader;
+import io.spindle.runtime.onnx.KvDtype;
 import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.sampling.SamplingParams;
 import io.spindle.testing.RecordingListener;
@@ -38,7 +39,7 @@ class BatchedGenerationModelTest {
 
     /** A model under test: how to open its runner and how a prompt reads in its vocabulary. */
     enum Subject {
-        GPT2_OPTIMUM, GPT2_ORT, GPT2_ORT_FUSED, GPT2_IN_PLACE_KV, T5_SPLIT, T5_MERGED;
+        GPT2_OPTIMUM, GPT2_ORT, GPT2_ORT_FUSED, GPT2_IN_PLACE_KV, GPT2_IN_PLACE_KV_F16, T5_SPLIT, T5_MERGED;
 
         ModelRunner open() throws Exception {
             Path dir = switch (this) {
@@ -46,6 +47,7 @@ class BatchedGenerationModelTest {
                 case GPT2_ORT -> TestModels.tiny(DemoLayout.ORT_GPT2);
                 case GPT2_ORT_FUSED -> TestModels.tiny(DemoLayout.ORT_FUSED);
                 case GPT2_IN_PLACE_KV -> TestModels.tiny(DemoLayout.IN_PLACE_KV);
+                case GPT2_IN_PLACE_KV_F16 -> TestModels.tiny(DemoLayout.IN_PLACE_KV, KvDtype.FLOAT16);
                 case T5_SPLIT -> TestModels.tinyT5(T5DemoWriter.Variant.SPLIT);
                 case T5_MERGED -> TestModels.tinyT5(T5DemoWriter.Variant.MERGED);
             };
@@ -55,7 +57,7 @@ class BatchedGenerationModelTest {
 
         /** T5's vocabulary is smaller and a source ends with {@code </s>} (id 1). */
         int[] prompt(int i) {
-            if (this == GPT2_OPTIMUM || this == GPT2_ORT || this == GPT2_ORT_FUSED || this == GPT2_IN_PLACE_KV) {
+            if (this != T5_SPLIT && this != T5_MERGED) {
                 return PROMPTS[i];
             }
             int[] p = new int[PROMPTS[i].length + 1];
@@ -121,12 +123,14 @@ class BatchedGenerationModelTest {
 
     /**
      * The in-place KV form (same weights, GroupQueryAttention over slot-resident caches) generates
-     * exactly the plain layout's greedy tokens, batched as requests arrive.
+     * exactly the plain layout's greedy tokens, batched as requests arrive, with a float32 cache and
+     * with a float16 one (spindle.models.kv-dtype).
      */
-    @org.junit.jupiter.api.Test
-    void inPlaceKvLayoutGeneratesThePlainLayoutsGreedyTokens() throws Exception {
+    @ParameterizedTest
+    @EnumSource(value = Subject.class, names = {"GPT2_IN_PLACE_KV", "GPT2_IN_PLACE_KV_F16"})
+    void inPlaceKvLayoutGeneratesThePlainLayoutsGreedyTokens(Subject subject) throws Exception {
         List<int[]> plain = together(Subject.GPT2_OPTIMUM, SamplingParams.greedy());
-        List<int[]> inPlace = together(Subject.GPT2_IN_PLACE_KV, SamplingParams.greedy());
+        List<int[]> inPlace = together(subject, SamplingParams.greedy());
         for (int i = 0; i < PROMPTS.length; i++) {
             assertArrayEquals(plain.get(i), inPlace.get(i), "request " + i);
         }

@@ -8,6 +8,7 @@ import io.spindle.runtime.demo.DemoLayout;
 import io.spindle.runtime.demo.T5DemoWriter;
 import io.spindle.runtime.family.gpt2.Gpt2Loader;
 import io.spindle.runtime.family.t5.T5Loader;
+import io.spindle.runtime.onnx.KvDtype;
 import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.sampling.SamplingParams;
 import io.spindle.testing.RecordingListener;
@@ -64,8 +65,12 @@ class PrefixCacheModelTest {
 
     private static Engine engine(DemoLayout layout, int maxBatch, int tokensPerStep, long kvBytes,
                                  PrefixCacheSettings cache) throws Exception {
-        Path dir = TestModels.tiny(layout);
-        return new Engine("prefix-" + layout, Gpt2Loader.load(ORT, dir, ModelConfig.read(dir)),
+        return engine(TestModels.tiny(layout), maxBatch, tokensPerStep, kvBytes, cache);
+    }
+
+    private static Engine engine(Path dir, int maxBatch, int tokensPerStep, long kvBytes, PrefixCacheSettings cache)
+            throws Exception {
+        return new Engine("prefix-" + dir.getFileName(), Gpt2Loader.load(ORT, dir, ModelConfig.read(dir)),
                 new EngineConfig(maxBatch, tokensPerStep, kvBytes, 64, tokensPerStep, cache)).start();
     }
 
@@ -128,6 +133,37 @@ class PrefixCacheModelTest {
             assertEquals(0, stats.kvUsedTokens());
             assertEquals(0, stats.numCachedSequences(), "no sequence left in the runner");
             assertTrue(stats.prefixCacheTokens() > 0 && stats.prefixCacheTokens() % BLOCK == 0, "blocks stay cached");
+            assertEquals(stats.prefixCacheTokens() * e.kvBytesPerToken(), stats.prefixCacheBytes());
+        }
+    }
+
+    /**
+     * A float16 in-place cache (spindle.models.kv-dtype): the next chat turn restores its blocks (float16
+     * bytes, half the float32 size), batched with an unrelated request, and both generate the plain
+     * float32 export's greedy tokens.
+     */
+    @org.junit.jupiter.api.Test
+    void aFloat16InPlaceCacheHitsThePrefixCacheAndGeneratesThePlainLayoutsTokens() throws Exception {
+        Path f16 = TestModels.tiny(DemoLayout.IN_PLACE_KV, KvDtype.FLOAT16);
+        int[] turn1 = concat(tokens(40, 1), tokens(7, 2));
+        try (Engine e = engine(f16, 4, 24, 10_000_000, PrefixCacheSettings.DEFAULT)) {
+            Run first = run(e, turn1, SamplingParams.greedy(), 12);
+            assertArrayEquals(cold(DemoLayout.OPTIMUM, turn1, SamplingParams.greedy(), 12), first.tokens());
+            int[] turn2 = concat(turn1, first.tokens(), tokens(9, 3));
+            int[] unrelated = tokens(30, 4);
+            RecordingListener a = new RecordingListener();
+            RecordingListener b = new RecordingListener();
+            e.submit(request(unrelated, SamplingParams.greedy(), 12), b);
+            e.submit(request(turn2, SamplingParams.greedy(), 12), a);
+            TokenEvent.Finished end = assertInstanceOf(TokenEvent.Finished.class, a.awaitEnd());
+            assertInstanceOf(TokenEvent.Finished.class, b.awaitEnd());
+            assertEquals(48, end.stats().numCachedPromptTokens(), "turn 1's three whole blocks restored");
+            assertArrayEquals(cold(DemoLayout.OPTIMUM, turn2, SamplingParams.greedy(), 12), a.tokens(), "turn 2");
+            assertArrayEquals(cold(DemoLayout.OPTIMUM, unrelated, SamplingParams.greedy(), 12), b.tokens(), "unrelated");
+            try (Engine plain = engine(DemoLayout.OPTIMUM, 1, 512, 10_000_000, PrefixCacheSettings.OFF)) {
+                assertEquals(plain.kvBytesPerToken() / 2, e.kvBytesPerToken(), "float16: half the bytes per token");
+            }
+            EngineStats stats = e.stats();
             assertEquals(stats.prefixCacheTokens() * e.kvBytesPerToken(), stats.prefixCacheBytes());
         }
     }

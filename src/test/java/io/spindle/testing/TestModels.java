@@ -5,6 +5,7 @@ import io.spindle.runtime.demo.DemoModelWriter;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.demo.T5DemoWriter;
 import io.spindle.runtime.demo.T5Shape;
+import io.spindle.runtime.onnx.KvDtype;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -18,9 +19,14 @@ public final class TestModels {
     }
 
     public static synchronized Path tiny(DemoLayout layout) {
+        return tiny(layout, KvDtype.FLOAT32);
+    }
+
+    /** The tiny GPT-2 in a layout, the in-place KV layout's cache in {@code kvDtype} (other layouts ignore it). */
+    public static synchronized Path tiny(DemoLayout layout, KvDtype kvDtype) {
         try {
-            Path dir = DIR.resolve(DemoModelWriter.cacheName(DemoPreset.TINY, layout, DemoModelWriter.DEFAULT_SEED));
-            return new DemoModelWriter().ensure(dir, DemoPreset.TINY, layout, DemoModelWriter.DEFAULT_SEED);
+            Path dir = DIR.resolve(DemoModelWriter.cacheName(DemoPreset.TINY, layout, DemoModelWriter.DEFAULT_SEED, kvDtype));
+            return new DemoModelWriter().withKvDtype(kvDtype).ensure(dir, DemoPreset.TINY, layout, DemoModelWriter.DEFAULT_SEED);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -41,8 +41,9 @@ public record ModelList(String object, List<ModelEntry> data) {
      *
      * @param location host or device
      * @param budgetBytes the KV-cache budget in that memory (whole tokens)
+     * @param dtype the cache's element type, float32 or float16
      */
     public record KvCache(String location, @JsonProperty("budget_bytes") long budgetBytes,
-                          @JsonProperty("bytes_per_token") long bytesPerToken) {
+                          @JsonProperty("bytes_per_token") long bytesPerToken, String dtype) {
     }
 }

@@ -41,7 +41,7 @@ public class ModelsResource {
                 new ModelList.SpindleInfo(c.family(), c.tasks(), c.layout(), c.randomWeights(),
                         m.chatTemplate().isFallback() ? "fallback" : "model", c.executionProvider(), endpoints(m),
                         c.kvCache() == null ? null : new ModelList.KvCache(c.kvCache().location(),
-                                c.kvCache().budgetBytes(), c.kvCache().bytesPerToken()),
+                                c.kvCache().budgetBytes(), c.kvCache().bytesPerToken(), c.kvCache().dtype()),
                         new ModelList.Weights(c.weights().format(), c.weights().detail(), c.weights().quantize())));
     }
 

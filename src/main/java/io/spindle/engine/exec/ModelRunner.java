@@ -55,6 +55,14 @@ public interface ModelRunner extends AutoCloseable {
         return "host";
     }
 
+    /**
+     * The KV cache's element type as {@code /v1/models} names it ({@code float32}, {@code float16}): what
+     * {@link #kvBytesPerToken()} counts in.
+     */
+    default String kvCacheDtype() {
+        return "float32";
+    }
+
     @Override
     void close();
 }

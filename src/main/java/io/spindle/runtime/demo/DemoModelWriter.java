@@ -3,6 +3,7 @@ package io.spindle.runtime.demo;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spindle.runtime.onnx.KvDtype;
 
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -40,24 +41,38 @@ public final class DemoModelWriter {
 
     private final ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private final boolean gatherLogits;
+    /** The in-place KV layout's cache element type (spindle.models.kv-dtype); other layouts are float32. */
+    private final KvDtype kvDtype;
 
     /** A writer of Spindle's serving form: decoder graphs compute logits only where asked ({@link Gpt2GraphBuilder}). */
     public DemoModelWriter() {
-        this(true);
+        this(true, KvDtype.FLOAT32);
     }
 
-    private DemoModelWriter(boolean gatherLogits) {
+    private DemoModelWriter(boolean gatherLogits, KvDtype kvDtype) {
         this.gatherLogits = gatherLogits;
+        this.kvDtype = kvDtype;
     }
 
     /** A writer of decoder graphs as exporters write them: logits at every position. */
     public static DemoModelWriter asExported() {
-        return new DemoModelWriter(false);
+        return new DemoModelWriter(false, KvDtype.FLOAT32);
+    }
+
+    /** This writer with the {@link DemoLayout#IN_PLACE_KV} layout's cache and attention in {@code dtype}. */
+    public DemoModelWriter withKvDtype(KvDtype dtype) {
+        return new DemoModelWriter(gatherLogits, dtype);
     }
 
     /** The folder name a preset/layout pair is cached under; changes with the builder version and seed. */
     public static String cacheName(DemoPreset preset, DemoLayout layout, long seed) {
         return "demo-gpt2-" + preset.id() + "-" + layout.id() + "-s" + seed + "-v" + BUILDER_VERSION;
+    }
+
+    /** {@link #cacheName(DemoPreset, DemoLayout, long)} of a layout written with a cache element type. */
+    public static String cacheName(DemoPreset preset, DemoLayout layout, long seed, KvDtype kvDtype) {
+        String base = cacheName(preset, layout, seed);
+        return layout == DemoLayout.IN_PLACE_KV && kvDtype != KvDtype.FLOAT32 ? base + "-kv-" + kvDtype.id() : base;
     }
 
     /** Returns {@code dir}, writing it first unless a complete copy is already there. */
@@ -113,7 +128,7 @@ public final class DemoModelWriter {
             writeGraph(dir.resolve("decoder_with_past_model.onnx"), new Gpt2GraphBuilder(s, layout, true, seed, gatherLogits));
         } else if (layout == DemoLayout.IN_PLACE_KV) {
             // A serving form of Spindle's own, not an exporter's: always gathered.
-            writeGraph(dir.resolve("model.onnx"), Gpt2GraphBuilder.inPlaceKv(s, seed));
+            writeGraph(dir.resolve("model.onnx"), Gpt2GraphBuilder.inPlaceKv(s, seed, kvDtype));
         } else {
             writeGraph(dir.resolve("model.onnx"), new Gpt2GraphBuilder(s, layout, true, seed, gatherLogits));
         }
@@ -137,6 +152,9 @@ public final class DemoModelWriter {
         demo.put("seed", seed);
         demo.put("builder_version", BUILDER_VERSION);
         demo.put("logits", gatherLogits || layout == DemoLayout.IN_PLACE_KV ? "gathered" : "every-position");
+        if (layout == DemoLayout.IN_PLACE_KV) {
+            demo.put("kv_dtype", kvDtype.id());
+        }
         json.writeValue(dir.resolve("config.json").toFile(), config);
 
         ObjectNode gen = json.createObjectNode();

@@ -5,6 +5,7 @@ import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.TensorProto.DataType;
 import com.google.protobuf.ByteString;
 import io.spindle.runtime.onnx.GatherRewrite;
+import io.spindle.runtime.onnx.KvDtype;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -39,6 +40,8 @@ public final class Gpt2GraphBuilder {
     private final boolean gatherLogits;
     private final Gpt2Weights weights;
     private final boolean inPlaceKv;
+    /** The in-place form's cache and attention element type; float32 in every other layout. */
+    private final KvDtype kvDtype;
     private boolean qkOutput;
     private OnnxGraphWriter g;
     private boolean headsShapeDeclared;
@@ -65,15 +68,17 @@ public final class Gpt2GraphBuilder {
         this.gatherLogits = gatherLogits;
         this.weights = Gpt2Weights.random(shape, seed);
         this.inPlaceKv = false;
+        this.kvDtype = KvDtype.FLOAT32;
     }
 
-    private Gpt2GraphBuilder(Gpt2Weights weights) {
+    private Gpt2GraphBuilder(Gpt2Weights weights, KvDtype kvDtype) {
         this.shape = weights.shape();
         this.layout = DemoLayout.OPTIMUM;
         this.withPast = true;
         this.gatherLogits = true;
         this.weights = weights;
         this.inPlaceKv = true;
+        this.kvDtype = kvDtype;
     }
 
     /**
@@ -91,12 +96,22 @@ public final class Gpt2GraphBuilder {
      * as the other layouts for a seed.
      */
     public static Gpt2GraphBuilder inPlaceKv(Gpt2Shape shape, long seed) {
-        return inPlaceKv(Gpt2Weights.random(shape, seed));
+        return inPlaceKv(Gpt2Weights.random(shape, seed), KvDtype.FLOAT32);
     }
 
-    /** The in-place KV form ({@link #inPlaceKv(Gpt2Shape, long)}) of given weights, e.g. an export's. */
-    public static Gpt2GraphBuilder inPlaceKv(Gpt2Weights weights) {
-        return new Gpt2GraphBuilder(weights);
+    /**
+     * The in-place KV form ({@link #inPlaceKv(Gpt2Shape, long)}) of given weights, e.g. an export's, with
+     * its cache (past and present) and attention in {@code kvDtype}: for float16, the packed QKV is cast
+     * to float16 before {@code GroupQueryAttention} and its output back to float32 before the
+     * projection; the weights and every other operator stay float32.
+     */
+    public static Gpt2GraphBuilder inPlaceKv(Gpt2Weights weights, KvDtype kvDtype) {
+        return new Gpt2GraphBuilder(weights, kvDtype);
+    }
+
+    /** {@link #inPlaceKv(Gpt2Weights, KvDtype)} of the demo's seeded weights. */
+    public static Gpt2GraphBuilder inPlaceKv(Gpt2Shape shape, long seed, KvDtype kvDtype) {
+        return inPlaceKv(Gpt2Weights.random(shape, seed), kvDtype);
     }
 
     /**
@@ -240,8 +255,8 @@ public final class Gpt2GraphBuilder {
         for (int i = 0; i < shape.numLayers() && withPast; i++) {
             if (optimum()) {
                 String len = inPlaceKv ? "max_length" : "past_length";
-                g.input("past_key_values." + i + ".key", DataType.FLOAT, "batch_size", heads, len, hd);
-                g.input("past_key_values." + i + ".value", DataType.FLOAT, "batch_size", heads, len, hd);
+                g.input("past_key_values." + i + ".key", cacheType(), "batch_size", heads, len, hd);
+                g.input("past_key_values." + i + ".value", cacheType(), "batch_size", heads, len, hd);
             } else {
                 g.input("past_" + i, DataType.FLOAT, 2, "batch_size", heads, "past_length", hd);
             }
@@ -255,12 +270,16 @@ public final class Gpt2GraphBuilder {
         for (int i = 0; i < shape.numLayers(); i++) {
             if (optimum()) {
                 String len = inPlaceKv ? "max_length" : "total_length";
-                g.output("present." + i + ".key", DataType.FLOAT, "batch_size", heads, len, hd);
-                g.output("present." + i + ".value", DataType.FLOAT, "batch_size", heads, len, hd);
+                g.output("present." + i + ".key", cacheType(), "batch_size", heads, len, hd);
+                g.output("present." + i + ".value", cacheType(), "batch_size", heads, len, hd);
             } else {
                 g.output("present_" + i, DataType.FLOAT, 2, "batch_size", heads, "total_length", hd);
             }
         }
+    }
+
+    private DataType cacheType() {
+        return kvDtype == KvDtype.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT;
     }
 
     private String embeddings() {
@@ -325,10 +344,16 @@ public final class Gpt2GraphBuilder {
 
     /**
      * GroupQueryAttention over the packed QKV ([batch, seq, 3 × hidden]: GPT-2's c_attn output is
-     * already Q, K, V heads in order) with the cache tensors as both past and present; [batch, seq, hidden].
+     * already Q, K, V heads in order) with the cache tensors as both past and present; [batch, seq, hidden]
+     * float32. In float16 the cast sits on QKV, not on the weights: the cache holds float16 keys and
+     * values, and everything the attention does not touch keeps float32's precision.
      */
     private String inPlaceAttention(int i, String p, String qkv) {
-        String ctx = p + "attn_ctx";
+        boolean half = kvDtype == KvDtype.FLOAT16;
+        if (half) {
+            qkv = g.op("Cast", List.of(qkv), intAttr("to", DataType.FLOAT16.getNumber()));
+        }
+        String ctx = p + (half ? "attn_ctx_f16" : "attn_ctx");
         List<String> outputs = qkOutput
                 ? List.of(ctx, "present." + i + ".key", "present." + i + ".value", p + "attn_qk")
                 : List.of(ctx, "present." + i + ".key", "present." + i + ".value");
@@ -337,7 +362,7 @@ public final class Gpt2GraphBuilder {
         g.contribInto("GroupQueryAttention", List.of(qkv, "", "", "past_key_values." + i + ".key",
                         "past_key_values." + i + ".value", "seqlens_k", "total_sequence_length"),
                 outputs, qkOutput ? attributes : java.util.Arrays.copyOf(attributes, 3));
-        return ctx;
+        return half ? g.op("Cast", List.of(ctx), intAttr("to", DataType.FLOAT.getNumber())) : ctx;
     }
 
     /** The attention's output projection, the residuals and the feed-forward. */

@@ -14,4 +14,10 @@ public sealed interface Gpt2Decoder extends ModelRunner, CacheForking, PrefixCac
         permits Gpt2Runner, InPlaceKvRunner {
     /** What the loader recognised in the graph. */
     Gpt2Graph graph();
+
+    /** The graph's cache element type: an export's own, or the in-place compile's (spindle.models.kv-dtype). */
+    @Override
+    default String kvCacheDtype() {
+        return io.spindle.runtime.onnx.KvDtype.of(graph().kvType()).id();
+    }
 }

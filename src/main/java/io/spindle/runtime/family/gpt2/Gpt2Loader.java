@@ -6,6 +6,7 @@ import io.spindle.model.ModelConfig;
 import io.spindle.runtime.onnx.GatherRewrite;
 import io.spindle.runtime.onnx.GraphSignature;
 import io.spindle.runtime.onnx.HeadGather;
+import io.spindle.runtime.onnx.KvDtype;
 import io.spindle.runtime.onnx.ModelLoadException;
 import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.runtime.onnx.ServedWeights;
@@ -50,6 +51,19 @@ public final class Gpt2Loader {
         }
     }
 
+    /**
+     * How exports' KV caches are served: the form ({@code spindle.models.kv-layout}) and, for the
+     * in-place form, the cache's element type ({@code spindle.models.kv-dtype}, already resolved for the
+     * provider).
+     */
+    public record KvSettings(KvForm form, KvDtype dtype) {
+        public static final KvSettings AS_EXPORTED = new KvSettings(KvForm.AS_EXPORTED, KvDtype.FLOAT32);
+
+        public static KvSettings inPlace(KvDtype dtype) {
+            return new KvSettings(KvForm.IN_PLACE, dtype);
+        }
+    }
+
     /** True when the directory holds any decoder graph this loader recognises by file name. */
     public static boolean hasDecoderGraph(Path dir) {
         return List.of("model.onnx", "decoder_model_merged.onnx", "decoder_with_past_model.onnx").stream()
@@ -85,7 +99,13 @@ public final class Gpt2Loader {
      */
     public static Gpt2Decoder load(OrtRuntime ort, Path dir, ModelConfig config, Path rewriteCache, KvForm kvForm,
                                    ServedWeights weights) throws ModelLoadException {
-        Loading loading = new Loading(ort, config, rewriteCache, kvForm, weights);
+        return load(ort, dir, config, rewriteCache, new KvSettings(kvForm, KvDtype.FLOAT32), weights);
+    }
+
+    /** @param kv the KV form and, for the in-place form, the cache's element type (part of the compile's cache key) */
+    public static Gpt2Decoder load(OrtRuntime ort, Path dir, ModelConfig config, Path rewriteCache, KvSettings kv,
+                                   ServedWeights weights) throws ModelLoadException {
+        Loading loading = new Loading(ort, config, rewriteCache, kv.form(), kv.dtype(), weights);
         if (config.graphFile() != null) {
             // The folder names its graph (onnxruntime-genai's genai_config.json): that file, or nothing.
             Path named = dir.resolve(config.graphFile());
@@ -115,7 +135,8 @@ public final class Gpt2Loader {
     }
 
     /** One model's loading: the runtime, its config and where rewritten graphs are cached. */
-    private record Loading(OrtRuntime ort, ModelConfig config, Path rewriteCache, KvForm kvForm, ServedWeights weights) {
+    private record Loading(OrtRuntime ort, ModelConfig config, Path rewriteCache, KvForm kvForm, KvDtype kvDtype,
+                           ServedWeights weights) {
         Gpt2Decoder open(Path withPastFile, Path noPastFile) throws ModelLoadException {
             if (kvForm == KvForm.IN_PLACE && rewriteCache == null) {
                 LOG.warning("decoder graph " + withPastFile + " is served as exported: the in-place KV form was asked for "
@@ -126,13 +147,13 @@ public final class Gpt2Loader {
             }
             InPlaceCompile compile;
             try {
-                compile = new InPlaceCompile(withPastFile, rewriteCache);
+                compile = new InPlaceCompile(withPastFile, rewriteCache, kvDtype);
                 Path cached = compile.cached();
                 if (cached != null) {
                     try {
                         InPlaceKvRunner runner = inPlaceRunner(weights.open(cached, ort::open), cached);
-                        LOG.info("decoder graph " + withPastFile + ": served in the in-place KV form, compiled graph "
-                                + cached + " (cached)");
+                        LOG.info("decoder graph " + withPastFile + ": served in the in-place KV form (" + kvDtype.id()
+                                + " cache), compiled graph " + cached + " (cached)");
                         return runner;
                     } catch (ModelLoadException | RuntimeException e) {
                         LOG.warning("compiled graph " + cached + " cannot be served (" + e.getMessage() + "); compiling again");
@@ -150,19 +171,34 @@ public final class Gpt2Loader {
             String why;
             Path compiled = null;
             try {
-                compiled = compile.compile(original.graph());
-                InPlaceKvRunner runner;
-                try {
-                    runner = inPlaceRunner(ort.open(compiled), compiled);
-                } catch (ModelLoadException | RuntimeException e) {
-                    throw new Refused(e);
+                InPlaceKvRunner runner = null;
+                String mismatch = null;
+                // A float16 cache: its float32 twin first, which is what checks the mapping (InPlaceCompile).
+                List<KvDtype> stages = kvDtype == KvDtype.FLOAT32 ? List.of(kvDtype) : List.of(KvDtype.FLOAT32, kvDtype);
+                for (KvDtype as : stages) {
+                    if (runner != null) {
+                        runner.close();
+                        Files.deleteIfExists(compiled);
+                    }
+                    compiled = compile.compile(original.graph(), as);
+                    try {
+                        runner = inPlaceRunner(ort.open(compiled), compiled);
+                    } catch (ModelLoadException | RuntimeException e) {
+                        throw new Refused(e);
+                    }
+                    mismatch = InPlaceCompile.mismatch(original, runner, InPlaceCompile.tolerance(as));
+                    if (mismatch != null) {
+                        mismatch = (stages.size() > 1 ? "with a " + as.id() + " cache, " : "") + mismatch;
+                        break;
+                    }
                 }
-                String mismatch = InPlaceCompile.mismatch(original, runner);
+                compile.forgetWeights();
                 if (mismatch == null) {
                     compile.keep(compiled);
                     LOG.info("decoder graph " + withPastFile + ": compiled into the in-place KV form (GroupQueryAttention "
-                            + "over a cache that stays in place, logits only where sampled), equal to the export on the "
-                            + "probe; compiled graph " + compile.file());
+                            + "over a " + kvDtype.id() + " cache that stays in place, logits only where sampled), equal to "
+                            + "the export on the probe (within " + InPlaceCompile.tolerance(kvDtype) + "); compiled graph "
+                            + compile.file());
                     original.close();
                     if (weights.quantizes()) {
                         runner.close();

@@ -7,11 +7,14 @@ import io.spindle.engine.exec.StepOutput;
 import io.spindle.model.ModelConfig;
 import io.spindle.runtime.demo.DemoLayout;
 import io.spindle.runtime.onnx.GraphSignature;
+import io.spindle.runtime.onnx.KvDtype;
 import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.runtime.onnx.capi.NativeLedger;
 import io.spindle.runtime.onnx.capi.Transfers;
 import io.spindle.testing.TestModels;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,16 +34,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * decode rows, a growing cache), what the binding's counters say a decode step moves, and the native
  * ledger back at zero after failures, cancellation and shutdown. {@code FFM_CUDA} is the code a CUDA
  * session runs (a CUDA memory info as the binding's device, the cache bound as host memory), run here
- * on a CPU session: the whole -Pgpu path on CPU.
+ * on a CPU session: the whole -Pgpu path on CPU. The cases that move cache bytes run with a float32 and a
+ * float16 cache (spindle.models.kv-dtype): the copy graphs, slot memory and prefix blocks in either type.
  */
 class FfmBindingRunnerTest {
     private static final OrtRuntime ORT = new OrtRuntime("cpu", 2);
     private static final Path DIR = TestModels.tiny(DemoLayout.IN_PLACE_KV);
 
     private static InPlaceKvRunner open(InPlaceKvRunner.Binding binding) throws Exception {
-        OrtSession session = ORT.open(DIR.resolve("model.onnx"));
-        ModelConfig config = ModelConfig.read(DIR);
-        Gpt2Graph graph = Gpt2Graph.recognise(GraphSignature.of(DIR.resolve("model.onnx"), session), config.numHeads());
+        return open(binding, KvDtype.FLOAT32);
+    }
+
+    private static InPlaceKvRunner open(InPlaceKvRunner.Binding binding, KvDtype dtype) throws Exception {
+        Path dir = TestModels.tiny(DemoLayout.IN_PLACE_KV, dtype);
+        OrtSession session = ORT.open(dir.resolve("model.onnx"));
+        ModelConfig config = ModelConfig.read(dir);
+        Gpt2Graph graph = Gpt2Graph.recognise(GraphSignature.of(dir.resolve("model.onnx"), session), config.numHeads());
+        assertEquals(dtype.javaType(), graph.kvType());
         return new InPlaceKvRunner(ORT, session, graph, config.contextLength(), binding);
     }
 
@@ -58,10 +68,11 @@ class FfmBindingRunnerTest {
         assertThrows(IllegalArgumentException.class, () -> OrtRuntime.Binding.of("jni"));
     }
 
-    @Test
-    void boundCallsGiveTheJavaApisLogitsAtEveryStep() throws Exception {
+    @ParameterizedTest
+    @EnumSource(KvDtype.class)
+    void boundCallsGiveTheJavaApisLogitsAtEveryStep(KvDtype dtype) throws Exception {
         for (InPlaceKvRunner.Binding b : List.of(InPlaceKvRunner.Binding.FFM)) {
-            try (InPlaceKvRunner reference = open(InPlaceKvRunner.Binding.JAVA_API); InPlaceKvRunner bound = open(b)) {
+            try (InPlaceKvRunner reference = open(InPlaceKvRunner.Binding.JAVA_API, dtype); InPlaceKvRunner bound = open(b, dtype)) {
                 int[][] tokens = {{464, 2068, 7586, 21831}, {40, 1101, 257}, {1212, 318, 257, 1332, 286, 262}};
                 int[] len = {4, 3, 6};
                 long[] ids = {1, 2, 3};
@@ -96,9 +107,10 @@ class FfmBindingRunnerTest {
         }
     }
 
-    @Test
-    void aDecodeStepMovesTheSameBytesAtAnyContextLength() throws Exception {
-        try (InPlaceKvRunner runner = open(InPlaceKvRunner.Binding.FFM)) {
+    @ParameterizedTest
+    @EnumSource(KvDtype.class)
+    void aDecodeStepMovesTheSameBytesAtAnyContextLength(KvDtype dtype) throws Exception {
+        try (InPlaceKvRunner runner = open(InPlaceKvRunner.Binding.FFM, dtype)) {
             Gpt2Graph g = runner.graph();
             // A token array as short as the prompt, grown as the engine grows it: the cache grows with it.
             int[] tokens = new int[8];
@@ -132,15 +144,19 @@ class FfmBindingRunnerTest {
             assertEquals(201_060, late.moved(), "the tiny demo: int64 ids, 50,257 logits (docs/architecture.md)");
             assertTrue(late.resident() > early.resident(), "the cache, bound in place, did grow: "
                     + early.resident() + " -> " + late.resident());
+            // What is bound in place is the cache itself: its slot at the current length, in the cache's element type.
+            assertEquals(g.pastNames().size() * 2L * g.numHeads() * runner.cacheMaxLen() * g.headDim() * dtype.bytes(),
+                    late.resident(), "past and present, each the one slot's [heads, maxLen, head_dim]");
             runner.release(7);
         }
     }
 
-    @Test
-    void theOfficialApisStepHandsOverTheWholeCacheBothWays() throws Exception {
+    @ParameterizedTest
+    @EnumSource(KvDtype.class)
+    void theOfficialApisStepHandsOverTheWholeCacheBothWays(KvDtype dtype) throws Exception {
         // For comparison (gpu-check prints both): what the java-api path gives ONNX Runtime as host memory per
         // step, all of which a CUDA session copies; it grows with the cache where ffm's figure does not.
-        try (InPlaceKvRunner runner = open(InPlaceKvRunner.Binding.JAVA_API)) {
+        try (InPlaceKvRunner runner = open(InPlaceKvRunner.Binding.JAVA_API, dtype)) {
             Gpt2Graph g = runner.graph();
             int[] tokens = new int[16];
             Arrays.fill(tokens, 464);
@@ -149,8 +165,8 @@ class FfmBindingRunnerTest {
             Transfers early = runner.lastStepHostBuffers();
             long logits = (long) g.vocabSize() * 4;
             long kvEarly = early.deviceToHost() - logits;
-            // 4 cache tensors of the tiny demo, one slot of [heads, maxLen, head_dim] floats each.
-            assertEquals(g.pastNames().size() * (long) g.numHeads() * runner.cacheMaxLen() * g.headDim() * 4, kvEarly);
+            // 4 cache tensors of the tiny demo, one slot of [heads, maxLen, head_dim] elements each.
+            assertEquals(g.pastNames().size() * (long) g.numHeads() * runner.cacheMaxLen() * g.headDim() * dtype.bytes(), kvEarly);
             assertEquals(early.hostToDevice() - (2L * 8 + 4 + 4 + 8), kvEarly, "the cache goes up as well as down");
             tokens = Arrays.copyOf(tokens, 400);
             for (int n = 9; n < 300; n++) {
@@ -190,12 +206,15 @@ class FfmBindingRunnerTest {
         assertTrue(ledger.isClean(), ledger.toString());
     }
 
-    @Test
-    void forksPrefixHitsAndCancellationGiveTheJavaApisTokensWithTheCacheOnTheDevice() throws Exception {
-        InPlaceKvRunner reference = open(InPlaceKvRunner.Binding.JAVA_API);
-        InPlaceKvRunner bound = open(InPlaceKvRunner.Binding.FFM);
+    @ParameterizedTest
+    @EnumSource(KvDtype.class)
+    void forksPrefixHitsAndCancellationGiveTheJavaApisTokensWithTheCacheOnTheDevice(KvDtype dtype) throws Exception {
+        InPlaceKvRunner reference = open(InPlaceKvRunner.Binding.JAVA_API, dtype);
+        InPlaceKvRunner bound = open(InPlaceKvRunner.Binding.FFM, dtype);
         NativeLedger ledger = bound.nativeLedger();
         long perToken = bound.kvBytesPerToken();
+        Gpt2Graph g = bound.graph();
+        assertEquals(2L * g.numLayers() * g.numHeads() * g.headDim() * dtype.bytes(), perToken, "bytes per token in the cache's type");
         try {
             int block = 16;
             reference.enablePrefixCache(block);

@@ -10,13 +10,16 @@ import io.spindle.model.ModelConfig;
 import io.spindle.runtime.demo.DemoLayout;
 import io.spindle.runtime.demo.DemoPreset;
 import io.spindle.runtime.demo.Gpt2GraphBuilder;
+import io.spindle.runtime.onnx.KvDtype;
 import io.spindle.runtime.onnx.OrtRuntime;
 import io.spindle.runtime.onnx.RewriteCache;
 import io.spindle.testing.ModelFolders;
 import io.spindle.testing.TestModels;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.Test;
 
 import java.io.OutputStream;
@@ -44,50 +47,95 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code spindle.models.kv-layout=in-place}: every exporter layout of the demo GPT-2 and the external
  * onnxruntime-genai export (ONNX Runtime's fused ops, its own weight names and shared tensors, an
  * untied head initializer) compile into the in-place KV form, served by {@link InPlaceKvRunner}, and
- * give the unmodified export's logits (1e-4) and greedy tokens, each sequence alone and three batched
- * with chunked prompts beside decoding rows; the compiled graph is cached by the source's SHA-256 and
+ * give the unmodified export's logits (1e-4 with a float32 cache, {@link #FLOAT16_TOLERANCE} with a
+ * float16 one) and greedy tokens, each sequence alone and three batched with chunked prompts beside
+ * decoding rows; the compiled graph is cached by the source's SHA-256 and the cache's element type, and
  * rebuilt when the source changes; a graph that does not map, or whose compiled form computes
  * something else, is served as exported with one warning saying why.
  */
 class InPlaceCompileTest {
     private static final float TOLERANCE = 1e-4f;
+    /**
+     * A float16 cache rounds queries, keys and values to 11 significant bits: measured here at most
+     * 1.01e-4 on the tiny models' logits (every case below prints its own; float32 stays under 4e-7), so
+     * 1e-3 is ten times what was seen and still far below what a wrong mapping or scale moves.
+     */
+    private static final float FLOAT16_TOLERANCE = 1e-3f;
     private static final OrtRuntime ORT = new OrtRuntime("cpu", 2);
     private static final int NEW_TOKENS = 10;
 
     @TempDir
     Path cache;
 
-    @ParameterizedTest
-    @EnumSource(value = DemoLayout.class, names = {"OPTIMUM", "OPTIMUM_SPLIT", "ORT_GPT2", "ORT_FUSED", "ORT_FUSED_INT64"})
-    void everyDemoLayoutCompilesAndEqualsItsExport(DemoLayout layout) throws Exception {
-        equalsTheExport(TestModels.tinyExported(layout));
+    static Stream<Arguments> layoutsAndDtypes() {
+        return Stream.of(DemoLayout.OPTIMUM, DemoLayout.OPTIMUM_SPLIT, DemoLayout.ORT_GPT2, DemoLayout.ORT_FUSED,
+                DemoLayout.ORT_FUSED_INT64).flatMap(l -> Stream.of(KvDtype.values()).map(d -> Arguments.of(l, d)));
     }
 
-    @Test
-    void theExternalFusedExportCompilesAndEqualsIt() throws Exception {
-        equalsTheExport(ModelFolders.GENAI_GPT2);
+    @ParameterizedTest
+    @MethodSource("layoutsAndDtypes")
+    void everyDemoLayoutCompilesAndEqualsItsExport(DemoLayout layout, KvDtype dtype) throws Exception {
+        equalsTheExport(TestModels.tinyExported(layout), dtype);
+    }
+
+    @ParameterizedTest
+    @EnumSource(KvDtype.class)
+    void theExternalFusedExportCompilesAndEqualsIt(KvDtype dtype) throws Exception {
+        equalsTheExport(ModelFolders.GENAI_GPT2, dtype);
     }
 
     @Test
     void aGatheredServingFormCompilesToo() throws Exception {
-        equalsTheExport(TestModels.tiny(DemoLayout.ORT_FUSED));
+        equalsTheExport(TestModels.tiny(DemoLayout.ORT_FUSED), KvDtype.FLOAT32);
     }
 
-    private void equalsTheExport(Path dir) throws Exception {
+    private void equalsTheExport(Path dir, KvDtype dtype) throws Exception {
         ModelConfig config = ModelConfig.read(dir);
         try (Gpt2Decoder export = Gpt2Loader.load(ORT, dir, config);
-             Gpt2Decoder compiled = Gpt2Loader.load(ORT, dir, config, cache, Gpt2Loader.KvForm.IN_PLACE)) {
+             Gpt2Decoder compiled = Gpt2Loader.load(ORT, dir, config, cache, Gpt2Loader.KvSettings.inPlace(dtype),
+                     io.spindle.runtime.onnx.ServedWeights.asExported())) {
             assertInstanceOf(InPlaceKvRunner.class, compiled, "compiled, not fallen back");
             assertEquals(Gpt2Graph.IN_PLACE_KV, compiled.graph().layoutName());
+            assertEquals(dtype.javaType(), compiled.graph().kvType());
+            assertEquals(dtype.id(), compiled.kvCacheDtype());
+            assertEquals(export.kvBytesPerToken() * dtype.bytes() / 4, compiled.kvBytesPerToken());
             int vocab = export.graph().vocabSize();
+            float tolerance = dtype == KvDtype.FLOAT32 ? TOLERANCE : FLOAT16_TOLERANCE;
+            float[] worst = new float[1];
             int[][] prompts = {{(int) (464L % vocab), 11, 12, 13, 14, 15, 16}, {40, 101, 257}, {7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}};
-            List<int[]> batched = lockstep(export, compiled, prompts, 4, 100);
+            List<int[]> batched = lockstep(export, compiled, prompts, 4, 100, tolerance, worst);
             for (int i = 0; i < prompts.length; i++) {
-                List<int[]> alone = lockstep(export, compiled, new int[][] {prompts[i]}, 3, 200 + 10L * i);
+                List<int[]> alone = lockstep(export, compiled, new int[][] {prompts[i]}, 3, 200 + 10L * i, tolerance, worst);
                 assertArrayEquals(batched.get(i), alone.getFirst(), "sequence " + i + ": batched = alone");
             }
+            System.out.printf("InPlaceCompileTest %s, %s cache: max |Δlogit| vs the export %.3g%n",
+                    dir.getFileName(), dtype.id(), worst[0]);
             assertEquals(0, compiled.numCachedSequences());
             assertEquals(0, compiled.allocatedBytes());
+        }
+    }
+
+    @Test
+    void eachCacheElementTypeIsItsOwnCachedFile(@TempDir Path models) throws Exception {
+        Path dir = copy(TestModels.tinyExported(DemoLayout.OPTIMUM), models.resolve("m"));
+        ModelConfig config = ModelConfig.read(dir);
+        Path f32 = new InPlaceCompile(dir.resolve("model.onnx"), cache, KvDtype.FLOAT32).file();
+        Path f16 = new InPlaceCompile(dir.resolve("model.onnx"), cache, KvDtype.FLOAT16).file();
+        assertNotEquals(f32, f16);
+        for (KvDtype dtype : KvDtype.values()) {
+            try (Gpt2Decoder runner = Gpt2Loader.load(ORT, dir, config, cache, Gpt2Loader.KvSettings.inPlace(dtype),
+                    io.spindle.runtime.onnx.ServedWeights.asExported())) {
+                assertEquals(dtype.javaType(), runner.graph().kvType());
+            }
+        }
+        assertTrue(Files.isRegularFile(f32) && Files.isRegularFile(f16));
+        // A float16 load after both were compiled is served from its own file, not the float32 one.
+        try (Recorded log = new Recorded();
+             Gpt2Decoder again = Gpt2Loader.load(ORT, dir, config, cache, Gpt2Loader.KvSettings.inPlace(KvDtype.FLOAT16),
+                     io.spindle.runtime.onnx.ServedWeights.asExported())) {
+            assertEquals(ai.onnxruntime.OnnxJavaType.FLOAT16, again.graph().kvType());
+            assertTrue(log.infos().stream().anyMatch(m -> m.contains("(float16 cache)") && m.contains("(cached)")
+                    && m.contains(f16.toString())), log.infos().toString());
         }
     }
 
@@ -95,7 +143,7 @@ class InPlaceCompileTest {
     void theCompiledGraphIsCachedAndRebuiltWhenTheSourceChanges(@TempDir Path models) throws Exception {
         Path dir = copy(TestModels.tinyExported(DemoLayout.OPTIMUM), models.resolve("m"));
         ModelConfig config = ModelConfig.read(dir);
-        Path file = new InPlaceCompile(dir.resolve("model.onnx"), cache).file();
+        Path file = new InPlaceCompile(dir.resolve("model.onnx"), cache, KvDtype.FLOAT32).file();
         try (Recorded log = new Recorded();
              Gpt2Decoder first = Gpt2Loader.load(ORT, dir, config, cache, Gpt2Loader.KvForm.IN_PLACE)) {
             assertInstanceOf(InPlaceKvRunner.class, first);
@@ -116,7 +164,7 @@ class InPlaceCompileTest {
         try (OutputStream out = Files.newOutputStream(dir.resolve("model.onnx"))) {
             new Gpt2GraphBuilder(DemoPreset.TINY.shape(), DemoLayout.OPTIMUM, true, 99, false).write(out);
         }
-        Path rebuilt = new InPlaceCompile(dir.resolve("model.onnx"), cache).file();
+        Path rebuilt = new InPlaceCompile(dir.resolve("model.onnx"), cache, KvDtype.FLOAT32).file();
         assertNotEquals(file, rebuilt);
         try (Recorded log = new Recorded();
              Gpt2Decoder third = Gpt2Loader.load(ORT, dir, config, cache, Gpt2Loader.KvForm.IN_PLACE);
@@ -152,11 +200,12 @@ class InPlaceCompileTest {
             assertTrue(warning.contains("served as exported") && warning.contains("doctored_sin")
                     && warning.contains("Sin, an op the GPT-2 mapping does not know"), warning);
         }
-        assertTrue(Files.notExists(new InPlaceCompile(dir.resolve("model.onnx"), cache).file()));
+        assertTrue(Files.notExists(new InPlaceCompile(dir.resolve("model.onnx"), cache, KvDtype.FLOAT32).file()));
     }
 
-    @Test
-    void aCompiledGraphThatComputesSomethingElseIsNotServed(@TempDir Path models) throws Exception {
+    @ParameterizedTest
+    @EnumSource(KvDtype.class)
+    void aCompiledGraphThatComputesSomethingElseIsNotServed(KvDtype dtype, @TempDir Path models) throws Exception {
         Path dir = copy(TestModels.tinyExported(DemoLayout.OPTIMUM), models.resolve("m"));
         ModelProto model = ModelProto.parseFrom(Files.readAllBytes(dir.resolve("model.onnx")));
         // Block 0's attention scale is not 1/√head_dim: nothing the mapping reads, so only the probe sees it.
@@ -170,15 +219,16 @@ class InPlaceCompileTest {
         }
         Files.write(dir.resolve("model.onnx"), b.build().toByteArray());
         try (Recorded log = new Recorded();
-             Gpt2Decoder runner = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir), cache, Gpt2Loader.KvForm.IN_PLACE)) {
+             Gpt2Decoder runner = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir), cache, Gpt2Loader.KvSettings.inPlace(dtype),
+                     io.spindle.runtime.onnx.ServedWeights.asExported())) {
             assertInstanceOf(Gpt2Runner.class, runner, "served as exported");
             assertEquals(1, log.warnings().size(), log.warnings().toString());
             assertTrue(log.warnings().getFirst().contains("does not compute what the export does"), log.warnings().getFirst());
         }
-        Path file = new InPlaceCompile(dir.resolve("model.onnx"), cache).file();
+        Path file = new InPlaceCompile(dir.resolve("model.onnx"), cache, dtype).file();
         assertTrue(Files.notExists(file), "nothing cached");
         try (Stream<Path> left = Files.list(cache)) {
-            assertEquals(List.of(), left.filter(f -> f.getFileName().toString().contains(InPlaceCompile.VERSION)).toList(),
+            assertEquals(List.of(), left.filter(f -> f.getFileName().toString().contains(InPlaceCompile.version(dtype))).toList(),
                     "no compiled or temporary file left");
         }
     }
@@ -190,6 +240,12 @@ class InPlaceCompileTest {
      */
     private static List<int[]> lockstep(Gpt2Decoder reference, Gpt2Decoder compiled, int[][] prompts, int chunk, long ids)
             throws Exception {
+        return lockstep(reference, compiled, prompts, chunk, ids, TOLERANCE, new float[1]);
+    }
+
+    /** @param worst its element 0 raised to the largest |Δlogit| seen */
+    private static List<int[]> lockstep(Gpt2Decoder reference, Gpt2Decoder compiled, int[][] prompts, int chunk, long ids,
+                                        float tolerance, float[] worst) throws Exception {
         int n = prompts.length;
         int vocab = reference.graph().vocabSize();
         int[][] tokens = new int[n][];
@@ -245,14 +301,14 @@ class InPlaceCompileTest {
                 if (in.logits() == StepInput.Logits.EVERY) {
                     for (int p = 0; p < in.length(); p++) {
                         ((StepOutput.EveryPosition) c).copyLogits(k, p, got);
-                        assertClose(expected.get(e++), got, where + ", position " + p);
+                        assertClose(expected.get(e++), got, where + ", position " + p, tolerance, worst);
                     }
                 }
                 fed[i] = in.to();
                 if (in.logits() != StepInput.Logits.NONE && in.to() == known[i]) {
                     c.copyLogits(k, got);
                     float[] w = expected.get(e++);
-                    assertClose(w, got, where);
+                    assertClose(w, got, where, tolerance, worst);
                     assertEquals(argmax(w), argmax(got), where + ": greedy token");
                     tokens[i][known[i]++] = argmax(w);
                 }
@@ -265,12 +321,13 @@ class InPlaceCompileTest {
         return Arrays.asList(tokens);
     }
 
-    private static void assertClose(float[] expected, float[] actual, String what) {
+    private static void assertClose(float[] expected, float[] actual, String what, float tolerance, float[] seen) {
         float worst = 0;
         for (int i = 0; i < expected.length; i++) {
             worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
         }
-        assertTrue(worst <= TOLERANCE, what + ": max |Δlogit| = " + worst);
+        seen[0] = Math.max(seen[0], worst);
+        assertTrue(worst <= tolerance, what + ": max |Δlogit| = " + worst);
     }
 
     private static int argmax(float[] l) {
