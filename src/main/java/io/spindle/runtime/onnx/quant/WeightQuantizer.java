@@ -116,8 +116,13 @@ public final class WeightQuantizer {
         GraphProto.Builder main = g.toBuilder();
         r.rewrite(main);
         r.prune(main);
+        Map<String, Integer> uses = new HashMap<>();
+        countUses(main.build(), uses);
         for (TensorProto t : r.added) {
-            main.addInitializer(t);
+            // A table read only by Gathers leaves its MatMulNBits-shaped scales and zero points unread.
+            if (uses.containsKey(t.getName())) {
+                main.addInitializer(t);
+            }
         }
         GraphProto out = main.build();
         ModelProto.Builder m = model.toBuilder().setGraph(out);

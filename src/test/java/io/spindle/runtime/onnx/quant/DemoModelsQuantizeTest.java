@@ -166,9 +166,9 @@ class DemoModelsQuantizeTest {
         assertTrue(e.model().getGraph().getNodeList().stream().anyMatch(n -> n.getOpType().equals("MatMulNBits")
                 && n.getInput(1).equals(wteCodes)), "the head reads " + wteCodes);
         // int4 codes + a float scale and a packed zero point per 32 weights: 5.25 bits a weight; the Gathers' scales
-        // and zero points are copies in their own shape (4 + 1 bytes per 32 weights).
+        // and zero points are copies in their own shape (4 + 1 bytes per 32 weights). Measured 0.198 of float32.
         System.out.println("GPT-2 tiny int4 + embeddings: weights " + e.weightBytesAfter() + " of " + e.floatWeightBytesBefore());
-        assertTrue(e.weightBytesAfter() < 0.35 * e.floatWeightBytesBefore(), e.weightBytesAfter() + " of " + e.floatWeightBytesBefore());
+        assertTrue(e.weightBytesAfter() < 0.21 * e.floatWeightBytesBefore(), e.weightBytesAfter() + " of " + e.floatWeightBytesBefore());
         Path dst = tmp.resolve("emb");
         QuantizedCopy.write(src, dst, QuantizeSettings.parse("k", "int4,embeddings=yes"));
         Agreement a = gpt2Agreement(src, dst, 30);
@@ -254,6 +254,10 @@ class DemoModelsQuantizeTest {
             WeightQuantizer.Result r = WeightQuantizer.quantize(model, s);
             assertEquals(2 * 6 + (head == BertGraphBuilder.Head.MASKED_LM ? 2 : 0), r.quantizedMatMuls(), r.leftAsIs().toString());
             assertEquals(s.embeddings() ? 3 : 0, r.quantizedGathers(), r.leftAsIs().toString());
+            var read = new java.util.HashSet<String>();
+            r.model().getGraph().getNodeList().forEach(n -> read.addAll(n.getInputList()));
+            assertEquals(List.of(), r.model().getGraph().getInitializerList().stream().map(t -> t.getName())
+                    .filter(t -> !read.contains(t)).toList(), "initializers nothing reads");
             float[] want = runBert(model);
             float[] got = runBert(r.model());
             double cos = cosine(want, got);
