@@ -143,7 +143,8 @@ class MiniLmQualityTest {
     @Test
     void int4StaysCloseOnEveryInput() throws Exception {
         double[] m = measure("int4");
-        assertTrue(m[0] >= 0.90 && m[1] >= 0.96, "int4 minimum cosine " + m[0] + ", mean " + m[1]);
+        // Measured 0.9159 / 0.9726 with the scale search (quant-v2), 0.9129 / 0.9697 with round to nearest.
+        assertTrue(m[0] >= 0.905 && m[1] >= 0.965, "int4 minimum cosine " + m[0] + ", mean " + m[1]);
     }
 
     /** quant-v1's round to nearest against the served scale search, same settings. */
