@@ -76,8 +76,8 @@ final class BlockQuantizer {
 
     /**
      * Clipping factors the search tries on a block's range: 1 (no clipping) down to 0.6 in steps of
-     * 0.05. On N(0, 1) blocks of 32 at 4 bits, 21 factors down to 0.5 in steps of 0.025 lower the
-     * squared error to 0.9172 of round to nearest's, these 9 to 0.9176, at less than half the time.
+     * 0.05. On N(0, 1) blocks of 32 at 4 bits (PackingTest's matrix), 21 factors down to 0.5 in steps
+     * of 0.025 leave 0.918 of round to nearest's squared error, these 9 leave 0.919, in half the time.
      */
     private static final double[] SHRINK = {1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6};
 
