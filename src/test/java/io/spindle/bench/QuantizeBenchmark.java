@@ -32,13 +32,18 @@ import java.util.Map;
  *
  * <p>Run: {@code bash load-tests/lib/run-bench.sh io.spindle.bench.QuantizeBenchmark [--rounds 3]
  * [--steps 24] [--rows 32] [--prompt 960] [--threads 0] [--spinning true]
- * [--variants "none;int8;int8-dynamic;int4;int4,symmetric"]} ({@code int8-dynamic}, {@code int8-dynamic-per-channel}:
- * ONNX Runtime's {@code quantize_dynamic} form, {@link DynamicInt8Form}).
+ * [--variants "none;int8;int8-dynamic;int4;int4,symmetric"] [--quality-only true]} ({@code int8-dynamic},
+ * {@code int8-dynamic-per-channel}: ONNX Runtime's {@code quantize_dynamic} form, {@link DynamicInt8Form};
+ * a {@code rtn:} prefix, e.g. {@code rtn:int4}: quant-v1's round-to-nearest scales instead of the served
+ * search, for the comparison; {@code --quality-only true}: only the quantizing time and the agreement,
+ * one quantized model loaded at a time, always quantized afresh so that the time is measured).
  */
 public final class QuantizeBenchmark {
     private static long nextId = 1;
     /** The variant name of ONNX Runtime's quantize_dynamic form ({@link DynamicInt8Form}), for comparison. */
     private static final String DYNAMIC = "int8-dynamic";
+    /** Variant prefix for quant-v1's round-to-nearest scales. */
+    private static final String RTN = "rtn:";
 
     private record Variant(String label, QuantizeSettings settings, ModelRunner runner, long rssBytes,
                            double quantizeSeconds, List<Double> b1, List<Double> b32, List<Double> prefill) {
@@ -52,6 +57,7 @@ public final class QuantizeBenchmark {
         int prompt = Integer.parseInt(opt.getOrDefault("prompt", "960"));
         int threads = Integer.parseInt(opt.getOrDefault("threads", "0"));
         boolean spinning = !"false".equals(opt.get("spinning"));
+        boolean qualityOnly = "true".equals(opt.get("quality-only"));
         List<String> specs = Arrays.asList(opt.getOrDefault("variants",
                 "none;int8;int4;int4,symmetric;int4,block=64;int4,block=128;int4,accuracy=0;int4,lm-head=no;int4,embeddings=yes")
                 .split(";"));
@@ -77,25 +83,48 @@ public final class QuantizeBenchmark {
                         new ArrayList<>()));
                 continue;
             }
-            QuantizeSettings s = QuantizeSettings.parse("--variants", spec.trim());
+            boolean rtn = spec.trim().startsWith(RTN);
+            WeightQuantizer.Scales scales = rtn ? WeightQuantizer.Scales.ROUND_TO_NEAREST : WeightQuantizer.Scales.SEARCH;
+            QuantizeSettings s = QuantizeSettings.parse("--variants", spec.trim().substring(rtn ? RTN.length() : 0));
             Path dir = floatDir;
             double qs = 0;
+            String label = s.enabled() ? (rtn ? RTN : "") + s.cacheTag() : "float32";
             if (s.enabled()) {
-                dir = floatDir.resolveSibling(floatDir.getFileName() + "-" + s.cacheTag() + "-" + WeightQuantizer.VERSION);
-                if (!Files.isRegularFile(dir.resolve("model.onnx"))) {
+                dir = floatDir.resolveSibling(floatDir.getFileName() + "-" + s.cacheTag() + "-" + WeightQuantizer.VERSION
+                        + (rtn ? "-rtn" : ""));
+                if (qualityOnly || !Files.isRegularFile(dir.resolve("model.onnx"))) {
                     long t0 = System.nanoTime();
-                    var r = QuantizedCopy.write(floatDir, dir, s).get("model.onnx");
+                    var r = QuantizedCopy.write(floatDir, dir, s, scales).get("model.onnx");
                     qs = (System.nanoTime() - t0) / 1e9;
                     System.out.printf(Locale.ROOT, "quantized %s in %.1f s: %d MatMuls, %d Gathers, weights %.1f → %.1f MB; left as is: %s%n",
-                            s.cacheTag(), qs, r.quantizedMatMuls(), r.quantizedGathers(), r.floatWeightBytesBefore() / 1e6,
+                            label, qs, r.quantizedMatMuls(), r.quantizedGathers(), r.floatWeightBytesBefore() / 1e6,
                             r.weightBytesAfter() / 1e6, r.leftAsIs());
                 }
             }
+            if (qualityOnly) {
+                if (!s.enabled()) {
+                    variants.add(new Variant(label, s, Gpt2Loader.load(ort, dir, ModelConfig.read(dir)), 0, 0, List.of(),
+                            List.of(), List.of()));
+                    continue;
+                }
+                ModelRunner reference = variants.getFirst().runner;
+                try (ModelRunner runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir))) {
+                    Agreement a = Agreement.measure(reference, runner, Agreement.stream(64, reference.vocabSize(), 42), 16,
+                            nextId++);
+                    System.out.printf(Locale.ROOT, "| %-40s | quantized in %5.1f s | top-1 %.1f%% | mean KL %.2e | max KL %.2e |%n",
+                            label, qs, 100 * a.top1(), a.meanKl(), a.maxKl());
+                }
+                continue;
+            }
             long resident = residentInFreshJvm(dir, threads, spinning);
             ModelRunner runner = Gpt2Loader.load(ort, dir, ModelConfig.read(dir));
-            variants.add(new Variant(s.enabled() ? s.cacheTag() : "float32", s, runner, resident, qs,
+            variants.add(new Variant(label, s, runner, resident, qs,
                     new ArrayList<>(), new ArrayList<>(), new ArrayList<>()));
             System.out.printf(Locale.ROOT, "loaded %s: +%.0f MB resident%n", variants.getLast().label, resident / 1e6);
+        }
+        if (qualityOnly) {
+            variants.getFirst().runner.close();
+            return;
         }
         ModelRunner reference = variants.getFirst().runner;
         Map<String, Agreement> quality = new LinkedHashMap<>();

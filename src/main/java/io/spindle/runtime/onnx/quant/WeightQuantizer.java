@@ -28,11 +28,13 @@ import java.util.Set;
  *       block_size, accuracy_level; B uint8 [N, k_blocks, block·bits/8], scales [N·k_blocks], zero
  *       points packed uint8 when asymmetric; Gemm's c goes into MatMulNBits' bias input);</li>
  *   <li>with {@link QuantizeSettings#embeddings()}, {@code Gather(E, ids)} on a float32 rank-2
- *       initializer [V, H] becomes {@code com.microsoft.GatherBlockQuantized} (uint8 data [V, H·bits/8],
- *       blocks along H, the same code layout).</li>
+ *       initializer [V, H] becomes {@code com.microsoft.GatherBlockQuantized} reading E's MatMulNBits
+ *       codes as 3-D data [V, H/block, block·bits/8] (quantize_axis 2), followed by a Reshape to
+ *       [..., H].</li>
  * </ul>
  * Nodes inside subgraphs ({@code If} branches of merged decoders) are rewritten too; a weight shared by
- * several products is quantized once. A float initializer is removed once nothing reads it any more;
+ * several products is quantized once, and a tied embedding table's codes serve both its Gather and the
+ * LM head. A float initializer is removed once nothing reads it any more;
  * one that still has float consumers (GPT-2's tied {@code wte}: the embedding Gather when embeddings
  * are not quantized) stays. The LM head is the product whose output reaches a tensor named
  * {@code *logits} through at most a few shape-only or bias ops; {@code lm-head=no} keeps it float.
@@ -56,14 +58,29 @@ import java.util.Set;
  */
 public final class WeightQuantizer {
     /** Bump when the output for given settings changes, so that cached quantized graphs are rebuilt. */
-    public static final String VERSION = "quant-v1";
+    public static final String VERSION = "quant-v2";
     public static final String MS_DOMAIN = "com.microsoft";
-    /** The model metadata entry naming the quantizer version and settings, e.g. "quant-v1 int4-b32-asym-acc4-head". */
+    /** The model metadata entry naming the quantizer version and settings, e.g. "quant-v2 int4-b32-asym-acc4-head". */
     public static final String METADATA_KEY = "spindle.quantize";
     /** Products with a shorter K are not worth a block (and ONNX Runtime wants block_size ≥ 16). */
     static final int MIN_K = 16;
     private static final Set<String> PASS_THROUGH = Set.of("Add", "Reshape", "Identity", "Cast", "Squeeze",
             "Unsqueeze", "Flatten");
+
+    /**
+     * How each block's scale and zero point are chosen. Spindle serves {@link #SEARCH}; round to
+     * nearest stays for the before/after measurements in {@code load-tests/results/quantize/quality.md}.
+     */
+    public enum Scales {
+        /** The block's range as it is, so every weight is within |scale| / 2 of its value (quant-v1). */
+        ROUND_TO_NEAREST,
+        /**
+         * A clipped range found by a per-block search for the smallest squared reconstruction error,
+         * with least-squares scales for the chosen codes (quant-v2): a clipped weight may be off by
+         * more than |scale| / 2, the block as a whole never more than round to nearest.
+         */
+        SEARCH
+    }
 
     private WeightQuantizer() {
     }
@@ -81,6 +98,11 @@ public final class WeightQuantizer {
     }
 
     public static Result quantize(ModelProto model, QuantizeSettings settings) {
+        return quantize(model, settings, Scales.SEARCH);
+    }
+
+    /** {@link #quantize(ModelProto, QuantizeSettings)} with the given scale method (for measurements). */
+    public static Result quantize(ModelProto model, QuantizeSettings settings, Scales scales) {
         GraphProto g = model.getGraph();
         long before = floatBytes(g);
         if (!settings.enabled()) {
@@ -90,12 +112,17 @@ public final class WeightQuantizer {
             return new Result(model, 0, 0, before, initializerBytes(g), List.of("all weights: they live in external "
                     + "data files, which the quantizer does not read; quantize the export with ONNX Runtime's tools"));
         }
-        Rewrite r = new Rewrite(g, settings);
+        Rewrite r = new Rewrite(g, settings, scales);
         GraphProto.Builder main = g.toBuilder();
         r.rewrite(main);
         r.prune(main);
+        Map<String, Integer> uses = new HashMap<>();
+        countUses(main.build(), uses);
         for (TensorProto t : r.added) {
-            main.addInitializer(t);
+            // A table read only by Gathers leaves its MatMulNBits-shaped scales and zero points unread.
+            if (uses.containsKey(t.getName())) {
+                main.addInitializer(t);
+            }
         }
         GraphProto out = main.build();
         ModelProto.Builder m = model.toBuilder().setGraph(out);
@@ -130,6 +157,7 @@ public final class WeightQuantizer {
     /** The state of one rewrite: the main graph's initializers, what was added and what was replaced. */
     private static final class Rewrite {
         private final QuantizeSettings s;
+        private final Scales scales;
         private final Map<String, TensorProto> inits = new HashMap<>();
         /** Output of a 2-D Transpose of an initializer → that initializer. */
         private final Map<String, String> transposed = new HashMap<>();
@@ -142,8 +170,9 @@ public final class WeightQuantizer {
         private int matMuls;
         private int gathers;
 
-        Rewrite(GraphProto g, QuantizeSettings s) {
+        Rewrite(GraphProto g, QuantizeSettings s, Scales scales) {
             this.s = s;
+            this.scales = scales;
             for (TensorProto t : g.getInitializerList()) {
                 inits.put(t.getName(), t);
             }
@@ -183,7 +212,15 @@ public final class WeightQuantizer {
                 } else if (n.getDomain().isEmpty() && n.getOpType().equals("Gemm")) {
                     replacement = gemm(n, consumers);
                 } else if (n.getDomain().isEmpty() && n.getOpType().equals("Gather") && s.embeddings()) {
-                    replacement = gather(n);
+                    List<NodeProto> nodes = gather(n);
+                    if (nodes != null) {
+                        g.setNode(i, nodes.getFirst());
+                        for (int j = 1; j < nodes.size(); j++) {
+                            g.addNode(i + j, nodes.get(j));
+                        }
+                        i += nodes.size() - 1;
+                        continue;
+                    }
                 }
                 if (replacement == null && hasSubgraph(n)) {
                     NodeProto.Builder b = n.toBuilder();
@@ -235,21 +272,7 @@ public final class WeightQuantizer {
                 leftAsIs.add(w[0] + ": the LM head (lm-head=no)");
                 return null;
             }
-            String[] q = done.get(w[0] + "|" + stored + "|mm");
-            if (q == null) {
-                float[] v = floats(t);
-                BlockQuantizer.Source src = stored ? (c, r) -> v[c * k + r] : (c, r) -> v[r * nOut + c];
-                BlockQuantizer.Packed p = BlockQuantizer.quantize(src, nOut, k, s.bits(), s.blockSize(), s.symmetric());
-                String base = unique(w[0] + (stored ? "_T" : "") + "_Q" + s.bits());
-                q = new String[] {base, base + "_scales", p.zeroPoints() == null ? "" : base + "_zero_points"};
-                added.add(bytesTensor(q[0], p.data(), nOut, p.kBlocks(), p.blockBytes()));
-                added.add(floatTensor(q[1], p.scales(), (long) nOut * p.kBlocks()));
-                if (p.zeroPoints() != null) {
-                    added.add(bytesTensor(q[2], p.zeroPoints(), (long) nOut * p.zpBytesPerColumn()));
-                }
-                done.put(w[0] + "|" + stored + "|mm", q);
-                replaced.add(w[0]);
-            }
+            String[] q = packed(t, stored, k, nOut);
             NodeProto.Builder b = NodeProto.newBuilder().setOpType("MatMulNBits").setDomain(MS_DOMAIN)
                     .setName(n.getName().isEmpty() ? unique(n.getOutput(0) + "_MatMulNBits") : n.getName() + "_Q" + s.bits())
                     .addInput(n.getInput(0)).addInput(q[0]).addInput(q[1]).addOutput(n.getOutput(0))
@@ -264,6 +287,32 @@ public final class WeightQuantizer {
             }
             matMuls++;
             return b.build();
+        }
+
+        /**
+         * The MatMulNBits tensors of weight {@code t} (B [N, k_blocks, block·bits/8], scales [N·k_blocks],
+         * packed zero points or "") as [B, scales, zero points], quantized on first use: {@code stored}
+         * when t is stored [N, K] (a transposed use, or an embedding table read by Gather).
+         */
+        private String[] packed(TensorProto t, boolean stored, int k, int nOut) {
+            String key = t.getName() + "|" + stored + "|mm";
+            String[] q = done.get(key);
+            if (q == null) {
+                float[] v = floats(t);
+                BlockQuantizer.Source src = stored ? (c, r) -> v[c * k + r] : (c, r) -> v[r * nOut + c];
+                BlockQuantizer.Packed p = BlockQuantizer.quantize(src, nOut, k, s.bits(), s.blockSize(), s.symmetric(),
+                        scales);
+                String base = unique(t.getName() + (stored ? "_T" : "") + "_Q" + s.bits());
+                q = new String[] {base, base + "_scales", p.zeroPoints() == null ? "" : base + "_zero_points"};
+                added.add(bytesTensor(q[0], p.data(), nOut, p.kBlocks(), p.blockBytes()));
+                added.add(floatTensor(q[1], p.scales(), (long) nOut * p.kBlocks()));
+                if (p.zeroPoints() != null) {
+                    added.add(bytesTensor(q[2], p.zeroPoints(), (long) nOut * p.zpBytesPerColumn()));
+                }
+                done.put(key, q);
+                replaced.add(t.getName());
+            }
+            return q;
         }
 
         private NodeProto gemm(NodeProto n, Map<String, List<NodeProto>> consumers) {
@@ -299,7 +348,16 @@ public final class WeightQuantizer {
             return matMul(n, n.getInput(1), transB != null && transB.getI() == 1, bias, consumers);
         }
 
-        private NodeProto gather(NodeProto n) {
+        /**
+         * {@code Gather(E, ids)} → {@code GatherBlockQuantized} reading E's MatMulNBits tensors: B
+         * [V, H/block, block·bits/8] is, byte for byte, E quantized row by row in blocks along H, which
+         * GatherBlockQuantized reads as 3-D data quantized along its last axis (one block per row of that
+         * axis); a tied LM head ({@code h · Eᵀ}, the same table stored [N, K]) therefore shares B instead
+         * of quantizing the table a second time. Only the scales and zero points are copied, in the
+         * shape GatherBlockQuantized wants ([V, H/block, 1], one zero point per byte); a Reshape turns the
+         * [..., H/block, block] rows back into [..., H].
+         */
+        private List<NodeProto> gather(NodeProto n) {
             if (n.getInputCount() != 2 || !inits.containsKey(n.getInput(0))) {
                 return null;
             }
@@ -319,31 +377,53 @@ public final class WeightQuantizer {
                         + s.blockSize() + " (GatherBlockQuantized stores no padding)");
                 return null;
             }
-            String[] q = done.get(t.getName() + "|gather");
-            if (q == null) {
-                float[] values = floats(t);
-                BlockQuantizer.Packed p = BlockQuantizer.quantize((c, r) -> values[c * h + r], v, h, s.bits(),
-                        s.blockSize(), s.symmetric());
+            String[] q = packed(t, true, h, v);
+            String[] g = done.get(t.getName() + "|gather");
+            int kBlocks = h / s.blockSize();
+            if (g == null) {
                 String base = unique(t.getName() + "_GQ" + s.bits());
-                q = new String[] {base, base + "_scales", p.zeroPoints() == null ? "" : base + "_zero_points"};
-                added.add(bytesTensor(q[0], p.data(), v, (long) h * s.bits() / 8));
-                added.add(floatTensor(q[1], p.scales(), v, p.kBlocks()));
-                if (p.zeroPoints() != null) {
-                    added.add(bytesTensor(q[2], p.zeroPoints(), v, p.zpBytesPerColumn()));
+                g = new String[] {base + "_scales", q[2].isEmpty() ? "" : base + "_zero_points", base + "_width"};
+                added.add(floatTensor(g[0], floats(addedTensor(q[1])), v, kBlocks, 1));
+                if (!q[2].isEmpty()) {
+                    byte[] packedZp = addedTensor(q[2]).getRawData().toByteArray();
+                    int perRow = (kBlocks * s.bits() + 7) / 8;
+                    byte[] zp = new byte[v * kBlocks];
+                    for (int row = 0; row < v; row++) {
+                        for (int b = 0; b < kBlocks; b++) {
+                            zp[row * kBlocks + b] = s.bits() == 8 ? packedZp[row * perRow + b]
+                                    : (byte) ((packedZp[row * perRow + b / 2] >> (4 * (b & 1))) & 0x0F);
+                        }
+                    }
+                    added.add(bytesTensor(g[1], zp, v, kBlocks, 1));
                 }
-                done.put(t.getName() + "|gather", q);
-                replaced.add(t.getName());
+                added.add(TensorProto.newBuilder().setName(g[2]).setDataType(TensorProto.DataType.INT64_VALUE).addDims(1)
+                        .addInt64Data(h).build());
+                done.put(t.getName() + "|gather", g);
             }
+            String out = n.getOutput(0);
+            String blocks = unique(out + "_blocks");
+            String idsShape = unique(out + "_ids_shape");
+            String shape = unique(out + "_shape");
+            String name = n.getName().isEmpty() ? unique(out + "_GatherBlockQuantized") : n.getName() + "_Q" + s.bits();
             NodeProto.Builder b = NodeProto.newBuilder().setOpType("GatherBlockQuantized").setDomain(MS_DOMAIN)
-                    .setName(n.getName().isEmpty() ? unique(n.getOutput(0) + "_GatherBlockQuantized") : n.getName() + "_Q" + s.bits())
-                    .addInput(q[0]).addInput(n.getInput(1)).addInput(q[1]).addOutput(n.getOutput(0))
-                    .addAttribute(intAttr("gather_axis", 0)).addAttribute(intAttr("quantize_axis", 1))
+                    .setName(name).addInput(q[0]).addInput(n.getInput(1)).addInput(g[0]).addOutput(blocks)
+                    .addAttribute(intAttr("gather_axis", 0)).addAttribute(intAttr("quantize_axis", 2))
                     .addAttribute(intAttr("block_size", s.blockSize())).addAttribute(intAttr("bits", s.bits()));
-            if (!q[2].isEmpty()) {
-                b.addInput(q[2]);
+            if (!g[1].isEmpty()) {
+                b.addInput(g[1]);
             }
             gathers++;
-            return b.build();
+            return List.of(b.build(),
+                    NodeProto.newBuilder().setOpType("Shape").setName(name + "_ids_shape").addInput(n.getInput(1))
+                            .addOutput(idsShape).build(),
+                    NodeProto.newBuilder().setOpType("Concat").setName(name + "_shape").addInput(idsShape).addInput(g[2])
+                            .addOutput(shape).addAttribute(intAttr("axis", 0)).build(),
+                    NodeProto.newBuilder().setOpType("Reshape").setName(name + "_rows").addInput(blocks).addInput(shape)
+                            .addOutput(out).build());
+        }
+
+        private TensorProto addedTensor(String name) {
+            return added.stream().filter(t -> t.getName().equals(name)).findFirst().orElseThrow();
         }
 
         /** Float32 and rank 2 with data in the protobuf; anything else is listed and skipped. */

@@ -18,6 +18,12 @@ public final class QuantizedCopy {
 
     /** Copies {@code src} to {@code dst} (replacing what is there), quantizing each .onnx; results by file name. */
     public static Map<String, WeightQuantizer.Result> write(Path src, Path dst, QuantizeSettings settings) {
+        return write(src, dst, settings, WeightQuantizer.Scales.SEARCH);
+    }
+
+    /** The same with the given scale method (round to nearest: the quant-v1 figures, for comparison). */
+    public static Map<String, WeightQuantizer.Result> write(Path src, Path dst, QuantizeSettings settings,
+                                                            WeightQuantizer.Scales scales) {
         Map<String, WeightQuantizer.Result> results = new TreeMap<>();
         try {
             Files.createDirectories(dst);
@@ -26,7 +32,8 @@ public final class QuantizedCopy {
                     Path to = dst.resolve(src.relativize(f).toString());
                     Files.createDirectories(to.getParent());
                     if (f.getFileName().toString().endsWith(".onnx")) {
-                        WeightQuantizer.Result r = WeightQuantizer.quantize(ModelProto.parseFrom(Files.readAllBytes(f)), settings);
+                        WeightQuantizer.Result r = WeightQuantizer.quantize(ModelProto.parseFrom(Files.readAllBytes(f)), settings,
+                                scales);
                         Files.write(to, r.model().toByteArray());
                         results.put(f.getFileName().toString(), r);
                     } else {
