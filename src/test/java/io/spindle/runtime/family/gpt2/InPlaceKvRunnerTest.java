@@ -102,6 +102,50 @@ class InPlaceKvRunnerTest {
         assertEquals(0, inPlace.allocatedBytes(), "an idle runner holds no buffers");
     }
 
+    /**
+     * Streams that arrive one step apart (as a closed-loop load brings them) grow the slots in quanta of
+     * {@link SlotCache#SLOT_QUANTUM}: 8 arrivals move the cache once per quantum after the first, not at
+     * every arrival (7 moves), and every row still equals the plain layout's logits.
+     */
+    @org.junit.jupiter.api.Test
+    void arrivalsOneStepApartGrowTheSlotsInQuanta() throws Exception {
+        InPlaceKvRunner inPlace = IN_PLACE.get(KvDtype.FLOAT32);
+        int arrivals = 8;
+        int[][] tokens = new int[arrivals][32];
+        int[] len = new int[arrivals];
+        long movesBefore = inPlace.cacheMoves();
+        try {
+            for (int k = 0; k < arrivals; k++) {
+                List<StepInput> step = new ArrayList<>();
+                for (int i = 0; i < k; i++) {
+                    step.add(new StepInput(100 + i, tokens[i], len[i] - 1, len[i]));
+                }
+                tokens[k][0] = 464 + k;
+                tokens[k][1] = 2068;
+                tokens[k][2] = 7586;
+                len[k] = 3;
+                step.add(new StepInput(100 + k, tokens[k], 0, 3));
+                StepOutput want = reference.execute(step);
+                StepOutput got = inPlace.execute(step);
+                for (int r = 0; r < step.size(); r++) {
+                    float[] actual = logits(got, r);
+                    assertClose(logits(want, r), actual, "arrival " + k + ", row " + r, tolerance(KvDtype.FLOAT32));
+                    int i = r < k ? r : k;
+                    tokens[i][len[i]++] = argmax(actual);
+                }
+            }
+            int quanta = (arrivals + SlotCache.SLOT_QUANTUM - 1) / SlotCache.SLOT_QUANTUM;
+            assertEquals(quanta - 1, inPlace.cacheMoves() - movesBefore, "one move per quantum of slots added");
+            assertTrue(quanta - 1 < arrivals - 1, "fewer moves than arrivals");
+        } finally {
+            for (int i = 0; i < arrivals; i++) {
+                reference.release(100 + i);
+                inPlace.release(100 + i);
+            }
+        }
+        assertEquals(0, inPlace.allocatedBytes());
+    }
+
     /** A row the runner has no cache for must start at 0; one it holds must continue from its length. */
     @ParameterizedTest
     @EnumSource(KvDtype.class)
