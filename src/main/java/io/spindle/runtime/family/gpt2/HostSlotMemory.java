@@ -29,6 +29,15 @@ final class HostSlotMemory extends SlotMemory {
             throw new IllegalStateException("a KV-cache tensor of " + newSlots + " slots × " + newLen
                     + " positions (" + bytes + " bytes) exceeds what one buffer holds");
         }
+        if (buffers != null && newLen == len && newSlots >= slots) {
+            // Slots are the outermost dimension: more of them only appends, and realloc keeps (or moves
+            // the mapping of) what is there. A failure leaves some tensors longer than used, which is harmless.
+            for (NativeBuffer b : buffers) {
+                b.grow(bytes);
+            }
+            slots = newSlots;
+            return;
+        }
         NativeBuffer[] grown = new NativeBuffer[numTensors];
         try {
             for (int c = 0; c < numTensors; c++) {
