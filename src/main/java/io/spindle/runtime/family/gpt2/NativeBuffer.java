@@ -1,5 +1,6 @@
 package io.spindle.runtime.family.gpt2;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
@@ -7,6 +8,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A direct buffer whose native memory is returned when it is closed, not whenever a garbage
@@ -18,7 +20,8 @@ import java.nio.ByteOrder;
  * growing the in-place cache by four slots at 28 streams of the 124M shape took 230–350 ms on the
  * engine thread that way (302 MB written, then copied). {@code calloc} of a large block maps pages that
  * are zero until first written, and {@link #grow} lets {@code realloc} move the mapping instead of the
- * bytes where it can.
+ * bytes where it can. The memory is still bound to a shared arena's scope (closing the arena frees it),
+ * so that a view used after {@link #close} or {@link #grow} throws instead of reading freed memory.
  */
 final class NativeBuffer implements AutoCloseable {
     private static final MethodHandle CALLOC;
@@ -35,12 +38,27 @@ final class NativeBuffer implements AutoCloseable {
                 FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
     }
 
+    private Arena arena;
+    /** Set when realloc has taken the memory, so that closing the old arena does not free it again. */
+    private AtomicBoolean moved;
     private MemorySegment segment;
     private ByteBuffer buffer;
 
-    private NativeBuffer(MemorySegment segment) {
-        this.segment = segment;
-        this.buffer = segment.asByteBuffer().order(ByteOrder.nativeOrder());
+    private NativeBuffer(MemorySegment raw, long bytes) {
+        bind(raw, bytes);
+    }
+
+    private void bind(MemorySegment raw, long bytes) {
+        Arena scope = Arena.ofShared();
+        AtomicBoolean taken = new AtomicBoolean();
+        segment = raw.reinterpret(bytes, scope, s -> {
+            if (!taken.get()) {
+                free(s);
+            }
+        });
+        arena = scope;
+        moved = taken;
+        buffer = segment.asByteBuffer().order(ByteOrder.nativeOrder());
     }
 
     /** {@code bytes} of zeroed native memory. */
@@ -55,12 +73,12 @@ final class NativeBuffer implements AutoCloseable {
         if (p.equals(MemorySegment.NULL)) {
             throw new OutOfMemoryError("cannot allocate " + n + " bytes of native memory");
         }
-        return new NativeBuffer(p.reinterpret(n));
+        return new NativeBuffer(p, n);
     }
 
     /**
      * Grows the buffer to {@code bytes}, keeping its contents; the bytes added are zeroed. Views taken
-     * from {@link #buffer()} before are invalid afterwards. On failure the buffer is as it was.
+     * from {@link #buffer()} before are invalid afterwards (they throw). On failure the buffer is as it was.
      */
     void grow(long bytes) {
         long old = segment.byteSize();
@@ -69,16 +87,25 @@ final class NativeBuffer implements AutoCloseable {
         }
         MemorySegment p;
         try {
-            p = (MemorySegment) REALLOC.invokeExact(segment, bytes);
+            p = (MemorySegment) REALLOC.invokeExact(MemorySegment.ofAddress(segment.address()), bytes);
         } catch (Throwable t) {
             throw new IllegalStateException("realloc(" + bytes + ") failed", t);
         }
         if (p.equals(MemorySegment.NULL)) {
             throw new OutOfMemoryError("cannot grow a native buffer to " + bytes + " bytes");
         }
-        segment = p.reinterpret(bytes);
+        moved.set(true);
+        arena.close();
+        bind(p, bytes);
         segment.asSlice(old).fill((byte) 0);
-        buffer = segment.asByteBuffer().order(ByteOrder.nativeOrder());
+    }
+
+    private static void free(MemorySegment s) {
+        try {
+            FREE.invokeExact(MemorySegment.ofAddress(s.address()));
+        } catch (Throwable t) {
+            throw new IllegalStateException("free failed", t);
+        }
     }
 
     ByteBuffer buffer() {
@@ -91,15 +118,6 @@ final class NativeBuffer implements AutoCloseable {
 
     @Override
     public void close() {
-        if (segment == null) {
-            return;
-        }
-        try {
-            FREE.invokeExact(segment);
-        } catch (Throwable t) {
-            throw new IllegalStateException("free failed", t);
-        }
-        segment = null;
-        buffer = null;
+        arena.close();
     }
 }
