@@ -151,6 +151,21 @@ final class BlockQuantizer {
         float scale;
         int zp;
         double error;
+        /** The block's range widened to include 0, and its sum of squares ({@link #measure}). */
+        float min;
+        float max;
+        double sxx;
+
+        void measure(float[] x, int len) {
+            min = 0;
+            max = 0;
+            sxx = 0;
+            for (int i = 0; i < len; i++) {
+                min = Math.min(min, x[i]);
+                max = Math.max(max, x[i]);
+                sxx += (double) x[i] * x[i];
+            }
+        }
     }
 
     /**
@@ -161,14 +176,10 @@ final class BlockQuantizer {
      * (zero point ±1, re-rounding, least squares again) while the error drops.
      */
     private static void fitAsymmetric(float[] x, int len, int qmax, WeightQuantizer.Scales method, Fit fit) {
-        float min = 0;
-        float max = 0;
-        double sxx = 0;
-        for (int i = 0; i < len; i++) {
-            min = Math.min(min, x[i]);
-            max = Math.max(max, x[i]);
-            sxx += (double) x[i] * x[i];
-        }
+        fit.measure(x, len);
+        float min = fit.min;
+        float max = fit.max;
+        double sxx = fit.sxx;
         float rtn = (max - min) / qmax;
         fit.scale = rtn;
         fit.zp = rtn == 0 ? 0 : (int) Math.max(0, Math.min(qmax, Math.round(-min / (double) rtn)));
@@ -201,14 +212,10 @@ final class BlockQuantizer {
      * then re-rounds and re-solves the best while the error drops.
      */
     private static void fitSymmetric(float[] x, int len, int mid, WeightQuantizer.Scales method, Fit fit) {
-        float min = 0;
-        float max = 0;
-        double sxx = 0;
-        for (int i = 0; i < len; i++) {
-            min = Math.min(min, x[i]);
-            max = Math.max(max, x[i]);
-            sxx += (double) x[i] * x[i];
-        }
+        fit.measure(x, len);
+        float min = fit.min;
+        float max = fit.max;
+        double sxx = fit.sxx;
         // The larger side takes the long end (−mid), the other side must fit mid − 1 steps.
         boolean positiveBigger = max >= -min;
         float big = positiveBigger ? max : -min;
