@@ -96,7 +96,6 @@ public class ModelBootstrap {
         return detail;
     }
 
-    /** The execution provider the models run on, once known. */
     /**
      * Gives back what loading used and no longer needs. Quantizing a graph in the JVM parses it and
      * builds its rewritten form on the heap (~3× the graph: a first int4 start of the 124M demo left
@@ -116,6 +115,7 @@ public class ModelBootstrap {
         }
     }
 
+    /** The execution provider the models run on, once known. */
     public String provider() {
         OrtRuntime o = ort;
         return o == null ? "unknown" : o.provider().name().toLowerCase();
