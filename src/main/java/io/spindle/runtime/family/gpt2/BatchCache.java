@@ -109,7 +109,15 @@ final class BatchCache {
             int[] slots = planSlots(batch, seq);
             if (slots != null) {
                 // Steady decode, possibly with holes left by sequences that finished and new
-                // sequences moved into them: the presents carry over, only new rows are copied in.
+                // sequences moved into them or added after the last row: the presents carry over,
+                // only new rows are copied in.
+                int needed = rowIds.length;
+                for (int slot : slots) {
+                    needed = Math.max(needed, slot + 1);
+                }
+                if (needed > rowIds.length) {
+                    appendRows(needed);
+                }
                 rows = rowIds.length;
                 past = curTensors;
                 owned.addAll(Arrays.asList(past));
@@ -229,6 +237,7 @@ final class BatchCache {
         }
         int continuing = 0;
         int longest = 0;
+        int appended = 0;
         for (int r = 0; r < batch.size(); r++) {
             StepInput in = batch.get(r);
             int slot = rowOf(in.sequenceId());
@@ -257,14 +266,46 @@ final class BatchCache {
             while (hole < slotsCount && (taken[hole] || rowIds[hole] >= 0)) {
                 hole++;
             }
-            if (hole == slotsCount) {
+            if (hole < slotsCount) {
+                slots[r] = hole;
+                taken[hole] = true;
+            } else if (s.graph().cacheOuter() == 1) {
+                // Rows are the outermost dimension: a row added after the last leaves every live row
+                // where it is, where a repack would copy them all (under load, streams join one or
+                // two a step, and each join copied the whole batch).
+                slots[r] = slotsCount + appended++;
+            } else {
                 return null;
             }
-            slots[r] = hole;
-            taken[hole] = true;
         }
-        int holes = slotsCount - batch.size();
-        return holes * 4 > slotsCount ? null : slots;
+        int holes = slotsCount + appended - batch.size();
+        return holes * 4 > slotsCount + appended ? null : slots;
+    }
+
+    /**
+     * Makes room for rows {@code [rowIds.length, rows)} after the last row of the current set,
+     * keeping every live row in place: the set's buffers grow (realloc), the past's views are taken
+     * again, and the new rows start as holes until {@link #placeNewRows} fills them.
+     */
+    private void appendRows(int rows) throws OrtException {
+        int old = rowIds.length;
+        KvLayout kv = s.kvLayout();
+        long bytes = kv.batchBytes(rows, total);
+        // The views go before their memory may move.
+        closeAll(curTensors);
+        curTensors = null;
+        for (int c = 0; c < sets[cur].length; c++) {
+            if (sets[cur][c].capacity() < bytes) {
+                owners[cur][c].grow(Math.min(Integer.MAX_VALUE,
+                        Math.max(kv.batchBytes(rows, withHeadroom(rows, total)), sets[cur][c].capacity() * 3L / 2)));
+                sets[cur][c] = owners[cur][c].buffer();
+            }
+        }
+        curTensors = views(cur, rows, total);
+        rowIds = Arrays.copyOf(rowIds, rows);
+        Arrays.fill(rowIds, old, rows, -1);
+        rowValid = Arrays.copyOf(rowValid, rows);
+        mask = Arrays.copyOf(mask, rows * total);
     }
 
     /** Copies the caches of rows new to this batch into their holes of the current set, and masks them. */
@@ -414,6 +455,38 @@ final class BatchCache {
     /** A copy of a held sequence's cache as compact blocks; the batch keeps the row. */
     byte[][] copy(long id) {
         return gather(rowOf(id));
+    }
+
+    /**
+     * Reads a held sequence's positions straight from the batch for the prefix cache, or null when
+     * they are not one run of the row (then {@link #copy} gathers them). An ending sequence offers
+     * every block it computed: gathering its whole cache first doubled the bytes copied and made a
+     * heap array of megabytes per sequence.
+     */
+    KvPrefixBlocks.Slices slices(long id) {
+        int row = rowOf(id);
+        int start = 0;
+        while (start < total && mask[row * total + start] == 0) {
+            start++;
+        }
+        int valid = rowValid[row];
+        if (runOfOnes(row, start) != valid) {
+            return null;
+        }
+        int first = start;
+        int rows = rowIds.length;
+        int len = total;
+        ByteBuffer[] set = sets[cur];
+        return (c, from, to, into, offset) -> s.kvLayout().sliceRowInto(set[c], rows, row, len, first + from,
+                first + to, into, offset);
+    }
+
+    private int runOfOnes(int row, int from) {
+        int p = from;
+        while (p < total && mask[row * total + p] == 1) {
+            p++;
+        }
+        return p - from;
     }
 
     /** Takes a held sequence out of this batch as compact blocks (the batch keeps its other rows). */

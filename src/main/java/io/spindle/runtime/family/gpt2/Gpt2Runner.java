@@ -23,12 +23,14 @@ import java.util.Map;
  * sets of buffers alternate: one holds the past the step reads, the other receives the presents it
  * writes, so nothing is copied to carry the cache from one step to the next. While the batch's
  * composition is unchanged and every row feeds one token (steady decode), the presents are fed
- * straight back as the next past and the mask grows by one column. When the composition changes (a
- * sequence joins or leaves), the batch is repacked: each remaining sequence's real positions are
- * copied once, straight from the old buffers into the other set, right-aligned to the longest
- * (padding zeroed and masked), so positions and masks stay exact for rows of different lengths; new
- * tokens are right-aligned too, so every row's last fed token is at the last position. A sequence
- * that leaves a batch alive is kept in a compact heap block until it returns.
+ * straight back as the next past and the mask grows by one column; a sequence that leaves a decoding
+ * batch leaves a hole, and one that joins takes a hole or is added after the last row (see
+ * {@link BatchCache}). Otherwise, when the composition changes, the batch is repacked: each
+ * remaining sequence's real positions are copied once, straight from the old buffers into the
+ * other set, right-aligned to the longest (padding zeroed and masked), so positions and masks stay
+ * exact for rows of different lengths; new tokens are right-aligned too, so every row's last fed
+ * token is at the last position. A sequence that leaves a batch alive is kept in a compact heap
+ * block until it returns.
  *
  * <p>Two batches: one graph call computes {@code rows × longest chunk} positions, so a prompt chunk
  * of n tokens in the same call as k decoding rows would cost k × n positions instead of k + n (at 31
@@ -255,6 +257,15 @@ public final class Gpt2Runner implements Gpt2Decoder {
         // Without a whole block to add, the cache is not gathered.
         if (prefixes == null || !prefixes.addsBlock(tokens, n)) {
             return;
+        }
+        for (BatchCache batch : List.of(decode, prefill)) {
+            if (batch.holds(sequenceId)) {
+                KvPrefixBlocks.Slices direct = batch.slices(sequenceId);
+                if (direct != null) {
+                    prefixes.insert(tokens, Math.min(n, batch.lengthOf(sequenceId)), direct);
+                    return;
+                }
+            }
         }
         Compact held = compactOf(sequenceId);
         if (held == null) {

@@ -96,6 +96,22 @@ record KvLayout(int outer, int heads, int headDim, int elementBytes) {
         }
     }
 
+    /**
+     * Writes buffer positions [from, to) of batch row {@code row} of {@code src} into {@code dst} at
+     * {@code at}, compact: the same bytes as {@link #sliceInto} from the row's gathered block, without
+     * gathering the whole row first.
+     */
+    void sliceRowInto(ByteBuffer src, int batch, int row, int len, int from, int to, ByteBuffer dst, int at) {
+        int rb = rowBytes();
+        int n = to - from;
+        for (int o = 0; o < outer; o++) {
+            for (int h = 0; h < heads; h++) {
+                int slab = o * heads + h;
+                dst.put(at + slab * n * rb, src, (int) base(o, batch, row, h, len) + from * rb, n * rb);
+            }
+        }
+    }
+
     /** Writes positions [from, to) of a compact block of {@code n} positions into {@code dst} at {@code at}, compact. */
     void sliceInto(byte[] compact, int n, int from, int to, ByteBuffer dst, int at) {
         int rb = rowBytes();

@@ -212,6 +212,62 @@ class Gpt2RunnerTest {
         assertEquals(0, runner.allocatedBytes());
     }
 
+    /**
+     * Under load streams join a full decode batch one or two a step. A joining row is added after
+     * the last one: where rows are the cache's outermost dimension (Optimum's separate key and value
+     * tensors) nobody's cache is copied for it; ONNX Runtime's stacked [2, batch, …] past still
+     * repacks. Every row's logits equal a full recompute at every step throughout.
+     */
+    @ParameterizedTest
+    @MethodSource("forms")
+    void sequencesJoiningAFullBatchOneAStepAreAddedAfterTheLastRow(Form form) throws Exception {
+        Gpt2Decoder runner = RUNNERS.get(form);
+        Path dir = form.dir();
+        try (Gpt2Decoder reference = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir))) {
+            int[][] prompts = {{464, 2068, 7586}, {40, 1101, 257, 1332, 286}, {1212, 318}, {15496, 995, 11, 318},
+                    {2061, 318, 257}};
+            int[][] tokens = new int[prompts.length][40];
+            int[] len = new int[prompts.length];
+            long[] ids = new long[prompts.length];
+            for (int i = 0; i < prompts.length; i++) {
+                System.arraycopy(prompts[i], 0, tokens[i], 0, prompts[i].length);
+                len[i] = prompts[i].length;
+                ids[i] = IDS.getAndIncrement();
+            }
+            checkAndAdvance(runner, reference, List.of(new StepInput(ids[0], tokens[0], 0, len[0]),
+                    new StepInput(ids[1], tokens[1], 0, len[1])), tokens, len, "prefill");
+            decodeStep(runner, reference, List.of(0, 1), ids, tokens, len, "steady");
+            long before = moves(runner);
+            List<Integer> decoding = new ArrayList<>(List.of(0, 1));
+            for (int joining = 2; joining < prompts.length; joining++) {
+                List<StepInput> mixed = new ArrayList<>();
+                for (int i : decoding) {
+                    mixed.add(new StepInput(ids[i], tokens[i], len[i] - 1, len[i]));
+                }
+                mixed.add(new StepInput(ids[joining], tokens[joining], 0, len[joining]));
+                checkAndAdvance(runner, reference, mixed, tokens, len, "prompt " + joining + " beside a full batch");
+                decoding.add(joining);
+                decodeStep(runner, reference, decoding, ids, tokens, len, "sequence " + joining + " joined");
+            }
+            decodeStep(runner, reference, List.of(4, 2, 0, 3, 1), ids, tokens, len, "steady again, another order");
+            boolean stacked = form.layout() == DemoLayout.ORT_GPT2 || form.layout() == DemoLayout.ORT_FUSED
+                    || form.layout() == DemoLayout.ORT_FUSED_INT64;
+            if (stacked) {
+                assertEquals(before + 3, moves(runner), "ONNX Runtime's stacked past repacks for each join");
+            } else if (runner instanceof Gpt2Runner) {
+                assertEquals(before, moves(runner), "no repack for a row added after the last");
+            } else {
+                // The in-place cache's slots come in fours: the fifth sequence takes them from 4 to 8.
+                assertEquals(before + 1, moves(runner), "one reallocation of the in-place cache's slots");
+            }
+            for (long id : ids) {
+                runner.release(id);
+            }
+            assertEquals(0, runner.numCachedSequences());
+            assertEquals(0, runner.allocatedBytes());
+        }
+    }
+
     /** Copies of live caches so far: the decode batch's repacks, or the in-place cache's reallocations. */
     private static long moves(Gpt2Decoder runner) {
         return switch (runner) {
