@@ -292,11 +292,12 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
     }
 
     /**
-     * Positions of padding one first-chunk call may compute per call it saves. A call reads every weight
-     * once; a padded position costs what a fed one does. On the 124M shape (CPU) one call's weight read
-     * is worth about this many positions of computation (see docs/architecture.md, In-place KV form).
+     * Positions of padding one first-chunk call may compute per call it saves. A call has a fixed cost
+     * (every weight read once), and a padded position costs what a fed one does: on the 124M shape (CPU,
+     * {@code KvInPlaceBenchmark --burst}) one prompt alone took 22 ms per call plus 1.0 ms per position,
+     * so a call is worth about 23 positions.
      */
-    static final int PADDING_PER_CALL_SAVED = 32;
+    static final int PADDING_PER_CALL_SAVED = 24;
 
     /**
      * Groups the step's first chunks into calls over slot ranges (in slot order): a range holds only the

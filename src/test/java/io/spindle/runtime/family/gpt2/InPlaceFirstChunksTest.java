@@ -264,6 +264,34 @@ class InPlaceFirstChunksTest {
         }
     }
 
+    /**
+     * Padding is bounded by what the calls saved are worth ({@link InPlaceKvRunner#PADDING_PER_CALL_SAVED}
+     * positions each): a 3-token prompt beside a 60-token one (57 positions of padding to save one call)
+     * runs alone, while 10 and 4 tokens beside 16 share a call; the logits are the plain layout's either way.
+     */
+    @Test
+    void aShortPromptBesideALongOneRunsAlone() throws Exception {
+        try (InPlaceKvRunner inPlace = open(InPlaceKvRunner.Binding.JAVA_API, KvDtype.FLOAT32)) {
+            Map<Long, int[]> tokens = new java.util.HashMap<>();
+            Map<Long, Integer> len = new java.util.HashMap<>();
+            long calls = inPlace.graphCalls();
+            compare(List.of(prompt(1, 3, tokens, len), prompt(2, 60, tokens, len)), inPlace, tokens, len, 1e-4f,
+                    "3 and 60 tokens");
+            assertEquals(2, inPlace.graphCalls() - calls, "57 positions of padding exceed one call's worth");
+            calls = inPlace.graphCalls();
+            compare(List.of(prompt(3, 16, tokens, len), prompt(4, 10, tokens, len), prompt(5, 4, tokens, len)), inPlace,
+                    tokens, len, 1e-4f, "16, 10 and 4 tokens");
+            assertEquals(1, inPlace.graphCalls() - calls, "18 positions of padding to save two calls");
+            for (long id = 1; id <= 5; id++) {
+                inPlace.release(id);
+            }
+        } finally {
+            for (long id = 1; id <= 5; id++) {
+                reference.release(id);
+            }
+        }
+    }
+
     private static StepInput prompt(long id, int n, Map<Long, int[]> tokens, Map<Long, Integer> len) {
         int[] t = new int[n + 16];
         for (int i = 0; i < n; i++) {
