@@ -70,16 +70,16 @@ public final class KvInPlaceBenchmark {
             }
             return;
         }
-        int longest = Arrays.stream(contexts).max().orElse(0);
-        if (longest + 2 + rounds * steps >= maxLen) {
-            throw new IllegalArgumentException("context " + longest + " + " + (2 + rounds * steps) + " decode steps exceeds "
-                    + maxLen + " positions");
-        }
         if (opt.containsKey("burst")) {
             burst(ort, inPlaceModel(preset, KvDtype.FLOAT32),
                     Arrays.stream(opt.get("burst").split(",")).mapToInt(Integer::parseInt).toArray(),
                     Integer.parseInt(opt.getOrDefault("burst-tokens", "16")), rounds);
             return;
+        }
+        int longest = Arrays.stream(contexts).max().orElse(0);
+        if (longest + 2 + rounds * steps >= maxLen) {
+            throw new IllegalArgumentException("context " + longest + " + " + (2 + rounds * steps) + " decode steps exceeds "
+                    + maxLen + " positions");
         }
         Map<String, Path> inPlace = new java.util.LinkedHashMap<>();
         for (KvDtype d : KvDtype.values()) {

@@ -424,8 +424,8 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
      * first prompt for the kernel, which then writes positions [0, S) of every slot it covers (free
      * slots in the range included: nothing valid is there). Every row's {@code seqlens_k} is S − 1:
      * attention is causal, so a fed position never sees the padding after it, and a padded position
-     * attends over positions the call computed (with a shorter seqlens_k the kernel's softmax for the
-     * padded queries runs over scores it never wrote). Only fed positions are gathered.
+     * attends over positions the call computed (with a chunk's own length − 1, the kernel's GEMM path
+     * takes a padded query's softmax over scores it never wrote). Only fed positions are gathered.
      */
     private void runFirstChunks(List<StepInput> batch, int[] rows) throws OrtException {
         int lo = slotOfRow[rows[0]];
