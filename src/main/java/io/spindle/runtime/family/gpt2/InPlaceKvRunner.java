@@ -60,6 +60,14 @@ import java.util.Map;
  */
 public final class InPlaceKvRunner implements Gpt2Decoder {
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(InPlaceKvRunner.class.getName());
+    /**
+     * Positions of padding one first-chunk call may compute per call it saves. A call has a fixed cost
+     * (every weight read once), and a padded position costs what a fed one does: on the 124M shape (CPU,
+     * {@code KvInPlaceBenchmark --burst}) one prompt alone took 22 ms per call plus 1.0 ms per position,
+     * so a call is worth about 23 positions.
+     */
+    static final int PADDING_PER_CALL_SAVED = 24;
+
     private final OrtEnvironment env;
     private final OrtSession session;
     private final Gpt2Graph graph;
@@ -290,14 +298,6 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
         }
         return at;
     }
-
-    /**
-     * Positions of padding one first-chunk call may compute per call it saves. A call has a fixed cost
-     * (every weight read once), and a padded position costs what a fed one does: on the 124M shape (CPU,
-     * {@code KvInPlaceBenchmark --burst}) one prompt alone took 22 ms per call plus 1.0 ms per position,
-     * so a call is worth about 23 positions.
-     */
-    static final int PADDING_PER_CALL_SAVED = 24;
 
     /**
      * Groups the step's first chunks into calls over slot ranges (in slot order): a range holds only the
