@@ -38,6 +38,13 @@ import java.util.Map;
  * </ol>
  * Run: {@code bash load-tests/lib/run-bench.sh io.spindle.bench.KvInPlaceBenchmark [--preset gpt2-124m]
  * [--rows 8] [--contexts 16,960] [--steps 10] [--rounds 5] [--prototype true]}.
+ *
+ * <p>With {@code --burst 8,32} it runs only the burst case instead: that many prompts of
+ * {@code --burst-tokens} (16) tokens arriving in one step of the in-place runner (float32 cache), with
+ * the step's first chunks batched into one call and without (one call per chunk), alternating
+ * {@code --rounds} times; prints median step ms and graph calls per step of each. Then one prompt alone
+ * at 2, 16, 64 and 128 tokens, whose fitted line says how many positions of computation one call's fixed
+ * cost is worth (what {@code InPlaceKvRunner.PADDING_PER_CALL_SAVED} stands for).
  */
 public final class KvInPlaceBenchmark {
     private static long nextId = 1;
@@ -61,6 +68,12 @@ public final class KvInPlaceBenchmark {
             for (int c : contexts) {
                 profile(ort, graph, shape, rows, c, maxLen);
             }
+            return;
+        }
+        if (opt.containsKey("burst")) {
+            burst(ort, inPlaceModel(preset, KvDtype.FLOAT32),
+                    Arrays.stream(opt.get("burst").split(",")).mapToInt(Integer::parseInt).toArray(),
+                    Integer.parseInt(opt.getOrDefault("burst-tokens", "16")), rounds);
             return;
         }
         int longest = Arrays.stream(contexts).max().orElse(0);
@@ -332,6 +345,75 @@ public final class KvInPlaceBenchmark {
         } finally {
             runners.forEach(Gpt2Decoder::close);
         }
+    }
+
+    /**
+     * {@code sizes} prompts of {@code tokens} tokens arriving in one step, first chunks batched (one call)
+     * and not (a call per chunk), alternating; then one prompt alone at several lengths.
+     */
+    private static void burst(OrtRuntime ort, Path model, int[] sizes, int tokens, int rounds) throws Exception {
+        try (Gpt2Decoder runner = Gpt2Loader.load(ort, model, ModelConfig.read(model))) {
+            for (int size : sizes) {
+                int[] lengths = new int[size];
+                Arrays.fill(lengths, tokens);
+                int[][] prompts = prompts(lengths, size);
+                double[][] ms = new double[2][rounds];
+                long[][] calls = new long[2][rounds];
+                for (int w = 0; w < 2; w++) {
+                    burstStep(runner, prompts, w == 0);
+                }
+                for (int round = 0; round < rounds; round++) {
+                    for (int mode = 0; mode < 2; mode++) {
+                        // Alternate which goes first, so that neither always follows the other.
+                        boolean batched = (mode == 0) == (round % 2 == 0);
+                        long c0 = io.spindle.runtime.family.gpt2.InPlaceKvRunnerHooks.graphCalls(runner);
+                        ms[batched ? 0 : 1][round] = burstStep(runner, prompts, batched);
+                        calls[batched ? 0 : 1][round] = io.spindle.runtime.family.gpt2.InPlaceKvRunnerHooks.graphCalls(runner) - c0;
+                    }
+                }
+                System.out.printf("burst of %d prompts x %d tokens in one step, median of %d alternating rounds: batched %.1f ms"
+                                + " (%d call), one call per chunk %.1f ms (%d calls): %.2fx (per round: %s vs %s)%n", size, tokens,
+                        rounds, median(ms[0]), calls[0][0], median(ms[1]), calls[1][0], median(ms[1]) / median(ms[0]),
+                        Arrays.toString(Arrays.stream(ms[0]).map(Math::round).toArray()),
+                        Arrays.toString(Arrays.stream(ms[1]).map(Math::round).toArray()));
+            }
+            int[] lengths = {2, 16, 64, 128};
+            double[] ms = new double[lengths.length];
+            for (int i = 0; i < lengths.length; i++) {
+                int[][] one = prompts(new int[] {lengths[i]}, 5);
+                burstStep(runner, one, true);
+                double[] each = new double[rounds];
+                for (int round = 0; round < rounds; round++) {
+                    each[round] = burstStep(runner, one, true);
+                }
+                ms[i] = median(each);
+            }
+            double slope = (ms[lengths.length - 1] - ms[0]) / (lengths[lengths.length - 1] - lengths[0]);
+            double fixed = ms[0] - slope * lengths[0];
+            System.out.printf("one prompt alone, median ms at %s tokens: %s; line: %.1f ms per call + %.2f ms per position"
+                    + " (a call is worth %.0f positions)%n", Arrays.toString(lengths),
+                    Arrays.toString(Arrays.stream(ms).map(x -> Math.round(x * 10) / 10.0).toArray()), fixed, slope, fixed / slope);
+        }
+    }
+
+    /** One step feeding every prompt from position 0 as new sequences; ms. The sequences are released after. */
+    private static double burstStep(Gpt2Decoder runner, int[][] prompts, boolean batched) throws Exception {
+        io.spindle.runtime.family.gpt2.InPlaceKvRunnerHooks.batchFirstChunks(runner, batched);
+        List<StepInput> step = new ArrayList<>(prompts.length);
+        for (int[] p : prompts) {
+            step.add(new StepInput(nextId++, p, 0, p.length));
+        }
+        float[] logits = new float[runner.vocabSize()];
+        long t0 = System.nanoTime();
+        StepOutput out = runner.execute(step);
+        for (int r = 0; r < step.size(); r++) {
+            out.copyLogits(r, logits);
+        }
+        double ms = (System.nanoTime() - t0) / 1e6;
+        for (StepInput in : step) {
+            runner.release(in.sequenceId());
+        }
+        return ms;
     }
 
     /**

@@ -37,8 +37,15 @@ import java.util.Map;
  *   range that no row of this call uses (a hole: a free slot, or a live sequence that is not
  *   decoding this step) computes a dummy token that nobody reads, written at that slot's first
  *   invalid position (its length), so no valid position is touched.</li>
- *   <li><b>One call per prompt chunk</b> of more than one token, at batch 1 over its own slot: the
- *   kernel refuses a chunk after a past at batch &gt; 1.</li>
+ *   <li><b>One call per group of first chunks</b> (a prompt's chunk from position 0, more than one
+ *   token) whose slots one range covers without a live sequence outside the group: a first prompt for
+ *   the kernel (sequence length = total length), right-padded to the longest chunk, so k arriving
+ *   prompts read the weights once instead of k times. Arrivals of a step get adjacent slots where
+ *   that costs the decode call nothing ({@link #place}); padding per call saved is bounded
+ *   ({@link #PADDING_PER_CALL_SAVED}).</li>
+ *   <li><b>One call per other prompt chunk</b> of more than one token (one continuing a cached
+ *   prefix, or a first chunk that joins no group), at batch 1 over its own slot: the kernel refuses
+ *   a chunk after a past at batch &gt; 1.</li>
  * </ul>
  * The decode call runs first, so that a hole's dummy at a chunk row's first position is overwritten
  * by that chunk. maxLen is the longest of the rows' {@code tokens} arrays (the engine sizes them to
@@ -53,6 +60,14 @@ import java.util.Map;
  */
 public final class InPlaceKvRunner implements Gpt2Decoder {
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(InPlaceKvRunner.class.getName());
+    /**
+     * Positions of padding one first-chunk call may compute per call it saves. A call has a fixed cost
+     * (every weight read once), and a padded position costs what a fed one does: on the 124M shape (CPU,
+     * {@code KvInPlaceBenchmark --burst}) one prompt alone took 22 ms per call plus 1.0 ms per position,
+     * so a call is worth about 23 positions.
+     */
+    static final int PADDING_PER_CALL_SAVED = 24;
+
     private final OrtEnvironment env;
     private final OrtSession session;
     private final Gpt2Graph graph;
@@ -77,6 +92,12 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
     /** Row of the decode call that slot s computes for, or -1 (a hole); indexed by slot. */
     private int[] rowOfSlot = new int[0];
     private final List<Integer> decodeRows = new ArrayList<>();
+    /** The prompt-chunk calls of the step after the decode call: each the rows it runs, in slot order. */
+    private final List<int[]> chunkCalls = new ArrayList<>();
+    /** Whether first chunks share calls ({@link #runFirstChunks}); off only to measure what that saves. */
+    private boolean batchFirstChunks = true;
+    /** Graph calls so far (each reads every weight once); for tests and benchmarks. */
+    private long graphCalls;
     private KvPrefixBlocks prefixes;
     /** Non-null when calls go through the C API's IoBinding. */
     private final BoundStep bound;
@@ -164,9 +185,11 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
             if (!decodeRows.isEmpty()) {
                 runDecode(batch);
             }
-            for (int r = 0; r < batch.size(); r++) {
-                if (batch.get(r).length() > 1) {
-                    runChunk(batch.get(r), r);
+            for (int[] call : chunkCalls) {
+                if (call.length == 1) {
+                    runChunk(batch.get(call[0]), call[0]);
+                } else {
+                    runFirstChunks(batch, call);
                 }
             }
         } catch (OrtException | RuntimeException e) {
@@ -203,6 +226,7 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
             wantsOfRow = new StepInput.Logits[rows];
         }
         int fresh = 0;
+        int arrivals = 0;
         int wantLen = 0;
         for (StepInput in : batch) {
             int slot = cache.slotOf(in.sequenceId());
@@ -216,21 +240,45 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
                         + " positions; the context holds " + contextLength);
             }
             fresh += slot < 0 ? 1 : 0;
+            arrivals += slot < 0 && isFirstChunk(in) ? 1 : 0;
             wantLen = Math.max(wantLen, Math.max(in.to(), Math.min(in.tokens().length, contextLength)));
         }
         // A hole's dummy goes at its slot's length: every live slot keeps one position to spare.
         wantLen = Math.max(wantLen, cache.maxLength() + 1);
         cache.ensure(fresh, Math.min(wantLen, contextLength + 1), contextLength + 1);
+        // Arriving prompts side by side, so that one first-prompt call covers them; but no higher than
+        // the lowest free slots would put them or a live slot already is: the decode call spans slots up
+        // to the highest decoding one, and a run further up would add holes to every later decode step.
+        int run = -1;
+        if (batchFirstChunks && arrivals > 1) {
+            run = cache.freeRun(arrivals, Math.max(cache.nthFree(arrivals), cache.highestLive()));
+        }
         for (int r = 0; r < rows; r++) {
             StepInput in = batch.get(r);
             int slot = cache.slotOf(in.sequenceId());
-            slotOfRow[r] = slot >= 0 ? slot : cache.acquire(in.sequenceId());
+            if (slot < 0 && run >= 0 && isFirstChunk(in)) {
+                slot = cache.acquire(in.sequenceId(), run++);
+            }
+            slotOfRow[r] = slot;
             fedOfRow[r] = in.length();
             wantsOfRow[r] = in.logits();
         }
+        for (int r = 0; r < rows; r++) {
+            if (slotOfRow[r] < 0) {
+                slotOfRow[r] = cache.acquire(batch.get(r).sequenceId());
+            }
+        }
     }
 
-    /** Assigns each row its gathered logits entries: decode rows first (in row order), then each chunk; returns how many. */
+    /** A prompt's first chunk of more than one token: every row of a call of such chunks starts at 0. */
+    private static boolean isFirstChunk(StepInput in) {
+        return in.from() == 0 && in.length() > 1;
+    }
+
+    /**
+     * Plans the step's calls and assigns each row its gathered logits entries: decode rows first (in row
+     * order), then the rows of each chunk call in call order; returns how many entries.
+     */
     private int planLogits(List<StepInput> batch) {
         decodeRows.clear();
         int at = 0;
@@ -240,15 +288,65 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
                 entryOfRow[r] = at++;
             }
         }
-        for (int r = 0; r < batch.size(); r++) {
-            StepInput in = batch.get(r);
-            if (in.length() > 1) {
+        planChunkCalls(batch);
+        for (int[] call : chunkCalls) {
+            for (int r : call) {
                 entryOfRow[r] = at;
                 // A chunk that needs none still computes one position, so that no tensor of the head is empty.
-                at += in.logits() == StepInput.Logits.EVERY ? in.length() : 1;
+                at += batch.get(r).logits() == StepInput.Logits.EVERY ? batch.get(r).length() : 1;
             }
         }
         return at;
+    }
+
+    /**
+     * Groups the step's first chunks into calls over slot ranges (in slot order): a range holds only the
+     * group's slots and free ones, never a live sequence outside the call (a first-prompt call writes
+     * positions [0, padded length) of every slot it covers), and its padding (free slots' rows and the
+     * shorter chunks' tails) stays within {@link #PADDING_PER_CALL_SAVED} per call saved. Every other
+     * chunk, and a first chunk that joins nothing, runs alone.
+     */
+    private void planChunkCalls(List<StepInput> batch) {
+        chunkCalls.clear();
+        List<Integer> firsts = new ArrayList<>();
+        for (int r = 0; r < batch.size(); r++) {
+            StepInput in = batch.get(r);
+            if (in.length() > 1 && !(batchFirstChunks && isFirstChunk(in))) {
+                chunkCalls.add(new int[] {r});
+            } else if (in.length() > 1) {
+                firsts.add(r);
+            }
+        }
+        firsts.sort((a, b) -> Integer.compare(slotOfRow[a], slotOfRow[b]));
+        int start = 0;
+        while (start < firsts.size()) {
+            int lo = slotOfRow[firsts.get(start)];
+            int padded = batch.get(firsts.get(start)).length();
+            int fed = padded;
+            int end = start + 1;
+            for (; end < firsts.size(); end++) {
+                int r = firsts.get(end);
+                int slot = slotOfRow[r];
+                boolean clear = true;
+                for (int s = slotOfRow[firsts.get(end - 1)] + 1; s < slot && clear; s++) {
+                    clear = !cache.isLive(s);
+                }
+                int len = Math.max(padded, batch.get(r).length());
+                int withIt = fed + batch.get(r).length();
+                long padding = (long) (slot - lo + 1) * len - withIt;
+                if (!clear || padding > (long) PADDING_PER_CALL_SAVED * (end - start)) {
+                    break;
+                }
+                padded = len;
+                fed = withIt;
+            }
+            int[] call = new int[end - start];
+            for (int i = start; i < end; i++) {
+                call[i - start] = firsts.get(i);
+            }
+            chunkCalls.add(call);
+            start = end;
+        }
     }
 
     private void runDecode(List<StepInput> batch) throws OrtException {
@@ -321,11 +419,63 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
     }
 
     /**
+     * First chunks as one first-prompt call over slots [lo, hi] of the rows' (given in slot order), each
+     * row right-padded with token 0 to the longest chunk S; {@code total_sequence_length} = S makes it a
+     * first prompt for the kernel, which then writes positions [0, S) of every slot it covers (free
+     * slots in the range included: nothing valid is there). Every row's {@code seqlens_k} is S − 1:
+     * attention is causal, so a fed position never sees the padding after it, and a padded position
+     * attends over positions the call computed (with a chunk's own length − 1, the kernel's GEMM path
+     * takes a padded query's softmax over scores it never wrote). Only fed positions are gathered.
+     */
+    private void runFirstChunks(List<StepInput> batch, int[] rows) throws OrtException {
+        int lo = slotOfRow[rows[0]];
+        int span = slotOfRow[rows[rows.length - 1]] - lo + 1;
+        int seq = 0;
+        int entries = 0;
+        for (int r : rows) {
+            StepInput in = batch.get(r);
+            seq = Math.max(seq, in.length());
+            entries += in.logits() == StepInput.Logits.EVERY ? in.length() : 1;
+        }
+        ids.reset(span * seq);
+        positions.reset(span * seq);
+        seqlens.reset(span);
+        gather.reset(entries);
+        for (int row = 0; row < span; row++) {
+            seqlens.put(row, seq - 1);
+            for (int j = 0; j < seq; j++) {
+                ids.put(row * seq + j, 0);
+                positions.put(row * seq + j, j);
+            }
+        }
+        int k = 0;
+        for (int r : rows) {
+            StepInput in = batch.get(r);
+            int at = (slotOfRow[r] - lo) * seq;
+            for (int j = 0; j < in.length(); j++) {
+                ids.put(at + j, in.tokens()[j]);
+            }
+            if (in.logits() == StepInput.Logits.EVERY) {
+                for (int j = 0; j < in.length(); j++) {
+                    gather.put(k++, at + j);
+                }
+            } else {
+                gather.put(k++, at + in.length() - 1);
+            }
+        }
+        run(lo, span, seq, seq, entryOfRow[rows[0]], entries);
+        for (int r : rows) {
+            cache.setLength(slotOfRow[r], batch.get(r).to());
+        }
+    }
+
+    /**
      * One graph call over slots [first, first + rows), {@code seq} tokens per row (ids, positions,
      * seqlens and gather indices already in their buffers), writing {@code entries} gathered logits
      * from entry {@code entry} on.
      */
     private void run(int first, int rows, int seq, int total, int entry, int entries) throws OrtException {
+        graphCalls++;
         totalLength.reset(1);
         totalLength.put(0, total);
         if (bound != null) {
@@ -544,6 +694,21 @@ public final class InPlaceKvRunner implements Gpt2Decoder {
     /** Positions per slot now; for tests. */
     int cacheMaxLen() {
         return cache.maxLen();
+    }
+
+    /** Graph calls so far, every step's together (each reads every weight once); for tests and benchmarks. */
+    long graphCalls() {
+        return graphCalls;
+    }
+
+    /** Turns batching of first chunks off (one call per chunk, as before it) or on; for tests and benchmarks. */
+    void batchFirstChunks(boolean on) {
+        this.batchFirstChunks = on;
+    }
+
+    /** The slot a sequence holds, or -1; for tests. */
+    int slotOf(long sequenceId) {
+        return cache.slotOf(sequenceId);
     }
 
     /** Times the cache was reallocated (each copies every live slot once); for tests and benchmarks. */

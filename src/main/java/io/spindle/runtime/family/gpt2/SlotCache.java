@@ -101,6 +101,52 @@ final class SlotCache {
         throw new IllegalStateException("no free slot for sequence " + id + " among " + slots);
     }
 
+    /** Gives sequence {@code id} the free slot {@code slot}, with no valid position. */
+    int acquire(long id, int slot) {
+        if (owner[slot] >= 0) {
+            throw new IllegalStateException("slot " + slot + " is not free; sequence " + owner[slot] + " holds it");
+        }
+        owner[slot] = id;
+        length[slot] = 0;
+        slotOf.put(id, slot);
+        return slot;
+    }
+
+    /**
+     * The lowest first slot of {@code n} adjacent free slots all at or below {@code highest}, or -1: where
+     * a step's arriving prompts can sit side by side, so that one first-prompt call covers them.
+     */
+    int freeRun(int n, int highest) {
+        int run = 0;
+        for (int s = 0; s <= Math.min(highest, slots - 1); s++) {
+            run = owner[s] < 0 ? run + 1 : 0;
+            if (run == n) {
+                return s - n + 1;
+            }
+        }
+        return -1;
+    }
+
+    /** The {@code n}-th lowest free slot (n ≥ 1), or -1 when fewer are free. */
+    int nthFree(int n) {
+        for (int s = 0; s < slots; s++) {
+            if (owner[s] < 0 && --n == 0) {
+                return s;
+            }
+        }
+        return -1;
+    }
+
+    /** The highest live slot, or -1 when none is. */
+    int highestLive() {
+        for (int s = slots - 1; s >= 0; s--) {
+            if (owner[s] >= 0) {
+                return s;
+            }
+        }
+        return -1;
+    }
+
     /** Frees a sequence's slot; once no slot is live, the tensors go. A no-op for an unknown id. */
     void release(long id) {
         Integer s = slotOf.remove(id);
