@@ -139,6 +139,8 @@ public final class AttentionKernelBenchmark {
             measure(ort, forms, contexts, pad, 1, copies, rounds, calls, true);
         }
         if (!stackForms.isBlank()) {
+            // The closed cases' direct buffers (gigabytes) go back before the stack allocates as much again.
+            System.gc();
             measure(ort, forms(stackForms), stackContexts, pad, stackLayers, 1, rounds, Math.max(3, calls / 4), true);
         }
         System.out.printf("load at the end %s%n", loadAverage());
