@@ -136,40 +136,38 @@ public final class AttentionKernelBenchmark {
         }
         inputsInPlace(ort, contexts, pad, stackLayers);
         if (!forms.isEmpty()) {
-            measure(ort, forms, contexts, pad, 1, copies, rounds, calls, true);
+            measure(ort, forms, contexts, pad, 1, copies, rounds, calls);
         }
         if (!stackForms.isBlank()) {
             // The closed cases' direct buffers (gigabytes) go back before the stack allocates as much again.
             System.gc();
-            measure(ort, forms(stackForms), stackContexts, pad, stackLayers, 1, rounds, Math.max(3, calls / 4), true);
+            measure(ort, forms(stackForms), stackContexts, pad, stackLayers, 1, rounds, Math.max(3, calls / 4));
         }
         System.out.printf("load at the end %s%n", loadAverage());
     }
 
     private static void measure(OrtRuntime ort, List<Form> forms, int[] contexts, int pad, int layers, int copies, int rounds,
-                                int calls, boolean check) throws Exception {
+                                int calls) throws Exception {
         List<Case> cases = new ArrayList<>();
         try {
             for (int L : contexts) {
                 CacheData data = new CacheData(L + pad, new SplittableRandom(17 + L));
                 int[] mixed = mixedLengths(L);
-                double[] reference = check ? reference(data, mixed) : null;
+                double[] reference = reference(data, mixed);
                 Case gqa = null;
                 for (Form f : forms) {
                     Case c = new Case(ort, f, L, L + pad, layers, copies, data);
                     cases.add(c);
-                    if (check) {
-                        double[] worst = check(c, mixed, reference, gqa);
-                        boolean ok = worst[0] <= TOLERANCE && worst[1] <= TOLERANCE;
-                        System.out.printf("check %d layer(s) L %d %-14s rows of past lengths %s: max |diff| vs reference %.2e,"
-                                        + " vs gqa %s  %s%n", layers, L, f.label, Arrays.toString(mixed), worst[0],
-                                gqa == null ? "-" : String.format("%.2e", worst[1]), ok ? "OK" : "MISMATCH");
-                        if (!ok) {
-                            throw new IllegalStateException(f.label + " at L " + L + " differs beyond " + TOLERANCE);
-                        }
-                        if (f.gqa() && gqa == null) {
-                            gqa = c;
-                        }
+                    double[] worst = check(c, mixed, reference, gqa);
+                    boolean ok = worst[0] <= TOLERANCE && worst[1] <= TOLERANCE;
+                    System.out.printf("check %d layer(s) L %d %-14s rows of past lengths %s: max |diff| vs reference %.2e,"
+                                    + " vs gqa %s  %s%n", layers, L, f.label, Arrays.toString(mixed), worst[0],
+                            gqa == null ? "-" : String.format("%.2e", worst[1]), ok ? "OK" : "MISMATCH");
+                    if (!ok) {
+                        throw new IllegalStateException(f.label + " at L " + L + " differs beyond " + TOLERANCE);
+                    }
+                    if (f.gqa() && gqa == null) {
+                        gqa = c;
                     }
                     int[] uniform = new int[BATCH];
                     Arrays.fill(uniform, L);
