@@ -571,8 +571,8 @@ final class BatchCache {
     }
 
     /**
-     * Grows buffer {@code c} of set {@code set} to at least {@code bytes}, to at least {@code growTo}
-     * when it must grow; contents are not to be relied on.
+     * Grows buffer {@code c} of set {@code set} to at least {@code bytes}, allocating at least
+     * {@code growTo} when it must grow; contents are not kept.
      */
     private void ensure(int set, int c, long bytes, long growTo) {
         if (bytes > Integer.MAX_VALUE) {
@@ -581,14 +581,9 @@ final class BatchCache {
         ByteBuffer b = sets[set][c];
         if (b == null || b.capacity() < bytes) {
             long grown = Math.min(Integer.MAX_VALUE, Math.max(growTo, b == null ? 0 : b.capacity() * 3L / 2));
-            // No tensor views this set now (see forward), so its buffer may move. Growing it (realloc)
-            // rather than replacing it keeps the pages already faulted in: a batch's sets grow by 1.5×
-            // a few times per stream, and new memory is what costs (see NativeMemoryPool).
-            if (owners[set][c] == null) {
-                owners[set][c] = NativeBuffer.allocate(grown);
-            } else {
-                owners[set][c].grow(grown);
-            }
+            // No tensor views this set now (see forward): its old buffer can go at once.
+            free(set, c);
+            owners[set][c] = NativeBuffer.allocate(grown);
             sets[set][c] = owners[set][c].buffer();
         }
     }

@@ -20,10 +20,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * growing the in-place cache by four slots at 28 streams of the 124M shape took 230–350 ms on the
  * engine thread that way (302 MB written, then copied). {@code calloc} of a large block maps pages that
  * are zero until first written, and {@link #grow} lets {@code realloc} move the mapping instead of the
- * bytes where it can. The memory is still bound to a shared arena's scope (closing the arena releases
- * it), so that a view used after {@link #close} or {@link #grow} throws instead of reading freed or
- * reused memory. Released memory goes to {@link NativeMemoryPool#SHARED}, which keeps large blocks
- * mapped for a moment for the next allocation of about their size (zeroed again before reuse).
+ * bytes where it can. The memory is still bound to a shared arena's scope (closing the arena frees it),
+ * so that a view used after {@link #close} or {@link #grow} throws instead of reading freed memory.
  */
 final class NativeBuffer implements AutoCloseable {
     private static final MethodHandle CALLOC;
@@ -40,48 +38,32 @@ final class NativeBuffer implements AutoCloseable {
                 FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
     }
 
-    private final NativeMemoryPool pool;
     private Arena arena;
     /** Set when realloc has taken the memory, so that closing the old arena does not free it again. */
     private AtomicBoolean moved;
     private MemorySegment segment;
-    /** The size of the C library's block behind {@code segment}: a reused block may be larger. */
-    private long blockBytes;
     private ByteBuffer buffer;
 
-    private NativeBuffer(NativeMemoryPool pool, MemorySegment raw, long bytes, long blockBytes) {
-        this.pool = pool;
-        bind(raw, bytes, blockBytes);
+    private NativeBuffer(MemorySegment raw, long bytes) {
+        bind(raw, bytes);
     }
 
-    private void bind(MemorySegment raw, long bytes, long block) {
+    private void bind(MemorySegment raw, long bytes) {
         Arena scope = Arena.ofShared();
         AtomicBoolean taken = new AtomicBoolean();
         segment = raw.reinterpret(bytes, scope, s -> {
             if (!taken.get()) {
-                pool.give(MemorySegment.ofAddress(s.address()), block);
+                free(s);
             }
         });
         arena = scope;
         moved = taken;
-        blockBytes = block;
         buffer = segment.asByteBuffer().order(ByteOrder.nativeOrder());
     }
 
     /** {@code bytes} of zeroed native memory. */
     static NativeBuffer allocate(long bytes) {
-        return allocate(bytes, NativeMemoryPool.SHARED);
-    }
-
-    /** {@code bytes} of zeroed native memory, reused from {@code pool} where it holds a block that fits. */
-    static NativeBuffer allocate(long bytes, NativeMemoryPool pool) {
         long n = Math.max(bytes, 1);
-        NativeMemoryPool.Retained reused = pool.take(n);
-        if (reused != null) {
-            // Zeroing memory already faulted in costs a small fraction of faulting in new pages.
-            reused.raw().reinterpret(n).fill((byte) 0);
-            return new NativeBuffer(pool, reused.raw(), n, reused.bytes());
-        }
         MemorySegment p;
         try {
             p = (MemorySegment) CALLOC.invokeExact(1L, n);
@@ -91,7 +73,7 @@ final class NativeBuffer implements AutoCloseable {
         if (p.equals(MemorySegment.NULL)) {
             throw new OutOfMemoryError("cannot allocate " + n + " bytes of native memory");
         }
-        return new NativeBuffer(pool, p, n, n);
+        return new NativeBuffer(p, n);
     }
 
     /**
@@ -104,30 +86,21 @@ final class NativeBuffer implements AutoCloseable {
             return;
         }
         MemorySegment p;
-        long block;
-        if (bytes <= blockBytes) {
-            // A reused block larger than was asked has the room already.
-            p = MemorySegment.ofAddress(segment.address());
-            block = blockBytes;
-        } else {
-            try {
-                p = (MemorySegment) REALLOC.invokeExact(MemorySegment.ofAddress(segment.address()), bytes);
-            } catch (Throwable t) {
-                throw new IllegalStateException("realloc(" + bytes + ") failed", t);
-            }
-            if (p.equals(MemorySegment.NULL)) {
-                throw new OutOfMemoryError("cannot grow a native buffer to " + bytes + " bytes");
-            }
-            block = bytes;
+        try {
+            p = (MemorySegment) REALLOC.invokeExact(MemorySegment.ofAddress(segment.address()), bytes);
+        } catch (Throwable t) {
+            throw new IllegalStateException("realloc(" + bytes + ") failed", t);
+        }
+        if (p.equals(MemorySegment.NULL)) {
+            throw new OutOfMemoryError("cannot grow a native buffer to " + bytes + " bytes");
         }
         moved.set(true);
         arena.close();
-        bind(p, bytes, block);
+        bind(p, bytes);
         segment.asSlice(old).fill((byte) 0);
     }
 
-    /** Frees memory this class allocated (the pool's way to let it go). */
-    static void freeRaw(MemorySegment s) {
+    private static void free(MemorySegment s) {
         try {
             FREE.invokeExact(MemorySegment.ofAddress(s.address()));
         } catch (Throwable t) {
