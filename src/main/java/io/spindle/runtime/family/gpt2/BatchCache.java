@@ -45,7 +45,20 @@ final class BatchCache {
 
         /** Keeps a sequence that leaves this batch alive. */
         void keep(long id, byte[][] blocks, int length);
+
+        /**
+         * When another batch holds sequence {@code in}, moves its cache straight into row {@code row}
+         * of {@code dst} (right-aligned at {@code len}, padding zeroed), takes it out of that batch and
+         * returns true; false when it is not held there (then {@link #take}).
+         */
+        boolean moveInto(StepInput in, ByteBuffer[] dst, int batch, int row, int len);
     }
+
+    /**
+     * Buffers a batch that keeps them when empty holds at most (the prefill batch: a 16-token prompt's
+     * two sets are 12 MB on the 124M shape). Above it, or when the runner is idle, they go.
+     */
+    static final long KEPT_WHEN_EMPTY = 64L << 20;
 
     private final Gpt2Runner.Shared s;
     private final Elsewhere elsewhere;
@@ -83,9 +96,18 @@ final class BatchCache {
     private int logitsRowStride;
     private int logitsSeq;
 
-    BatchCache(Gpt2Runner.Shared shared, Elsewhere elsewhere) {
+    /**
+     * Whether the buffers stay when the last row leaves (up to {@link #KEPT_WHEN_EMPTY}): the prefill
+     * batch empties at every arrival under load (its one prompt moves to the decode batch), and
+     * releasing and remaking its 49 buffers each time (each a shared arena to close) cost the joining
+     * step about 10 ms on the 124M shape.
+     */
+    private final boolean keepsBuffersWhenEmpty;
+
+    BatchCache(Gpt2Runner.Shared shared, Elsewhere elsewhere, boolean keepsBuffersWhenEmpty) {
         this.s = shared;
         this.elsewhere = elsewhere;
+        this.keepsBuffersWhenEmpty = keepsBuffersWhenEmpty;
         this.sets = new ByteBuffer[2][shared.graph().pastNames().size()];
         this.owners = new NativeBuffer[2][sets[0].length];
     }
@@ -317,9 +339,11 @@ final class BatchCache {
             if (rowIds[slots[r]] == in.sequenceId()) {
                 continue;
             }
-            byte[][] block = elsewhere.take(in);
-            for (int c = 0; c < sets[cur].length; c++) {
-                s.kvLayout().scatter(block == null ? null : block[c], in.from(), sets[cur][c], rows, slots[r], total);
+            if (!elsewhere.moveInto(in, sets[cur], rows, slots[r], total)) {
+                byte[][] block = elsewhere.take(in);
+                for (int c = 0; c < sets[cur].length; c++) {
+                    s.kvLayout().scatter(block == null ? null : block[c], in.from(), sets[cur][c], rows, slots[r], total);
+                }
             }
             int at = slots[r] * t;
             Arrays.fill(newMask, at, at + t, (byte) 0);
@@ -417,7 +441,7 @@ final class BatchCache {
                     kv.move(sets[cur][c], rowIds.length, o, total, mask, o * total, sets[target][c], rows, r,
                             pastLen, in.from());
                 }
-            } else {
+            } else if (!elsewhere.moveInto(in, sets[target], rows, r, pastLen)) {
                 byte[][] block = elsewhere.take(in);
                 for (int c = 0; c < numTensors; c++) {
                     kv.scatter(block == null ? null : block[c], in.from(), sets[target][c], rows, r, pastLen);
@@ -506,7 +530,23 @@ final class BatchCache {
         return -1;
     }
 
-    /** Forgets a sequence's row; once no row is live, the buffers go. */
+    /**
+     * Moves held sequence {@code id}'s cache into row {@code row} of {@code dst} (right-aligned at
+     * {@code len}), then releases it here: one copy, buffer to buffer.
+     */
+    void moveOut(long id, ByteBuffer[] dst, int batch, int row, int len) {
+        int from = rowOf(id);
+        for (int c = 0; c < dst.length; c++) {
+            s.kvLayout().move(sets[cur][c], rowIds.length, from, total, mask, from * total, dst[c], batch, row, len,
+                    rowValid[from]);
+        }
+        release(id);
+    }
+
+    /**
+     * Forgets a sequence's row; once no row is live, the buffers go (unless this batch keeps them,
+     * see {@link #keepsBuffersWhenEmpty}).
+     */
     void release(long id) {
         boolean anyLive = false;
         for (int r = 0; r < rowIds.length; r++) {
@@ -516,8 +556,23 @@ final class BatchCache {
             anyLive |= rowIds[r] >= 0;
         }
         if (!anyLive) {
-            drop();
+            if (keepsBuffersWhenEmpty && allocatedBytes() <= KEPT_WHEN_EMPTY) {
+                forgetRows();
+            } else {
+                drop();
+            }
         }
+    }
+
+    private void forgetRows() {
+        closeAll(curTensors);
+        curTensors = null;
+        cur = -1;
+        rowIds = new long[0];
+        rowValid = new int[0];
+        slotOfRow = new int[0];
+        total = 0;
+        mask = new byte[0];
     }
 
     /** Bytes of this batch's buffers: both cache sets and the logits buffer. */
@@ -541,14 +596,7 @@ final class BatchCache {
 
     /** Forgets the cache and lets its buffers go, so an idle model holds no cache memory. */
     void drop() {
-        closeAll(curTensors);
-        curTensors = null;
-        cur = -1;
-        rowIds = new long[0];
-        rowValid = new int[0];
-        slotOfRow = new int[0];
-        total = 0;
-        mask = new byte[0];
+        forgetRows();
         for (int set = 0; set < 2; set++) {
             for (int c = 0; c < sets[set].length; c++) {
                 free(set, c);

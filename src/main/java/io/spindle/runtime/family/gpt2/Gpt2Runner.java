@@ -68,8 +68,8 @@ public final class Gpt2Runner implements Gpt2Decoder {
                 new KvLayout(graph.cacheOuter(), graph.numHeads(), graph.headDim(), width),
                 new HostBuffer(graph.idsType()), new HostBuffer(graph.idsType()), new HostBuffer(graph.maskType()));
         this.contextLength = contextLength;
-        this.decode = new BatchCache(shared, new Elsewhere(false));
-        this.prefill = new BatchCache(shared, new Elsewhere(true));
+        this.decode = new BatchCache(shared, new Elsewhere(false), false);
+        this.prefill = new BatchCache(shared, new Elsewhere(true), true);
     }
 
     @Override
@@ -178,6 +178,20 @@ public final class Gpt2Runner implements Gpt2Decoder {
         public void keep(long id, byte[][] blocks, int length) {
             detached.put(id, blocks);
             detachedLength.put(id, length);
+        }
+
+        @Override
+        public boolean moveInto(StepInput in, java.nio.ByteBuffer[] dst, int batch, int row, int len) {
+            long id = in.sequenceId();
+            if (!other().holds(id)) {
+                return false;
+            }
+            if (other().lengthOf(id) != in.from()) {
+                throw new IllegalStateException("sequence " + id + " has " + other().lengthOf(id)
+                        + " cached tokens but the step starts at " + in.from());
+            }
+            other().moveOut(id, dst, batch, row, len);
+            return true;
         }
     }
 
@@ -295,6 +309,11 @@ public final class Gpt2Runner implements Gpt2Decoder {
         return prefixes == null ? 0 : prefixes.bytes();
     }
 
+    /** Bytes the prefill batch holds (kept while others decode, even with no row); for tests. */
+    long prefillBatchBytes() {
+        return prefill.allocatedBytes();
+    }
+
     /** Repacks of the decode batch so far (steady steps and steps that reuse holes do none); for tests. */
     long decodeRepacks() {
         return decode.numRepacks();
@@ -306,6 +325,10 @@ public final class Gpt2Runner implements Gpt2Decoder {
         detachedLength.remove(sequenceId);
         decode.release(sequenceId);
         prefill.release(sequenceId);
+        if (numCachedSequences() == 0) {
+            // The prefill batch keeps its buffers while others decode; an idle runner holds none.
+            prefill.drop();
+        }
     }
 
     @Override
