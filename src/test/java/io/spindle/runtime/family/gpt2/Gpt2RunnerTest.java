@@ -174,17 +174,26 @@ class Gpt2RunnerTest {
         }
     }
 
-    private void holeReuse(Gpt2Decoder runner, Gpt2Decoder reference) throws Exception {
-        int[][] prompts = {{464, 2068, 7586}, {40, 1101, 257, 1332, 286}, {1212, 318}, {15496, 995, 11, 318},
-                {2061, 318, 257}};
-        int[][] tokens = new int[prompts.length][40];
-        int[] len = new int[prompts.length];
-        long[] ids = new long[prompts.length];
-        for (int i = 0; i < prompts.length; i++) {
-            System.arraycopy(prompts[i], 0, tokens[i], 0, prompts[i].length);
-            len[i] = prompts[i].length;
-            ids[i] = IDS.getAndIncrement();
+    /** Five sequences' token arrays (room for 40), lengths and fresh ids, their prompts filled in. */
+    private record Streams(int[][] tokens, int[] len, long[] ids) {
+        static Streams ofFivePrompts() {
+            int[][] prompts = {{464, 2068, 7586}, {40, 1101, 257, 1332, 286}, {1212, 318}, {15496, 995, 11, 318},
+                    {2061, 318, 257}};
+            Streams s = new Streams(new int[prompts.length][40], new int[prompts.length], new long[prompts.length]);
+            for (int i = 0; i < prompts.length; i++) {
+                System.arraycopy(prompts[i], 0, s.tokens[i], 0, prompts[i].length);
+                s.len[i] = prompts[i].length;
+                s.ids[i] = IDS.getAndIncrement();
+            }
+            return s;
         }
+    }
+
+    private void holeReuse(Gpt2Decoder runner, Gpt2Decoder reference) throws Exception {
+        Streams streams = Streams.ofFivePrompts();
+        int[][] tokens = streams.tokens();
+        int[] len = streams.len();
+        long[] ids = streams.ids();
         // Sequences 0-3 prefill together, then decode together.
         List<StepInput> first = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
@@ -224,22 +233,16 @@ class Gpt2RunnerTest {
         Gpt2Decoder runner = RUNNERS.get(form);
         Path dir = form.dir();
         try (Gpt2Decoder reference = Gpt2Loader.load(ORT, dir, ModelConfig.read(dir))) {
-            int[][] prompts = {{464, 2068, 7586}, {40, 1101, 257, 1332, 286}, {1212, 318}, {15496, 995, 11, 318},
-                    {2061, 318, 257}};
-            int[][] tokens = new int[prompts.length][40];
-            int[] len = new int[prompts.length];
-            long[] ids = new long[prompts.length];
-            for (int i = 0; i < prompts.length; i++) {
-                System.arraycopy(prompts[i], 0, tokens[i], 0, prompts[i].length);
-                len[i] = prompts[i].length;
-                ids[i] = IDS.getAndIncrement();
-            }
+            Streams streams = Streams.ofFivePrompts();
+            int[][] tokens = streams.tokens();
+            int[] len = streams.len();
+            long[] ids = streams.ids();
             checkAndAdvance(runner, reference, List.of(new StepInput(ids[0], tokens[0], 0, len[0]),
                     new StepInput(ids[1], tokens[1], 0, len[1])), tokens, len, "prefill");
             decodeStep(runner, reference, List.of(0, 1), ids, tokens, len, "steady");
             long before = moves(runner);
             List<Integer> decoding = new ArrayList<>(List.of(0, 1));
-            for (int joining = 2; joining < prompts.length; joining++) {
+            for (int joining = 2; joining < ids.length; joining++) {
                 List<StepInput> mixed = new ArrayList<>();
                 for (int i : decoding) {
                     mixed.add(new StepInput(ids[i], tokens[i], len[i] - 1, len[i]));
