@@ -70,12 +70,13 @@ public final class QuantizeBenchmark {
         List<Variant> variants = new ArrayList<>();
         for (String spec : specs) {
             if (spec.trim().startsWith(DYNAMIC)) {
-                boolean perChannel = spec.trim().endsWith("-per-channel");
+                boolean perChannel = spec.trim().contains("-per-channel");
+                boolean scalarZeroPoint = spec.trim().endsWith("-scalar-zp");
                 Path dir = floatDir.resolveSibling(floatDir.getFileName() + "-" + spec.trim());
                 if (!Files.isRegularFile(dir.resolve("model.onnx"))) {
                     QuantizedCopy.write(floatDir, dir, QuantizeSettings.NONE);
                     Files.write(dir.resolve("model.onnx"), DynamicInt8Form.rewrite(ai.onnx.proto.OnnxMl.ModelProto.parseFrom(
-                            Files.readAllBytes(floatDir.resolve("model.onnx"))), perChannel).toByteArray());
+                            Files.readAllBytes(floatDir.resolve("model.onnx"))), perChannel, scalarZeroPoint).toByteArray());
                 }
                 long resident = residentInFreshJvm(dir, threads, spinning);
                 variants.add(new Variant(spec.trim(), QuantizeSettings.NONE,

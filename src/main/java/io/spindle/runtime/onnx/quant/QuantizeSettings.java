@@ -11,13 +11,19 @@ import java.util.Set;
  *
  * <p>Value syntax ({@link #parse}): {@code none} | {@code int8} | {@code int4}, optionally followed
  * by comma-separated options {@code block=N} (a power of two, 16..256), {@code symmetric} |
- * {@code asymmetric}, {@code accuracy=N} (0..4), {@code lm-head=yes|no}, {@code embeddings=yes|no}.
+ * {@code asymmetric}, {@code accuracy=N} (0..4), {@code lm-head=yes|no}, {@code embeddings=yes|no};
+ * or {@code int8-dynamic}, optionally followed by {@code lm-head=yes|no}.
  * The defaults and the measurements behind them are in {@link WeightQuantizer}'s class comment and
  * {@code load-tests/results/quantize/}.
  */
 public record QuantizeSettings(Format format, int blockSize, boolean symmetric, int accuracyLevel, boolean lmHead,
                                boolean embeddings) {
-    public enum Format { NONE, INT8, INT4 }
+    /**
+     * {@code INT8_DYNAMIC}: ONNX Runtime's {@code quantize_dynamic} kind of int8, one scale per output
+     * column of the weights and the activations quantized per tensor at run time
+     * ({@code com.microsoft.DynamicQuantizeMatMul}); no blocks, no accuracy level, no embeddings.
+     */
+    public enum Format { NONE, INT8, INT4, INT8_DYNAMIC }
 
     public static final int DEFAULT_BLOCK = 32;
     public static final boolean DEFAULT_SYMMETRIC = false;
@@ -51,9 +57,14 @@ public record QuantizeSettings(Format format, int blockSize, boolean symmetric, 
     public int bits() {
         return switch (format) {
             case INT4 -> 4;
-            case INT8 -> 8;
+            case INT8, INT8_DYNAMIC -> 8;
             case NONE -> 32;
         };
+    }
+
+    /** The name a value starts with: none, int8, int4, int8-dynamic. */
+    public String formatName() {
+        return format.name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /**
@@ -64,15 +75,16 @@ public record QuantizeSettings(Format format, int blockSize, boolean symmetric, 
      */
     public static QuantizeSettings parse(String key, String value) {
         if (value == null || value.isBlank()) {
-            throw new IllegalArgumentException(key + " is empty; expected none, int8 or int4 (e.g. int4,block=32)");
+            throw new IllegalArgumentException(key + " is empty; expected none, int8, int4 or int8-dynamic (e.g. int4,block=32)");
         }
         String[] parts = value.trim().toLowerCase(Locale.ROOT).split(",", -1);
         Format format = switch (parts[0].trim()) {
             case "none" -> Format.NONE;
             case "int8" -> Format.INT8;
             case "int4" -> Format.INT4;
+            case "int8-dynamic" -> Format.INT8_DYNAMIC;
             default -> throw new IllegalArgumentException(key + "=" + value + ": unknown format '" + parts[0].trim()
-                    + "'; expected none, int8 or int4, optionally followed by options such as ,block=32");
+                    + "'; expected none, int8, int4 or int8-dynamic, optionally followed by options such as ,block=32");
         };
         if (format == Format.NONE && parts.length > 1) {
             throw new IllegalArgumentException(key + "=" + value + ": 'none' takes no options");
@@ -91,6 +103,11 @@ public record QuantizeSettings(Format format, int blockSize, boolean symmetric, 
             String option = name.equals("symmetric") || name.equals("asymmetric") ? "symmetric|asymmetric" : name;
             if (!seen.add(option)) {
                 throw new IllegalArgumentException(key + "=" + value + ": option '" + option + "' given twice");
+            }
+            if (format == Format.INT8_DYNAMIC && !name.equals("lm-head")) {
+                throw new IllegalArgumentException(key + "=" + value + ": int8-dynamic takes only lm-head=yes|no ('"
+                        + part + "' is for the block formats int8 and int4: it has one scale per output column, "
+                        + "no blocks, and leaves the embeddings float)");
             }
             switch (name) {
                 case "block" -> block = number(key, value, name, arg, 16, 256);
@@ -150,6 +167,9 @@ public record QuantizeSettings(Format format, int blockSize, boolean symmetric, 
         if (format == Format.NONE) {
             return "none";
         }
+        if (format == Format.INT8_DYNAMIC) {
+            return formatName() + (lmHead ? "-head" : "-nohead");
+        }
         return format.name().toLowerCase(Locale.ROOT) + "-b" + blockSize + (symmetric ? "-sym" : "-asym") + "-acc"
                 + accuracyLevel + (lmHead ? "-head" : "-nohead") + (embeddings ? "-emb" : "");
     }
@@ -158,6 +178,10 @@ public record QuantizeSettings(Format format, int blockSize, boolean symmetric, 
     public String describe() {
         if (format == Format.NONE) {
             return "float (not quantized)";
+        }
+        if (format == Format.INT8_DYNAMIC) {
+            return "int8-dynamic (weights int8 per output column, activations quantized at run time, LM head "
+                    + (lmHead ? "quantized" : "float") + ")";
         }
         return format.name().toLowerCase(Locale.ROOT) + " (block " + blockSize + ", "
                 + (symmetric ? "symmetric" : "asymmetric") + ", accuracy level " + accuracyLevel + ", LM head "

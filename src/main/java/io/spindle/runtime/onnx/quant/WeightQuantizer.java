@@ -26,7 +26,9 @@ import java.util.Set;
  *       one (a tied LM head: {@code h · wteᵀ}), and {@code Gemm(A, W, c)} with constant W (transB 0 or
  *       1, alpha = beta = 1, no transA) become {@code com.microsoft.MatMulNBits} (K, N, bits,
  *       block_size, accuracy_level; B uint8 [N, k_blocks, block·bits/8], scales [N·k_blocks], zero
- *       points packed uint8 when asymmetric; Gemm's c goes into MatMulNBits' bias input);</li>
+ *       points packed uint8 when asymmetric; Gemm's c goes into MatMulNBits' bias input), or with
+ *       {@code int8-dynamic} {@code com.microsoft.DynamicQuantizeMatMul} (B int8 [K, N], one symmetric
+ *       scale per output column, no zero point; c into its bias input);</li>
  *   <li>with {@link QuantizeSettings#embeddings()}, {@code Gather(E, ids)} on a float32 rank-2
  *       initializer [V, H] becomes {@code com.microsoft.GatherBlockQuantized} reading E's MatMulNBits
  *       codes as 3-D data [V, H/block, block·bits/8] (quantize_axis 2), followed by a Reshape to
@@ -53,7 +55,8 @@ import java.util.Set;
  * against 0.998 for 8-bit blocks of 32 (whose kernel, at accuracy level 4, quantizes activations per
  * block of 32 too). The dynamic form is the faster one on the gpt2-124m shape (per channel: batch 32
  * about 2×, prefill 1.5×, batch 1 1.45× faster than 8-bit blocks), which the results file reports; the
- * quality target comes first. The defaults of {@link QuantizeSettings} (asymmetric, block 32, accuracy
+ * quality target comes first, so {@code int8} is the block form and the dynamic form, per channel,
+ * is offered apart as {@code int8-dynamic} for serving many streams at once. The defaults of {@link QuantizeSettings} (asymmetric, block 32, accuracy
  * level 4, LM head quantized) are argued from the same measurements there.
  */
 public final class WeightQuantizer {
@@ -272,6 +275,18 @@ public final class WeightQuantizer {
                 leftAsIs.add(w[0] + ": the LM head (lm-head=no)");
                 return null;
             }
+            if (s.format() == QuantizeSettings.Format.INT8_DYNAMIC) {
+                String[] q = perColumn(t, stored, k, nOut);
+                NodeProto.Builder b = NodeProto.newBuilder().setOpType("DynamicQuantizeMatMul").setDomain(MS_DOMAIN)
+                        .setName(n.getName().isEmpty() ? unique(n.getOutput(0) + "_DynamicQuantizeMatMul") : n.getName() + "_Q8d")
+                        .addInput(n.getInput(0)).addInput(q[0]).addInput(q[1]).addOutput(n.getOutput(0));
+                if (bias != null) {
+                    // No zero point: the weights are symmetric.
+                    b.addInput("").addInput(bias);
+                }
+                matMuls++;
+                return b.build();
+            }
             String[] q = packed(t, stored, k, nOut);
             NodeProto.Builder b = NodeProto.newBuilder().setOpType("MatMulNBits").setDomain(MS_DOMAIN)
                     .setName(n.getName().isEmpty() ? unique(n.getOutput(0) + "_MatMulNBits") : n.getName() + "_Q" + s.bits())
@@ -309,6 +324,42 @@ public final class WeightQuantizer {
                 if (p.zeroPoints() != null) {
                     added.add(bytesTensor(q[2], p.zeroPoints(), (long) nOut * p.zpBytesPerColumn()));
                 }
+                done.put(key, q);
+                replaced.add(t.getName());
+            }
+            return q;
+        }
+
+        /**
+         * {@code DynamicQuantizeMatMul}'s tensors of weight {@code t}, quantized on first use: B int8
+         * [K, N] and one symmetric scale per output column, max |w| / 127 ([N]).
+         */
+        private String[] perColumn(TensorProto t, boolean stored, int k, int nOut) {
+            String key = t.getName() + "|" + stored + "|dq";
+            String[] q = done.get(key);
+            if (q == null) {
+                float[] v = floats(t);
+                float[] scale = new float[nOut];
+                for (int r = 0; r < k; r++) {
+                    for (int c = 0; c < nOut; c++) {
+                        scale[c] = Math.max(scale[c], Math.abs(stored ? v[c * k + r] : v[r * nOut + c]));
+                    }
+                }
+                for (int c = 0; c < nOut; c++) {
+                    scale[c] = scale[c] == 0 ? 1 : scale[c] / 127;
+                }
+                byte[] data = new byte[k * nOut];
+                for (int r = 0; r < k; r++) {
+                    for (int c = 0; c < nOut; c++) {
+                        float x = stored ? v[c * k + r] : v[r * nOut + c];
+                        data[r * nOut + c] = (byte) Math.max(-127, Math.min(127, Math.round(x / scale[c])));
+                    }
+                }
+                String base = unique(t.getName() + (stored ? "_T" : "") + "_Q8d");
+                q = new String[] {base, base + "_scale"};
+                added.add(TensorProto.newBuilder().setName(q[0]).setDataType(TensorProto.DataType.INT8_VALUE)
+                        .addDims(k).addDims(nOut).setRawData(com.google.protobuf.ByteString.copyFrom(data)).build());
+                added.add(floatTensor(q[1], scale, nOut));
                 done.put(key, q);
                 replaced.add(t.getName());
             }

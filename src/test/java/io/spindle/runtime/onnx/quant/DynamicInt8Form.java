@@ -27,11 +27,15 @@ public final class DynamicInt8Form {
     }
 
     public static ModelProto rewrite(ModelProto model) {
-        return rewrite(model, false);
+        return rewrite(model, false, false);
+    }
+
+    public static ModelProto rewrite(ModelProto model, boolean perChannel) {
+        return rewrite(model, perChannel, false);
     }
 
     /** @param perChannel one scale per output column (quantize_dynamic's per_channel=True) instead of one per tensor */
-    public static ModelProto rewrite(ModelProto model, boolean perChannel) {
+    public static ModelProto rewrite(ModelProto model, boolean perChannel, boolean scalarZeroPoint) {
         GraphProto g = model.getGraph();
         Map<String, TensorProto> inits = new HashMap<>();
         g.getInitializerList().forEach(t -> inits.put(t.getName(), t));
@@ -79,13 +83,15 @@ public final class DynamicInt8Form {
             out.addInitializer(TensorProto.newBuilder().setName(p + "W").setDataType(TensorProto.DataType.INT8_VALUE)
                     .addDims(k).addDims(nOut).setRawData(ByteString.copyFrom(q)));
             TensorProto.Builder zp = TensorProto.newBuilder().setName(p + "W_zp").setDataType(TensorProto.DataType.INT8_VALUE)
-                    .setRawData(ByteString.copyFrom(new byte[scales.length]));
+                    .setRawData(ByteString.copyFrom(new byte[scalarZeroPoint ? 1 : scales.length]));
             ByteBuffer sb = ByteBuffer.allocate(4 * scales.length).order(ByteOrder.LITTLE_ENDIAN);
             sb.asFloatBuffer().put(scales);
             TensorProto.Builder sc = TensorProto.newBuilder().setName(p + "W_scale").setDataType(TensorProto.DataType.FLOAT_VALUE)
                     .setRawData(ByteString.copyFrom(sb.array()));
             if (perChannel) {
-                zp.addDims(nOut);
+                if (!scalarZeroPoint) {
+                    zp.addDims(nOut);
+                }
                 sc.addDims(nOut);
             }
             out.addInitializer(zp);

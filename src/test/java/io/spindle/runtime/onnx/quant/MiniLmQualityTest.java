@@ -140,6 +140,16 @@ class MiniLmQualityTest {
         assertTrue(m[0] >= 0.99 && m[1] >= 0.999, "int8 minimum cosine " + m[0] + ", mean " + m[1]);
     }
 
+    /**
+     * The served int8-dynamic (per-column weight scales, DynamicQuantizeMatMul): below int8's target on
+     * this trained encoder, which is why int8 is the block form; bounded below its measured figures.
+     */
+    @Test
+    void int8DynamicStaysCloseOnEveryInput() throws Exception {
+        double[] m = measure("int8-dynamic");
+        assertTrue(m[0] >= 0.95 && m[1] >= 0.99, "int8-dynamic minimum cosine " + m[0] + ", mean " + m[1]);
+    }
+
     @Test
     void int4StaysCloseOnEveryInput() throws Exception {
         double[] m = measure("int4");

@@ -39,8 +39,25 @@ class QuantizeSettingsTest {
     void everyChangeOfOutputChangesTheCacheTag() {
         String base = QuantizeSettings.parse(KEY, "int4").cacheTag();
         for (String v : new String[] {"int8", "int4,block=16", "int4,symmetric", "int4,accuracy=1", "int4,lm-head=no",
-                "int4,embeddings=yes", "none"}) {
+                "int4,embeddings=yes", "none", "int8-dynamic"}) {
             assertNotEquals(base, QuantizeSettings.parse(KEY, v).cacheTag(), v);
+        }
+        assertNotEquals(QuantizeSettings.parse(KEY, "int8").cacheTag(), QuantizeSettings.parse(KEY, "int8-dynamic").cacheTag());
+        assertNotEquals(QuantizeSettings.parse(KEY, "int8-dynamic").cacheTag(),
+                QuantizeSettings.parse(KEY, "int8-dynamic,lm-head=no").cacheTag());
+    }
+
+    @Test
+    void int8DynamicTakesOnlyTheLmHeadOption() {
+        QuantizeSettings s = QuantizeSettings.parse(KEY, "int8-dynamic");
+        assertEquals(QuantizeSettings.Format.INT8_DYNAMIC, s.format());
+        assertEquals(8, s.bits());
+        assertTrue(s.lmHead());
+        assertFalse(QuantizeSettings.parse(KEY, "int8-dynamic, lm-head=no").lmHead());
+        for (String v : new String[] {"int8-dynamic,block=32", "int8-dynamic,symmetric", "int8-dynamic,accuracy=4",
+                "int8-dynamic,embeddings=yes"}) {
+            String m = assertThrows(IllegalArgumentException.class, () -> QuantizeSettings.parse(KEY, v)).getMessage();
+            assertTrue(m.startsWith(KEY) && m.contains("int8-dynamic takes only lm-head"), m);
         }
     }
 
